@@ -1,0 +1,33 @@
+/// One fully-connected layer y[M, OC] = x[M, IC] · W[IC, OC] with its scratch, allocated once.
+/// Decode (M = 1) runs the sparse GEMV over the kept rows of the plain layout; prefill (M > 1) runs a dense
+/// GEMM that re-tiles the plain layout on the fly into per-worker panels (no second copy of the weights).
+public final class SparseFC: @unchecked Sendable {
+    public let weights: PlainWeights
+    /// Worker threads for decode and prefill.
+    public let threads: Int
+    /// [OC] per-group partial sums Σ x·q of quantized formats; each worker owns its OC chunk
+    let partial: AlignedBuffer
+    /// Per worker: [KC, NC] f32 panel of dequantized weights (prefill)
+    let panels: [AlignedBuffer]
+    /// [⌈M/MR⌉, IC, MR] f32 activations packed for the micro-kernel (prefill); grows to the largest M seen
+    var packedX: AlignedBuffer?
+    /// Decode OC chunks, one per worker, aligned to the 32-column codec blocks.
+    let decodeChunks: [Range<Int>]
+    /// Prefill OC chunks, aligned to NC.
+    let prefillChunks: [Range<Int>]
+
+    // Prefill tile sizes: MR×NC accumulators (4 × 64 = 16 zmm), KC rows per panel (64 KiB, L2-resident).
+    static let MR = 4, NC = 64, KC = 256
+
+    public init(weights: PlainWeights, threads: Int = Parallel.availableCores) {
+        self.weights = weights
+        self.threads = max(1, threads)
+        partial = AlignedBuffer(bytes: weights.oc * 4 + 64)
+        decodeChunks = Parallel.split(weights.oc, parts: self.threads, align: 32)
+        prefillChunks = Parallel.split(weights.oc, parts: self.threads, align: SparseFC.NC)
+        panels = (0..<prefillChunks.count).map { _ in AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
+    }
+
+    public var ic: Int { weights.ic }
+    public var oc: Int { weights.oc }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+
+@main
+struct ActSparseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "actsparse",
+        abstract: "Batch-1 LLM decoding on CPUs with dynamic activation sparsity, over MPI ranks.",
+        subcommands: [Bench.self, CommCheck.self])
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks (effective GB/s next to a read-bandwidth probe measured in the same run).",
+        subcommands: [BenchFC.self])
+}
+
+/// Comma-separated list parsing for options such as `--sparsity 0,0.5,0.7`.
+func parseList<T>(_ text: String, _ what: String, _ parse: (String) -> T?) throws -> [T] {
+    try text.split(separator: ",").map {
+        let s = $0.trimmingCharacters(in: .whitespaces)
+        guard let v = parse(s) else { throw ValidationError("\(what): cannot read \"\(s)\" in \"\(text)\"") }
+        return v
+    }
+}
+
+import Foundation

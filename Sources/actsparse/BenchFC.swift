@@ -1,0 +1,69 @@
+import ActSparse
+import ArgumentParser
+import Foundation
+
+struct BenchFC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fc",
+        abstract: "One FC layer: read bandwidth, dense and sparse decode, prefill GFLOP/s.",
+        discussion: """
+            Weights are cycled through copies totalling ≥ --cold-mib so decode reads memory, not the L3.
+            effective_gbps = bytes of codes and scales actually read / median time; speedup_vs_dense is against the
+            same format's dense decode in this run.
+            """)
+
+    @Option(help: "Input channels (comma list; paired with --oc by position).") var ic = "4096"
+    @Option(help: "Output channels (comma list).") var oc = "11008"
+    @Option(help: "Weight formats: f32,f16,bf16,int8sym,int8asym,int8group,int4sym,int4asym (comma list).")
+    var format = "f32,f16,bf16,int8sym,int8asym,int8group,int4sym,int4asym"
+    @Option(help: "Group size along IC for grouped formats (32, 64, 128).") var group = 128
+    @Option(help: "Sparsities for the sparse decode rows (comma list).") var sparsity = "0,0.5,0.7,0.8"
+    @Option(help: "Thread counts (comma list).") var threads = "1"
+    @Option(help: "Prefill sizes M (comma list; empty for none).") var m = "128"
+    @Option(help: "Timed decode iterations per row (median reported).") var iterations = 30
+    @Option(help: "Total MiB of weight copies to cycle through.") var coldMib = 256
+    @Option(help: "Seed for weights and activations.") var seed: UInt64 = 1
+    @Flag(help: "CSV instead of a table.") var csv = false
+
+    func run() throws {
+        let ics = try parseList(ic, "--ic") { Int($0) }, ocs = try parseList(oc, "--oc") { Int($0) }
+        guard ics.count == ocs.count else { throw ValidationError("--ic and --oc need the same number of values") }
+        for (a, b) in zip(ics, ocs) where a <= 0 || b <= 0 {
+            throw ValidationError("--ic/--oc must be > 0, found \(a)x\(b)")
+        }
+        var cfg = FCBenchmark.Config()
+        cfg.formats = try parseList(format, "--format") { $0 }.map { try WeightFormat(parsing: $0, defaultGroup: group) }
+        cfg.sparsities = try parseList(sparsity, "--sparsity") { Double($0) }
+        for s in cfg.sparsities where !(0...1).contains(s) { throw ValidationError("--sparsity \(s) not in 0...1") }
+        cfg.threads = try parseList(threads, "--threads") { Int($0) }
+        cfg.prefillM = m.isEmpty ? [] : try parseList(m, "--m") { Int($0) }
+        cfg.iterations = iterations
+        cfg.coldBytes = coldMib << 20
+        cfg.seed = seed
+        let header = "shape,kind,format,m,threads,sparsity,median_ms,effective_gbps,read_gbps,pct_of_read,"
+            + "speedup_vs_dense,gflops"
+        if csv {
+            print(header)
+        } else {
+            print(String(format: "%-11@ %-7@ %-12@ %4@ %3@ %5@ %9@ %8@ %8@ %6@ %7@ %7@", "shape", "kind", "format", "m",
+                         "thr", "spars", "median_ms", "eff_GB/s", "read_GB/s", "%read", "speedup", "GFLOP/s"))
+        }
+        for (a, b) in zip(ics, ocs) {
+            cfg.ic = a
+            cfg.oc = b
+            try FCBenchmark(config: cfg).run { r in
+                func f(_ v: Double, _ d: Int) -> String { v.isNaN ? "" : String(format: "%.\(d)f", v) }
+                if csv {
+                    print([r.shape, r.kind, r.format, "\(r.m)", "\(r.threads)", f(r.sparsity, 2), f(r.medianMs, 4),
+                           f(r.effectiveGBps, 2), f(r.readGBps, 2), f(r.pctOfRead, 1), f(r.speedupVsDense, 2),
+                           f(r.gflops, 1)].joined(separator: ","))
+                } else {
+                    print(String(format: "%-11@ %-7@ %-12@ %4d %3d %5@ %9@ %8@ %8@ %6@ %7@ %7@", r.shape, r.kind,
+                                 r.format, r.m, r.threads, f(r.sparsity, 2), f(r.medianMs, 3), f(r.effectiveGBps, 1),
+                                 f(r.readGBps, 1), f(r.pctOfRead, 0), f(r.speedupVsDense, 2), f(r.gflops, 1)))
+                }
+                fflush(stdout)
+            }
+        }
+    }
+}
