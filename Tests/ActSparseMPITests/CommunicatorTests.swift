@@ -1,0 +1,42 @@
+import ActSparseMPI
+import Foundation
+import Testing
+
+@Suite("communicator")
+struct CommunicatorTests {
+    @Test("single-process communicator: rank 0 of 1, broadcast keeps, gatherv and reduce copy")
+    func local() throws {
+        let c = LocalCommunicator()
+        #expect(c.rank == 0 && c.size == 1 && c.isRoot)
+        var b: [Float] = [1, 2, 3]
+        try c.broadcast(&b, count: 3, root: 0)
+        #expect(b == [1, 2, 3])
+        var out = [Float](repeating: 0, count: 3)
+        try c.gatherv(b, count: 3, into: &out, counts: [3], root: 0)
+        #expect(out == b)
+        var sum = [Float](repeating: 0, count: 3)
+        try c.reduceSum(b, into: &sum, count: 3, root: 0)
+        #expect(sum == b)
+        #expect(throws: CommunicatorError.self) { try c.gatherv(b, count: 3, into: &out, counts: [2], root: 0) }
+        #expect(throws: CommunicatorError.self) { try c.broadcast(&b, count: 3, root: 1) }
+        #expect(try c.agree(status: 7) == 7)
+    }
+
+    @Test("the comm-check command passes without mpirun (single process)")
+    func commCheckLocal() throws {
+        let r = try MPILaunch.run(["comm-check"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("comm-check OK: 1 rank(s)"))
+    }
+
+    @Test("MPI: bcast, gatherv with uneven counts, reduce under mpirun -np 2 and 3", arguments: [2, 3])
+    func mpi(ranks: Int) throws {
+        guard MPILaunch.mpirun != nil else {
+            print("SKIPPED: mpirun not found — install openmpi-bin (launch/test does) to run the MPI tests")
+            return
+        }
+        let r = try MPILaunch.run(["comm-check"], ranks: ranks, timeout: 60)
+        #expect(r.status == 0, "mpirun -np \(ranks) comm-check failed: \(r.err)")
+        #expect(r.out.contains("comm-check OK: \(ranks) rank(s)"), "\(r.out)")
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+
+/// Runs the package's `actsparse` binary (built next to this test bundle), optionally under mpirun, with a hard
+/// timeout (`timeout -k`: plain SIGTERM does not always end mpirun).
+enum MPILaunch {
+    static let binDir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    static var actsparse: String { binDir.appendingPathComponent("actsparse").path }
+
+    static func which(_ tool: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let p = "\(dir)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    static var mpirun: String? { which("mpirun") }
+
+    struct Result { var status: Int32; var out: String; var err: String; var seconds: Double }
+
+    /// `ranks` nil: run directly; otherwise `mpirun -np ranks` (oversubscribed, as root if needed).
+    static func run(_ args: [String], ranks: Int? = nil, timeout: Int = 60, env: [String: String] = [:]) throws
+        -> Result
+    {
+        var argv = ["-k", "5", "\(timeout)"]
+        if let ranks {
+            argv += [mpirun!, "--oversubscribe", "--bind-to", "none", "--mca", "mpi_yield_when_idle", "1",
+                     "-np", "\(ranks)"]
+        }
+        argv += [actsparse] + args
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: which("timeout") ?? "/usr/bin/timeout")
+        p.arguments = argv
+        var e = ProcessInfo.processInfo.environment
+        e["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        e["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        let t0 = Date()
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let r = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self),
+                      err: String(decoding: r, as: UTF8.self), seconds: Date().timeIntervalSince(t0))
+    }
+}
