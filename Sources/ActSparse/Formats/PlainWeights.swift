@@ -93,8 +93,11 @@ extension PlainWeights {
     /// Quantizes `w` ([IC, OC] row-major f32, leading dimension `ldw` ≥ OC) into `format`.
     /// Per-OC and per-group parameters depend only on their own column, so an OC slice quantizes identically
     /// to the same columns of the whole weight.
+    /// `columnRange` overrides the per-OC statistics (min, max per column) of per-OC formats: a rank holding
+    /// only some rows of a weight (down sliced by IC) passes the whole columns' range so that its codes and
+    /// scales equal those of the whole weight.
     public static func quantize(_ w: UnsafePointer<Float>, ic: Int, oc: Int, ldw: Int? = nil,
-                                format: WeightFormat) throws -> PlainWeights {
+                                format: WeightFormat, columnRange: ColumnRange? = nil) throws -> PlainWeights {
         let ld = ldw ?? oc
         try ActSparseError.require(ld >= oc, "weight leading dimension", expected: ">= OC \(oc)", found: "\(ld)")
         let p = try PlainWeights(format: format, ic: ic, oc: oc)
@@ -103,6 +106,9 @@ extension PlainWeights {
                 throw ActSparseError.invalidValue(what: "weight W[\(i), \(o)]", expected: "a finite value",
                                                   found: "\(w[i * ld + o])")
             }
+        }
+        if let columnRange, columnRange.lo.count != oc {
+            throw ActSparseError.shape(what: "column range", expected: "\(oc) columns", found: "\(columnRange.lo.count)")
         }
         let codec = format.kind.codec
         func put(_ i: Int, _ o: Int, _ code: Float) { codec.store(p.codes.raw + i * p.rowStride, o, oc: oc, code) }
@@ -113,19 +119,18 @@ extension PlainWeights {
             for i in 0..<ic { for o in 0..<oc { put(i, o, w[i * ld + o]) } }
         case .int8sym:
             let s = p.scales!.pointer(as: Float.self)
+            let range = columnRange ?? ColumnRange(w, rows: ic, oc: oc, ldw: ld)
             for o in 0..<oc {
-                var amax: Float = 0
-                for i in 0..<ic { amax = max(amax, abs(w[i * ld + o])) }
+                let amax = max(abs(range.lo[o]), abs(range.hi[o]))
                 s[o] = amax / 127
                 let inv: Float = amax > 0 ? 127 / amax : 0
                 for i in 0..<ic { put(i, o, clampRound(w[i * ld + o] * inv, -127, 127)) }
             }
         case .int8asym:
             let s = p.scales!.pointer(as: Float.self), z = p.offsets!.pointer(as: Float.self)
+            let range = columnRange ?? ColumnRange(w, rows: ic, oc: oc, ldw: ld)
             for o in 0..<oc {
-                var lo = Float.infinity, hi = -Float.infinity
-                for i in 0..<ic { lo = min(lo, w[i * ld + o]); hi = max(hi, w[i * ld + o]) }
-                lo = min(lo, 0); hi = max(hi, 0)  // keep 0 exactly representable
+                let lo = min(range.lo[o], 0), hi = max(range.hi[o], 0)  // keep 0 exactly representable
                 let scale = (hi - lo) / 255
                 s[o] = scale > 0 ? scale : 1
                 z[o] = clampRound(-lo / s[o], 0, 255)
@@ -199,5 +204,32 @@ extension PlainWeights {
             bytes += groups * oc * format.scaleBytesPerUnit
         }
         return bytes
+    }
+}
+
+/// Per-column minimum and maximum of a weight, mergeable over row blocks (per-OC quantization statistics).
+public struct ColumnRange: Sendable {
+    public var lo: [Float]
+    public var hi: [Float]
+
+    public init(oc: Int) {
+        lo = [Float](repeating: .infinity, count: oc)
+        hi = [Float](repeating: -.infinity, count: oc)
+    }
+
+    /// The range of `rows` rows of w ([rows, OC], leading dimension ldw).
+    public init(_ w: UnsafePointer<Float>, rows: Int, oc: Int, ldw: Int? = nil) {
+        self.init(oc: oc)
+        add(w, rows: rows, ldw: ldw ?? oc)
+    }
+
+    public mutating func add(_ w: UnsafePointer<Float>, rows: Int, ldw: Int? = nil) {
+        let ld = ldw ?? lo.count
+        for i in 0..<rows {
+            for o in 0..<lo.count {
+                lo[o] = min(lo[o], w[i * ld + o])
+                hi[o] = max(hi[o], w[i * ld + o])
+            }
+        }
     }
 }

@@ -1,0 +1,270 @@
+import ActSparse
+
+/// A Llama SwiGLU MLP, out = down(silu(gate(h)) ⊙ up(h)), sharded over the ranks of a communicator.
+///
+/// Per decode token (h and out live on rank 0):
+/// - `gather` (the design card): rank 0 thresholds h → broadcast count, then indices + values → every rank runs
+///   gate/up on its OC slice and forms its slice of a → gatherv a to rank 0 → rank 0 thresholds a → broadcast →
+///   every rank runs down on its OC slice of the hidden dimension → gatherv out.
+/// - `reduce`: the same broadcast in; down is sliced by IC on the intermediate slice the rank already holds, so
+///   it thresholds its own slice of a locally, runs down over its rows for all of out, and one reduce-sum brings
+///   out to rank 0. One message in, one out.
+public final class DistributedMLP {
+    public enum Mode: String, CaseIterable, Sendable { case gather, reduce }
+
+    public let comm: Communicator
+    public let mode: Mode
+    public let hidden: Int
+    public let intermediate: Int
+    /// Intermediate columns per rank (gate/up OC slices; in reduce mode also down's IC slices).
+    public let interPlan: ShardPlan
+    /// Hidden columns per rank (down's OC slices, gather mode).
+    public let hiddenPlan: ShardPlan
+    /// Thresholds on |h| (gate/up input) and |a| (down input).
+    public var thresholdGateUp: Float = 0
+    public var thresholdDown: Float = 0
+
+    /// [H, I_r] each
+    let gate: SparseFC, up: SparseFC
+    /// gather: [I, H_r] · reduce: [I_r, H]
+    let down: SparseFC
+
+    // MARK: Scratch, allocated once
+    /// kept channels of h (width H), of a (width I in gather mode, I_r in reduce mode)
+    let keptH: SparseActivation, keptA: SparseActivation
+    /// [I_r] gate output, then a = silu(g)·u in place
+    let g: UnsafeMutablePointer<Float>
+    /// [I_r] up output
+    let u: UnsafeMutablePointer<Float>
+    /// [I] the gathered a (rank 0, gather mode)
+    let aFull: UnsafeMutablePointer<Float>
+    /// [H] this rank's down output: gather mode uses the first H_r; reduce mode all H (a partial sum)
+    let part: UnsafeMutablePointer<Float>
+    /// [max(H, I)] wire buffer: kept indices then values
+    let wire: UnsafeMutableRawPointer
+
+    // MARK: Statistics (reset with `resetStats`)
+    public private(set) var commNanos: UInt64 = 0
+    public private(set) var tokens = 0
+    public private(set) var keptGateUp = 0
+    public private(set) var keptDown = 0
+    public private(set) var channelsDown = 0
+
+    /// `makeWeights(name, ic, rows, cols)` returns the f32 slice W[rows, cols] ([rows.count, cols.count]) of FC
+    /// `name` ∈ {gate, up, down}; it is quantized here. A rank never builds more than its slices.
+    public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, format: WeightFormat,
+                threads: Int, makeWeights: (String, Int, Range<Int>, Range<Int>) throws -> [Float]) throws {
+        self.comm = comm
+        self.mode = mode
+        self.hidden = hidden
+        self.intermediate = intermediate
+        // Intermediate slices also cut down's IC in reduce mode: align them to the quantization group as well.
+        interPlan = try ShardPlan(total: intermediate, ranks: comm.size, align: max(32, format.group))
+        hiddenPlan = try ShardPlan(total: hidden, ranks: comm.size, align: 32)
+        let mine = interPlan.slices[comm.rank]
+        func fc(_ name: String, _ ic: Int, _ rows: Range<Int>, _ cols: Range<Int>) throws -> SparseFC {
+            let w = try makeWeights(name, ic, rows, cols)
+            // Per-OC scales depend on every row: a rank holding only some rows streams the others' statistics.
+            var range: ColumnRange?
+            if format.scaling == .perOC && rows.count < ic {
+                var r = ColumnRange(oc: cols.count)
+                for start in stride(from: 0, to: ic, by: 256) {
+                    let block = try makeWeights(name, ic, start..<min(ic, start + 256), cols)
+                    r.add(block, rows: min(ic, start + 256) - start)
+                }
+                range = r
+            }
+            let q = try w.withUnsafeBufferPointer {
+                try PlainWeights.quantize($0.baseAddress!, ic: rows.count, oc: cols.count, format: format,
+                                          columnRange: range)
+            }
+            return SparseFC(weights: q, threads: threads)
+        }
+        gate = try fc("gate", hidden, 0..<hidden, mine)
+        up = try fc("up", hidden, 0..<hidden, mine)
+        switch mode {
+        case .gather: down = try fc("down", intermediate, 0..<intermediate, hiddenPlan.slices[comm.rank])
+        case .reduce: down = try fc("down", intermediate, mine, 0..<hidden)
+        }
+        keptH = SparseActivation(width: hidden)
+        keptA = SparseActivation(width: mode == .gather ? intermediate : mine.count)
+        g = .allocate(capacity: mine.count)
+        u = .allocate(capacity: mine.count)
+        aFull = .allocate(capacity: intermediate)
+        part = .allocate(capacity: hidden)
+        wire = .allocate(byteCount: 8 * max(hidden, intermediate), alignment: 64)
+    }
+
+    deinit {
+        g.deallocate(); u.deallocate(); aFull.deallocate(); part.deallocate(); wire.deallocate()
+    }
+
+    /// Bytes of weights this rank holds (codes + scales of its three slices).
+    public var bytesHeld: Int { gate.weights.bytes + up.weights.bytes + down.weights.bytes }
+
+    public func resetStats() { commNanos = 0; tokens = 0; keptGateUp = 0; keptDown = 0; channelsDown = 0 }
+
+    /// Realized sparsity of the gate/up input and of the down input over the tokens since `resetStats`.
+    public var realizedSparsity: (gateUp: Double, down: Double) {
+        let t = Double(max(1, tokens))
+        return (1 - Double(keptGateUp) / (t * Double(hidden)),
+                1 - Double(keptDown) / Double(max(1, channelsDown)))
+    }
+
+    @inline(__always) func timed(_ body: () throws -> Void) rethrows {
+        let t0 = Timing.now()
+        try body()
+        commNanos &+= Timing.now() - t0
+    }
+}
+
+// MARK: - Decode (M = 1)
+
+extension DistributedMLP {
+    /// out[H] = MLP(h[H]) for one token. `h` and `out` are read/written on rank 0 only (nil elsewhere).
+    public func decode(_ h: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) throws {
+        let mine = interPlan.slices[comm.rank]
+        // 1. rank 0 thresholds h; one broadcast of the survivors.
+        if comm.isRoot { try keptH.threshold(h!, count: hidden, t: thresholdGateUp) }
+        try broadcastKept(keptH)
+        keptGateUp += keptH.count
+        tokens += 1
+        // 2. gate and up on my intermediate slice; a = silu(g)·u in place of g.
+        try gate.decode(keptH, into: g)
+        try up.decode(keptH, into: u)
+        SwiGLU.apply(gate: g, up: u, into: g, count: mine.count)
+        switch mode {
+        case .gather:
+            // 3. a to rank 0, thresholded there, broadcast back; down on my hidden slice; out gathered.
+            try timed { try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0) }
+            if comm.isRoot { try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
+            try broadcastKept(keptA)
+            keptDown += keptA.count
+            channelsDown += intermediate
+            try down.decode(keptA, into: part)
+            try timed {
+                try comm.gatherv(part, count: hiddenPlan.counts[comm.rank], into: out, counts: hiddenPlan.counts,
+                                 root: 0)
+            }
+        case .reduce:
+            // 3. threshold my own slice of a, down over my rows for all of out, one reduce-sum.
+            try keptA.threshold(g, count: mine.count, t: thresholdDown)
+            keptDown += keptA.count
+            channelsDown += mine.count
+            try down.decode(keptA, into: part)
+            try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
+        }
+    }
+
+    /// Root's kept channels to every rank: the count, then indices and values in one message.
+    func broadcastKept(_ a: SparseActivation) throws {
+        guard comm.size > 1 else { return }
+        try timed {
+            let n = try comm.broadcast(value: Int32(a.count), root: 0)
+            let count = Int(n)
+            let idx = wire.assumingMemoryBound(to: Int32.self)
+            let val = (wire + 4 * count).assumingMemoryBound(to: Float.self)
+            if comm.isRoot {
+                idx.update(from: a.indices, count: count)
+                val.update(from: a.values, count: count)
+            }
+            try comm.broadcast(wire, bytes: 8 * count, root: 0)
+            if !comm.isRoot { try a.assign(indices: idx, values: val, count: count) }
+        }
+    }
+}
+
+// MARK: - Prefill (M > 1, dense)
+
+extension DistributedMLP {
+    /// out[M, H] = MLP(x[M, H]) dense. `x`/`out` on rank 0 only. Allocates per call (once per prompt).
+    public func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws {
+        let mine = interPlan.slices[comm.rank]
+        let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * hidden)
+        defer { xs.deallocate() }
+        if comm.isRoot { xs.update(from: x!, count: m * hidden) }
+        try timed { try comm.broadcast(xs, count: m * hidden, root: 0) }
+        let gm = UnsafeMutablePointer<Float>.allocate(capacity: m * mine.count)
+        let um = UnsafeMutablePointer<Float>.allocate(capacity: m * mine.count)
+        defer { gm.deallocate(); um.deallocate() }
+        try gate.prefill(xs, m: m, into: gm)
+        try up.prefill(xs, m: m, into: um)
+        SwiGLU.apply(gate: gm, up: um, into: gm, count: m * mine.count)
+        switch mode {
+        case .gather:
+            // a[M, I] assembled on every rank (down is sliced by OC and needs all of a).
+            let a = try allGatherRows(gm, m: m, plan: interPlan)
+            defer { a.deallocate() }
+            let hr = hiddenPlan.slices[comm.rank].count
+            let pm = UnsafeMutablePointer<Float>.allocate(capacity: m * hr)
+            defer { pm.deallocate() }
+            try down.prefill(a, m: m, into: pm)
+            let full = try gatherRows(pm, m: m, plan: hiddenPlan)
+            if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
+        case .reduce:
+            let pm = UnsafeMutablePointer<Float>.allocate(capacity: m * hidden)
+            defer { pm.deallocate() }
+            try down.prefill(gm, m: m, into: pm)
+            try timed { try comm.reduceSum(pm, into: out, count: m * hidden, root: 0) }
+        }
+    }
+
+    /// Gathers each rank's [M, cols_r] block to rank 0 as one row-major [M, total] (nil on other ranks).
+    func gatherRows(_ mineRows: UnsafePointer<Float>, m: Int, plan: ShardPlan) throws -> UnsafeMutablePointer<Float>? {
+        let counts = plan.counts.map { $0 * m }
+        let blocks = comm.isRoot ? UnsafeMutablePointer<Float>.allocate(capacity: m * plan.total) : nil
+        defer { blocks?.deallocate() }
+        try timed { try comm.gatherv(mineRows, count: counts[comm.rank], into: blocks, counts: counts, root: 0) }
+        guard let blocks else { return nil }
+        let full = UnsafeMutablePointer<Float>.allocate(capacity: m * plan.total)
+        var offset = 0
+        for s in plan.slices {
+            for r in 0..<m { (full + r * plan.total + s.lowerBound).update(from: blocks + offset + r * s.count, count: s.count) }
+            offset += m * s.count
+        }
+        return full
+    }
+
+    /// `gatherRows` then a broadcast, so every rank holds [M, total].
+    func allGatherRows(_ mineRows: UnsafePointer<Float>, m: Int, plan: ShardPlan) throws -> UnsafeMutablePointer<Float> {
+        let full = try gatherRows(mineRows, m: m, plan: plan) ?? .allocate(capacity: m * plan.total)
+        try timed { try comm.broadcast(full, count: m * plan.total, root: 0) }
+        return full
+    }
+}
+
+// MARK: - Calibration
+
+extension DistributedMLP {
+    /// Sets both thresholds from quantiles of |h| and |a| over calibration tokens run dense through the sharded
+    /// gate/up (a is gathered to rank 0), then broadcast, so every rank and every rank count agrees.
+    /// `tokens` is read on rank 0 only (each [H]).
+    public func calibrate(_ tokens: [[Float]], sparsityGateUp: Double, sparsityDown: Double) throws {
+        let mine = interPlan.slices[comm.rank]
+        let n = Int(try comm.broadcast(value: Int32(comm.isRoot ? tokens.count : 0)))
+        var hAbs: [Float] = [], aAbs: [Float] = []
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: hidden)
+        defer { h.deallocate() }
+        for t in 0..<n {
+            if comm.isRoot {
+                guard tokens[t].count == hidden else {
+                    throw ActSparseError.shape(what: "calibration token \(t)", expected: "\(hidden) values",
+                                               found: "\(tokens[t].count)")
+                }
+                h.update(from: tokens[t], count: hidden)
+                hAbs += tokens[t]
+            }
+            try comm.broadcast(h, count: hidden, root: 0)
+            try keptH.keepAll(h, count: hidden)
+            try gate.decode(keptH, into: g)
+            try up.decode(keptH, into: u)
+            SwiGLU.apply(gate: g, up: u, into: g, count: mine.count)
+            try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0)
+            if comm.isRoot { aAbs += UnsafeBufferPointer(start: aFull, count: intermediate) }
+        }
+        var t = SIMD2<Float>(Synthetic.quantileAbs(hAbs, sparsityGateUp), Synthetic.quantileAbs(aAbs, sparsityDown))
+        t = try comm.broadcast(value: t)
+        thresholdGateUp = t[0]
+        thresholdDown = t[1]
+    }
+}

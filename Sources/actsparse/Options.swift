@@ -1,0 +1,51 @@
+import ActSparse
+import ActSparseMPI
+import ArgumentParser
+import Foundation
+
+/// Options shared by commands that run kernels.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Worker threads per rank (default: ACTSPARSE_THREADS, else this rank's share of its cores).")
+    var threads: Int?
+
+    /// Cores this process may use; when mpirun did not bind it, shared among the ranks on this node.
+    var resolved: Int {
+        if let threads { return max(1, threads) }
+        let env = ProcessInfo.processInfo.environment
+        if let t = env["ACTSPARSE_THREADS"].flatMap(Int.init), t > 0 { return t }
+        let allowed = Parallel.availableCores
+        let online = ProcessInfo.processInfo.activeProcessorCount
+        let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        return allowed < online ? allowed : max(1, allowed / max(1, local))
+    }
+}
+
+/// Runs `body` with the world communicator; any error on any rank prints one line naming the rank and ends the
+/// whole job through MPI_Abort (never MPI_Finalize after a failure: that hangs the other ranks).
+func withWorld(_ body: (Communicator) throws -> Void) throws {
+    let comm: Communicator
+    do { comm = try MPICommunicator.world() } catch {
+        FileHandle.standardError.write(Data("actsparse: cannot start MPI: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+    do {
+        try body(comm)
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        comm.abort("\(error)", code: 3)
+    }
+    comm.finalize()
+}
+
+/// Rank 0 validates and broadcasts a status word before any data; all ranks take the same branch. On a bad
+/// configuration every rank leaves together (a clean collective exit, so finalize is safe here).
+func agreeOnConfiguration(_ comm: Communicator, _ problem: () -> String?) throws {
+    let message = comm.isRoot ? problem() : nil
+    let status = try comm.agree(status: message == nil ? 0 : 1)
+    guard status == 0 else {
+        if let message { FileHandle.standardError.write(Data("actsparse: \(message)\n".utf8)) }
+        comm.finalize()
+        throw ExitCode(2)
+    }
+}
