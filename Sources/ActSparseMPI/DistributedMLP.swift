@@ -49,6 +49,10 @@ public final class DistributedMLP {
     public private(set) var keptGateUp = 0
     public private(set) var keptDown = 0
     public private(set) var channelsDown = 0
+    /// Bytes of weights (codes + scales) this rank's decode GEMVs read.
+    public private(set) var bytesRead = 0
+    /// Bytes this rank sent or received in decode messages (payloads only).
+    public private(set) var messageBytes = 0
 
     /// `makeWeights(name, ic, rows, cols)` returns the f32 slice W[rows, cols] ([rows.count, cols.count]) of FC
     /// `name` ∈ {gate, up, down}; it is quantized here. A rank never builds more than its slices.
@@ -102,7 +106,15 @@ public final class DistributedMLP {
     /// Bytes of weights this rank holds (codes + scales of its three slices).
     public var bytesHeld: Int { gate.weights.bytes + up.weights.bytes + down.weights.bytes }
 
-    public func resetStats() { commNanos = 0; tokens = 0; keptGateUp = 0; keptDown = 0; channelsDown = 0 }
+    public func resetStats() {
+        commNanos = 0; tokens = 0; keptGateUp = 0; keptDown = 0; channelsDown = 0; bytesRead = 0; messageBytes = 0
+    }
+
+    /// Runs one FC's decode and counts the weight bytes it reads.
+    @inline(__always) func gemv(_ fc: SparseFC, _ a: SparseActivation, _ y: UnsafeMutablePointer<Float>) throws {
+        try fc.decode(a, into: y)
+        bytesRead += fc.weights.bytesRead(kept: a.indices, count: a.count)
+    }
 
     /// Realized sparsity of the gate/up input and of the down input over the tokens since `resetStats`.
     public var realizedSparsity: (gateUp: Double, down: Double) {
@@ -130,29 +142,32 @@ extension DistributedMLP {
         keptGateUp += keptH.count
         tokens += 1
         // 2. gate and up on my intermediate slice; a = silu(g)·u in place of g.
-        try gate.decode(keptH, into: g)
-        try up.decode(keptH, into: u)
+        try gemv(gate, keptH, g)
+        try gemv(up, keptH, u)
         SwiGLU.apply(gate: g, up: u, into: g, count: mine.count)
         switch mode {
         case .gather:
             // 3. a to rank 0, thresholded there, broadcast back; down on my hidden slice; out gathered.
             try timed { try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0) }
+            if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? intermediate - mine.count : mine.count) }
             if comm.isRoot { try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
             try broadcastKept(keptA)
             keptDown += keptA.count
             channelsDown += intermediate
-            try down.decode(keptA, into: part)
+            try gemv(down, keptA, part)
             try timed {
                 try comm.gatherv(part, count: hiddenPlan.counts[comm.rank], into: out, counts: hiddenPlan.counts,
                                  root: 0)
             }
+            if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? hidden - hiddenPlan.counts[0] : hiddenPlan.counts[comm.rank]) }
         case .reduce:
             // 3. threshold my own slice of a, down over my rows for all of out, one reduce-sum.
             try keptA.threshold(g, count: mine.count, t: thresholdDown)
             keptDown += keptA.count
             channelsDown += mine.count
-            try down.decode(keptA, into: part)
+            try gemv(down, keptA, part)
             try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
+            if comm.size > 1 { messageBytes += 4 * hidden }
         }
     }
 
@@ -169,6 +184,7 @@ extension DistributedMLP {
                 val.update(from: a.values, count: count)
             }
             try comm.broadcast(wire, bytes: 8 * count, root: 0)
+            messageBytes += 4 + 8 * count
             if !comm.isRoot { try a.assign(indices: idx, values: val, count: count) }
         }
     }

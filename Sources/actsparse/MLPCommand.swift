@@ -97,7 +97,7 @@ struct MLPCommand: ParsableCommand {
         let failure = try parseFailure(comm)
         mlp.resetStats()
         var h = [Float](repeating: 0, count: H), out = [Float](repeating: 0, count: H)
-        var times: [Double] = []
+        var times: [Double] = [], commTimes: [Double] = []
         try comm.barrier()
         for t in 0..<tokens {
             if comm.isRoot { Synthetic.hidden(seed: seed, token: prefill + t, width: H, into: &h) }
@@ -111,6 +111,7 @@ struct MLPCommand: ParsableCommand {
                 }
             }
             times.append(sec)
+            commTimes.append(Double(mlp.commNanos - commBefore) * 1e-9)
             if comm.isRoot {
                 checksum.add(out)
                 if dump != nil { dumped += out }
@@ -124,9 +125,15 @@ struct MLPCommand: ParsableCommand {
         var held = [Float](repeating: 0, count: comm.size), heldSum = held
         held[comm.rank] = Float(mlp.bytesHeld) / 1e6
         try comm.reduceSum(held, into: &heldSum, count: comm.size, root: 0)
-        let commUs = Double(mlp.commNanos) / Double(tokens) / 1e3
-        var commAll = [Float](repeating: 0, count: 1)
-        try comm.reduceSum([Float(commUs)], into: &commAll, count: 1, root: 0)
+        var readMB = [Float](repeating: 0, count: comm.size), readSum = readMB
+        readMB[comm.rank] = Float(mlp.bytesRead) / Float(tokens) / 1e6
+        try comm.reduceSum(readMB, into: &readSum, count: comm.size, root: 0)
+        // Time inside collectives = transfer + waiting for slower ranks. The rank that waits least shows the cost
+        // of communication itself; rank 0's figure adds the imbalance. Medians over tokens.
+        var commMine = [Float](repeating: 0, count: comm.size), commAll = commMine
+        commMine[comm.rank] = Float(Timing.median(commTimes) * 1e6)
+        try comm.reduceSum(commMine, into: &commAll, count: comm.size, root: 0)
+        let commUs = Double(commAll.min()!), commRoot = Double(commAll[0])
         guard comm.isRoot else { return }
         if let dump {
             try dumped.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dump)) }
@@ -136,12 +143,15 @@ struct MLPCommand: ParsableCommand {
         let weightMB = heldSum.reduce(0, +)
         if csv {
             print("ranks,mode,format,hidden,intermediate,target_sparsity,realized_gateup,realized_down,"
-                + "ms_per_token,comm_us_per_token,prefill_ms,prefill_m,mb_per_rank_max,checksum")
+                + "ms_per_token,comm_us_per_token,comm_us_rank0,prefill_ms,prefill_m,mb_per_rank_max,read_mb_per_token_max,"
+                + "read_mb_per_token_total,msg_bytes_per_token,threads,checksum")
             print([
                 "\(comm.size)", mode.rawValue, "\(fmt)", "\(hidden)", "\(intermediate)", "\(sparsity)",
                 String(format: "%.4f", sGU), String(format: "%.4f", sD), String(format: "%.4f", ms),
-                String(format: "%.1f", commUs), String(format: "%.3f", prefillMs), "\(prefill)",
-                String(format: "%.2f", heldSum.max()!), checksum.hex,
+                String(format: "%.1f", commUs), String(format: "%.1f", commRoot), String(format: "%.3f", prefillMs), "\(prefill)",
+                String(format: "%.2f", heldSum.max()!), String(format: "%.4f", readSum.max()!),
+                String(format: "%.4f", readSum.reduce(0, +)), "\(mlp.messageBytes / tokens)",
+                "\(threadOptions.resolved)", checksum.hex,
             ].joined(separator: ","))
         } else {
             print("""
@@ -152,9 +162,12 @@ struct MLPCommand: ParsableCommand {
                   thresholds: gate/up \(mlp.thresholdGateUp), down \(mlp.thresholdDown)
                   realized sparsity: gate/up \(String(format: "%.3f", sGU)), down \(String(format: "%.3f", sD))
                   prefill M=\(prefill): \(String(format: "%.2f", prefillMs)) ms
-                  decode: \(String(format: "%.3f", ms)) ms/token (median of \(tokens)), communication \
-                \(String(format: "%.1f", commUs)) µs/token on rank 0 \
-                (\(String(format: "%.1f", commUs / (ms * 1e3) * 100)) %)
+                  decode: \(String(format: "%.3f", ms)) ms/token (median of \(tokens)); communication \
+                \(String(format: "%.1f", commUs)) µs/token (\(String(format: "%.1f", commUs / (ms * 1e3) * 100)) %, \
+                least-waiting rank), \(String(format: "%.1f", commRoot)) µs on rank 0 incl. waiting for the others
+                  weights read per token: \(readSum.map { String(format: "%.2f MB", $0) }.joined(separator: ", ")); \
+                effective \(String(format: "%.1f", Double(readSum.reduce(0, +)) / ms)) GB/s; \
+                messages \(mlp.messageBytes / tokens) B/token on rank 0
                   checksum \(checksum.hex)
                 """)
         }
