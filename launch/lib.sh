@@ -22,6 +22,7 @@ ensure_mpi() {
 
 # Release build for the host CPU (see Package.swift; ACTSPARSE_TARGET_CPU=portable for a portable binary).
 build_release() {
+    if [ -n "${ACTSPARSE_BIN:-}" ]; then BIN="$ACTSPARSE_BIN"; return 0; fi  # a binary given (tests: the debug one)
     (cd "$ROOT" && swift build -c release --product actsparse 2>&1 | grep -v '^\[' >&2) || true
     [ -x "$ROOT/.build/release/actsparse" ] || { say "release build failed"; exit 1; }
     BIN="$ROOT/.build/release/actsparse"
