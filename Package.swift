@@ -26,8 +26,10 @@ let package = Package(
         // Open MPI's C API; the shim header exposes the macros Swift cannot import.
         .systemLibrary(
             name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        // Inline C helpers the kernels need (software prefetch).
+        .target(name: "CActSparse", path: "Sources/CActSparse"),
         // Formats, layouts, kernels, model, GGUF, calibration. Never imports CMPI.
-        .target(name: "ActSparse", swiftSettings: settings),
+        .target(name: "ActSparse", dependencies: ["CActSparse"], swiftSettings: settings),
         // Communicators (MPI and single-process), shard plans, the per-token protocol.
         .target(name: "ActSparseMPI", dependencies: ["ActSparse", "CMPI"], swiftSettings: settings),
         .executableTarget(

@@ -9,7 +9,7 @@ import ActSparse
 /// - `reduce`: the same broadcast in; down is sliced by IC on the intermediate slice the rank already holds, so
 ///   it thresholds its own slice of a locally, runs down over its rows for all of out, and one reduce-sum brings
 ///   out to rank 0. One message in, one out.
-public final class DistributedMLP {
+public final class DistributedMLP: FeedForward {
     public enum Mode: String, CaseIterable, Sendable { case gather, reduce }
 
     public let comm: Communicator
@@ -54,41 +54,31 @@ public final class DistributedMLP {
     /// Bytes this rank sent or received in decode messages (payloads only).
     public private(set) var messageBytes = 0
 
-    /// `makeWeights(name, ic, rows, cols)` returns the f32 slice W[rows, cols] ([rows.count, cols.count]) of FC
-    /// `name` ∈ {gate, up, down}; it is quantized here. A rank never builds more than its slices.
-    public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, format: WeightFormat,
-                threads: Int, makeWeights: (String, Int, Range<Int>, Range<Int>) throws -> [Float]) throws {
+    /// `slice(name, rows, cols)` returns W[rows, cols] of FC `name` ∈ {gate, up, down} (gate/up are [H, I],
+    /// down is [I, H]) in the plain layout. A rank asks only for its own slices. `align` is the quantization
+    /// group along IC (intermediate slices cut down's IC in reduce mode).
+    public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, align: Int, threads: Int,
+                slice: (String, Range<Int>, Range<Int>) throws -> PlainWeights) throws {
         self.comm = comm
         self.mode = mode
         self.hidden = hidden
         self.intermediate = intermediate
-        // Intermediate slices also cut down's IC in reduce mode: align them to the quantization group as well.
-        interPlan = try ShardPlan(total: intermediate, ranks: comm.size, align: max(32, format.group))
+        interPlan = try ShardPlan(total: intermediate, ranks: comm.size, align: max(32, align))
         hiddenPlan = try ShardPlan(total: hidden, ranks: comm.size, align: 32)
         let mine = interPlan.slices[comm.rank]
-        func fc(_ name: String, _ ic: Int, _ rows: Range<Int>, _ cols: Range<Int>) throws -> SparseFC {
-            let w = try makeWeights(name, ic, rows, cols)
-            // Per-OC scales depend on every row: a rank holding only some rows streams the others' statistics.
-            var range: ColumnRange?
-            if format.scaling == .perOC && rows.count < ic {
-                var r = ColumnRange(oc: cols.count)
-                for start in stride(from: 0, to: ic, by: 256) {
-                    let block = try makeWeights(name, ic, start..<min(ic, start + 256), cols)
-                    r.add(block, rows: min(ic, start + 256) - start)
-                }
-                range = r
+        func fc(_ name: String, _ rows: Range<Int>, _ cols: Range<Int>) throws -> SparseFC {
+            let w = try slice(name, rows, cols)
+            guard w.ic == rows.count, w.oc == cols.count else {
+                throw ActSparseError.shape(what: "\(name) slice", expected: "[\(rows.count), \(cols.count)]",
+                                           found: "[\(w.ic), \(w.oc)]")
             }
-            let q = try w.withUnsafeBufferPointer {
-                try PlainWeights.quantize($0.baseAddress!, ic: rows.count, oc: cols.count, format: format,
-                                          columnRange: range)
-            }
-            return SparseFC(weights: q, threads: threads)
+            return SparseFC(weights: w, threads: threads)
         }
-        gate = try fc("gate", hidden, 0..<hidden, mine)
-        up = try fc("up", hidden, 0..<hidden, mine)
+        gate = try fc("gate", 0..<hidden, mine)
+        up = try fc("up", 0..<hidden, mine)
         switch mode {
-        case .gather: down = try fc("down", intermediate, 0..<intermediate, hiddenPlan.slices[comm.rank])
-        case .reduce: down = try fc("down", intermediate, mine, 0..<hidden)
+        case .gather: down = try fc("down", 0..<intermediate, hiddenPlan.slices[comm.rank])
+        case .reduce: down = try fc("down", mine, 0..<hidden)
         }
         keptH = SparseActivation(width: hidden)
         keptA = SparseActivation(width: mode == .gather ? intermediate : mine.count)
@@ -102,6 +92,9 @@ public final class DistributedMLP {
     deinit {
         g.deallocate(); u.deallocate(); aFull.deallocate(); part.deallocate(); wire.deallocate()
     }
+
+    /// Called in 1-rank prefill with (x [M, H], a [M, I], M): calibration reads the MLP inputs here.
+    public var capture: ((UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)?
 
     /// Bytes of weights this rank holds (codes + scales of its three slices).
     public var bytesHeld: Int { gate.weights.bytes + up.weights.bytes + down.weights.bytes }
@@ -206,6 +199,7 @@ extension DistributedMLP {
         try gate.prefill(xs, m: m, into: gm)
         try up.prefill(xs, m: m, into: um)
         SwiGLU.apply(gate: gm, up: um, into: gm, count: m * mine.count)
+        if comm.size == 1, let capture { capture(xs, gm, m) }
         switch mode {
         case .gather:
             // a[M, I] assembled on every rank (down is sliced by OC and needs all of a).
@@ -282,5 +276,34 @@ extension DistributedMLP {
         t = try comm.broadcast(value: t)
         thresholdGateUp = t[0]
         thresholdDown = t[1]
+    }
+}
+
+// MARK: - Synthetic weights
+
+extension DistributedMLP {
+    /// Slices of deterministic synthetic weights (`Synthetic.weights`, tags gate 1, up 2, down 3) quantized to
+    /// `format`. Per-OC formats need whole-column statistics: a rank holding only some rows of down (reduce mode)
+    /// streams the other rows' min/max without keeping them.
+    public static func syntheticSlice(seed: UInt64, hidden: Int, intermediate: Int, format: WeightFormat)
+        -> (String, Range<Int>, Range<Int>) throws -> PlainWeights
+    {
+        let tags: [String: UInt64] = ["gate": 1, "up": 2, "down": 3]
+        return { name, rows, cols in
+            let ic = name == "down" ? intermediate : hidden
+            let make = { (r: Range<Int>) in Synthetic.weights(seed: seed, tag: tags[name]!, ic: ic, rows: r, cols: cols) }
+            var range: ColumnRange?
+            if format.scaling == .perOC && rows.count < ic {
+                var r = ColumnRange(oc: cols.count)
+                for start in stride(from: 0, to: ic, by: 256) {
+                    r.add(make(start..<min(ic, start + 256)), rows: min(ic, start + 256) - start)
+                }
+                range = r
+            }
+            return try make(rows).withUnsafeBufferPointer {
+                try PlainWeights.quantize($0.baseAddress!, ic: rows.count, oc: cols.count, format: format,
+                                          columnRange: range)
+            }
+        }
     }
 }

@@ -58,13 +58,10 @@ struct MLPCommand: ParsableCommand {
     }
 
     func runMLP(_ comm: Communicator, format fmt: WeightFormat) throws {
-        let tags: [String: UInt64] = ["gate": 1, "up": 2, "down": 3]
         let mlp = try DistributedMLP(
-            comm: comm, mode: mode, hidden: hidden, intermediate: intermediate, format: fmt,
-            threads: threadOptions.resolved
-        ) { name, ic, rows, cols in
-            Synthetic.weights(seed: seed, tag: tags[name]!, ic: ic, rows: rows, cols: cols)
-        }
+            comm: comm, mode: mode, hidden: hidden, intermediate: intermediate, align: fmt.group,
+            threads: threadOptions.resolved,
+            slice: DistributedMLP.syntheticSlice(seed: seed, hidden: hidden, intermediate: intermediate, format: fmt))
         let H = hidden
         func token(_ t: Int) -> [Float] {
             var h = [Float](repeating: 0, count: H)

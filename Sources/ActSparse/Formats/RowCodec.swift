@@ -3,6 +3,8 @@
 /// `value`/`store` address any single column, tails included. Scaling is not the codec's business.
 protocol RowCodec {
     static func rowBytes(_ oc: Int) -> Int
+    /// Bytes from the start of a row to column o's 32-column block (o a multiple of 32).
+    static func blockOffset(_ o: Int) -> Int
     static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>)
     static func value(_ row: UnsafeRawPointer, _ o: Int, oc: Int) -> Float
     /// Stores `code` (already rounded and in range for the format) at column o.
@@ -48,6 +50,7 @@ protocol RowCodec {
 
 enum F32Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { oc * 4 }
+    @inline(__always) static func blockOffset(_ o: Int) -> Int { o * 4 }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         (row.loadUnaligned(fromByteOffset: o * 4, as: SIMD16<Float>.self),
          row.loadUnaligned(fromByteOffset: o * 4 + 64, as: SIMD16<Float>.self))
@@ -62,6 +65,7 @@ enum F32Codec: RowCodec {
 
 enum F16Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { oc * 2 }
+    @inline(__always) static func blockOffset(_ o: Int) -> Int { o * 2 }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         (widen(row.loadUnaligned(fromByteOffset: o * 2, as: SIMD16<Float16>.self)),
          widen(row.loadUnaligned(fromByteOffset: o * 2 + 32, as: SIMD16<Float16>.self)))
@@ -76,6 +80,7 @@ enum F16Codec: RowCodec {
 
 enum BF16Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { oc * 2 }
+    @inline(__always) static func blockOffset(_ o: Int) -> Int { o * 2 }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         (widenBF16(row.loadUnaligned(fromByteOffset: o * 2, as: SIMD16<UInt16>.self)),
          widenBF16(row.loadUnaligned(fromByteOffset: o * 2 + 32, as: SIMD16<UInt16>.self)))
@@ -90,6 +95,7 @@ enum BF16Codec: RowCodec {
 
 enum I8Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { oc }
+    @inline(__always) static func blockOffset(_ o: Int) -> Int { o }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         (widen(row.loadUnaligned(fromByteOffset: o, as: SIMD16<Int8>.self)),
          widen(row.loadUnaligned(fromByteOffset: o + 16, as: SIMD16<Int8>.self)))
@@ -104,6 +110,7 @@ enum I8Codec: RowCodec {
 
 enum U8Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { oc }
+    @inline(__always) static func blockOffset(_ o: Int) -> Int { o }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         (widen(row.loadUnaligned(fromByteOffset: o, as: SIMD16<UInt8>.self)),
          widen(row.loadUnaligned(fromByteOffset: o + 16, as: SIMD16<UInt8>.self)))
@@ -121,6 +128,7 @@ enum U8Codec: RowCodec {
 /// A tail block of r < 32 columns pairs column k with column k + ⌈r/2⌉.
 enum U4Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { (oc + 1) / 2 }
+    @inline(__always) static func blockOffset(_ o: Int) -> Int { o >> 1 }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         let b = row.loadUnaligned(fromByteOffset: o >> 1, as: SIMD16<UInt8>.self)
         var lo = SIMD16<Int32>(), hi = SIMD16<Int32>()

@@ -1,3 +1,5 @@
+import CActSparse
+
 // MARK: - Sparse GEMV (decode, M = 1)
 // y = Σ over kept i of x[i]·W[i, :]. Quantized formats accumulate raw codes per scale group into `partial`
 // and apply the group's scale once: y += d·(partial − z·Σx) or y += d·partial + m·Σx.
@@ -36,145 +38,181 @@ struct DecodeJob: CodecVisitor {
         let w = fc.weights
         let lo = range.lowerBound, hi = range.upperBound
         (y + lo).update(repeating: 0, count: hi - lo)
-        if w.format.scaling == .none {
-            accumulateRows(C.self, w, from: 0, to: count, into: y)
-            return
-        }
-        let acc = fc.partial.pointer(as: Float.self)
-        let g = w.groupSize
+        // Float formats and per-OC scales: one "group" of every kept row; per-group formats: G rows each.
+        let g = w.format.scaling == .perGroup ? w.format.group : Int.max
         var k = 0
         while k < count {
-            let group = Int(idx[k]) / g
-            let end = (group + 1) * g
+            let group = g == .max ? 0 : Int(idx[k]) / g
             var k1 = k
             var sx: Float = 0
-            while k1 < count && Int(idx[k1]) < end { sx += val[k1]; k1 += 1 }
-            (acc + lo).update(repeating: 0, count: hi - lo)
-            accumulateRows(C.self, w, from: k, to: k1, into: acc)
-            applyScales(w, group: group, sx: sx, acc: acc)
+            if g == .max {
+                k1 = count
+                for j in k..<count { sx += val[j] }
+            } else {
+                let end = (group + 1) * g
+                while k1 < count && Int(idx[k1]) < end { sx += val[k1]; k1 += 1 }
+            }
+            let scale = Epilogue(w, group: group, sx: sx)
+            var p = k
+            while p < k1 {
+                let q = min(p + DecodeJob.rowsPerPass, k1)
+                pass(C.self, w, from: p, to: q, first: p == k, last: q == k1, scale)
+                p = q
+            }
             k = k1
         }
     }
 
-    /// dst[range] += Σ_{k0 ≤ k < k1} val[k] · code(row idx[k]), four rows per pass over dst
-    /// (one row per pass lets dst fall out of L1: 15 vs 23–25 GB/s measured here).
+    /// One pass over this worker's columns with up to eight rows (missing ones padded with x = 0, which adds
+    /// exactly nothing): the first pass of a group starts from 0, middle passes carry partial sums in
+    /// `fc.partial`, the last applies the group's scale straight into y. Several rows per pass keep several
+    /// sequential streams and amortise the partial-sum traffic (one row per pass: 15 vs 23–25 GB/s here); the
+    /// next pass's rows are prefetched as this one walks the same columns (kept rows are often only a few cache
+    /// lines long, too short for the hardware prefetcher).
     @inline(__always)
-    func accumulateRows<C: RowCodec>(_: C.Type, _ w: PlainWeights, from k0: Int, to k1: Int,
-                                     into dst: UnsafeMutablePointer<Float>) {
+    func pass<C: RowCodec>(_: C.Type, _ w: PlainWeights, from k0: Int, to k1: Int, first: Bool, last: Bool,
+                           _ e: Epilogue) {
+        typealias V = SIMD16<Float>
         let lo = range.lowerBound, hi = range.upperBound, oc = w.oc
         let vecEnd = lo + (hi - lo) / 32 * 32
-        var k = k0
-        while k + 4 <= k1 {
-            let r0 = w.row(Int(idx[k])), r1 = w.row(Int(idx[k + 1]))
-            let r2 = w.row(Int(idx[k + 2])), r3 = w.row(Int(idx[k + 3]))
-            let s0 = val[k], s1 = val[k + 1], s2 = val[k + 2], s3 = val[k + 3]
-            let x0 = SIMD16<Float>(repeating: s0), x1 = SIMD16<Float>(repeating: s1)
-            let x2 = SIMD16<Float>(repeating: s2), x3 = SIMD16<Float>(repeating: s3)
-            var o = lo
-            while o < vecEnd {
-                let p = UnsafeMutableRawPointer(dst + o)
-                var a = p.loadUnaligned(as: SIMD16<Float>.self)
-                var b = p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-                var (u, v) = C.load32(r0, o)
-                a = a.addingProduct(u, x0); b = b.addingProduct(v, x0)
-                (u, v) = C.load32(r1, o)
-                a = a.addingProduct(u, x1); b = b.addingProduct(v, x1)
-                (u, v) = C.load32(r2, o)
-                a = a.addingProduct(u, x2); b = b.addingProduct(v, x2)
-                (u, v) = C.load32(r3, o)
-                a = a.addingProduct(u, x3); b = b.addingProduct(v, x3)
-                p.storeBytes(of: a, as: SIMD16<Float>.self)
-                p.storeBytes(of: b, toByteOffset: 64, as: SIMD16<Float>.self)
-                o += 32
+        let acc = fc.partial.pointer(as: Float.self)
+        let n = k1 - k0
+        @inline(__always) func row(_ j: Int) -> UnsafeRawPointer { w.row(Int(idx[j < n ? k0 + j : k0])) }
+        @inline(__always) func x(_ j: Int) -> Float { j < n ? val[k0 + j] : 0 }
+        let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
+        let s0 = x(0), s1 = x(1), s2 = x(2), s3 = x(3), s4 = x(4), s5 = x(5), s6 = x(6), s7 = x(7)
+        let x0 = V(repeating: s0), x1 = V(repeating: s1), x2 = V(repeating: s2), x3 = V(repeating: s3)
+        let x4 = V(repeating: s4), x5 = V(repeating: s5), x6 = V(repeating: s6), x7 = V(repeating: s7)
+        let nn = min(DecodeJob.rowsPerPass, count - k1)
+        @inline(__always) func next(_ j: Int) -> UnsafeRawPointer { w.row(Int(idx[k1 + min(j, nn - 1)])) }
+        let p0 = nn > 0 ? next(0) : r0, p1 = nn > 0 ? next(1) : r0, p2 = nn > 0 ? next(2) : r0
+        let p3 = nn > 0 ? next(3) : r0, p4 = nn > 0 ? next(4) : r0, p5 = nn > 0 ? next(5) : r0
+        let p6 = nn > 0 ? next(6) : r0, p7 = nn > 0 ? next(7) : r0
+        let lineStep = max(64, C.blockOffset(32))
+        var o = lo
+        while o < vecEnd {
+            let off = C.blockOffset(o)
+            if nn > 0 && off & (lineStep - 1) < C.blockOffset(32) {
+                let f = off + 64  // one line ahead of where the next pass will start reading
+                actsparse_prefetch(p0 + f); actsparse_prefetch(p1 + f); actsparse_prefetch(p2 + f)
+                actsparse_prefetch(p3 + f); actsparse_prefetch(p4 + f); actsparse_prefetch(p5 + f)
+                actsparse_prefetch(p6 + f); actsparse_prefetch(p7 + f)
+                if o == lo {
+                    actsparse_prefetch(p0 + off); actsparse_prefetch(p1 + off); actsparse_prefetch(p2 + off)
+                    actsparse_prefetch(p3 + off); actsparse_prefetch(p4 + off); actsparse_prefetch(p5 + off)
+                    actsparse_prefetch(p6 + off); actsparse_prefetch(p7 + off)
+                }
             }
-            while o < hi {
-                var a = dst[o]
-                a = a.addingProduct(C.value(r0, o, oc: oc), s0)
-                a = a.addingProduct(C.value(r1, o, oc: oc), s1)
-                a = a.addingProduct(C.value(r2, o, oc: oc), s2)
-                a = a.addingProduct(C.value(r3, o, oc: oc), s3)
-                dst[o] = a
-                o += 1
+            let p = UnsafeMutableRawPointer(acc + o)
+            var a = first ? V() : p.loadUnaligned(as: V.self)
+            var b = first ? V() : p.loadUnaligned(fromByteOffset: 64, as: V.self)
+            var (u, v) = C.load32(r0, o)
+            a = a.addingProduct(u, x0); b = b.addingProduct(v, x0)
+            (u, v) = C.load32(r1, o)
+            a = a.addingProduct(u, x1); b = b.addingProduct(v, x1)
+            (u, v) = C.load32(r2, o)
+            a = a.addingProduct(u, x2); b = b.addingProduct(v, x2)
+            (u, v) = C.load32(r3, o)
+            a = a.addingProduct(u, x3); b = b.addingProduct(v, x3)
+            if n > 4 {
+                (u, v) = C.load32(r4, o)
+                a = a.addingProduct(u, x4); b = b.addingProduct(v, x4)
+                (u, v) = C.load32(r5, o)
+                a = a.addingProduct(u, x5); b = b.addingProduct(v, x5)
+                (u, v) = C.load32(r6, o)
+                a = a.addingProduct(u, x6); b = b.addingProduct(v, x6)
+                (u, v) = C.load32(r7, o)
+                a = a.addingProduct(u, x7); b = b.addingProduct(v, x7)
             }
-            k += 4
+            if last {
+                e.finish(y, o, a)
+                e.finish(y, o + 16, b)
+            } else {
+                p.storeBytes(of: a, as: V.self)
+                p.storeBytes(of: b, toByteOffset: 64, as: V.self)
+            }
+            o += 32
         }
-        while k < k1 {
-            let r0 = w.row(Int(idx[k]))
-            let s0 = val[k]
-            let x0 = SIMD16<Float>(repeating: s0)
-            var o = lo
-            while o < vecEnd {
-                let p = UnsafeMutableRawPointer(dst + o)
-                let (u, v) = C.load32(r0, o)
-                p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self).addingProduct(u, x0), as: SIMD16<Float>.self)
-                p.storeBytes(of: p.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self).addingProduct(v, x0),
-                             toByteOffset: 64, as: SIMD16<Float>.self)
-                o += 32
+        while o < hi {
+            var a: Float = first ? 0 : acc[o]
+            a = a.addingProduct(C.value(r0, o, oc: oc), s0)
+            a = a.addingProduct(C.value(r1, o, oc: oc), s1)
+            a = a.addingProduct(C.value(r2, o, oc: oc), s2)
+            a = a.addingProduct(C.value(r3, o, oc: oc), s3)
+            if n > 4 {
+                a = a.addingProduct(C.value(r4, o, oc: oc), s4)
+                a = a.addingProduct(C.value(r5, o, oc: oc), s5)
+                a = a.addingProduct(C.value(r6, o, oc: oc), s6)
+                a = a.addingProduct(C.value(r7, o, oc: oc), s7)
             }
-            while o < hi {
-                dst[o] = dst[o].addingProduct(C.value(r0, o, oc: oc), s0)
-                o += 1
-            }
-            k += 1
+            if last { e.finish(y, o, a) } else { acc[o] = a }
+            o += 1
         }
     }
 
-    /// y[range] += scale(group) applied to acc[range].
-    @inline(__always)
-    func applyScales(_ w: PlainWeights, group: Int, sx: Float, acc: UnsafeMutablePointer<Float>) {
-        let lo = range.lowerBound, hi = range.upperBound, oc = w.oc
-        let u = group * oc
+    static let rowsPerPass = 8
+}
+
+/// How a group's partial sums a = Σ x·code become outputs: y = a (float formats), y += s·(a − z·Σx) (per-OC),
+/// y += d·(a − z·Σx) (per-group symmetric; z = 8 for int4), y += d·a + m·Σx (per-group with min).
+/// Vector and scalar forms do the same operations in the same order, so every lane equals the scalar tail.
+struct Epilogue {
+    enum Kind { case copy, perOC, perOCZero, group, groupMin }
+    let kind: Kind
+    let s32: UnsafeMutablePointer<Float>?
+    let z32: UnsafeMutablePointer<Float>?
+    let d16: UnsafeMutablePointer<Float16>?
+    let m16: UnsafeMutablePointer<Float16>?
+    let sx: Float
+    let zs: Float
+
+    init(_ w: PlainWeights, group: Int, sx: Float) {
+        self.sx = sx
+        zs = w.format.kind.codeOffset * sx
+        let u = group * w.oc
         switch w.format.kind {
         case .f32, .f16, .bf16:
-            break
+            kind = .copy; s32 = nil; z32 = nil; d16 = nil; m16 = nil
         case .int8sym:
-            scaleOffset(ScaleF32(w.scales!.pointer(as: Float.self)), zConst: 0, z: nil, sx: sx, acc: acc)
+            kind = .perOC; s32 = w.scales!.pointer(as: Float.self); z32 = nil; d16 = nil; m16 = nil
         case .int8asym:
-            scaleOffset(ScaleF32(w.scales!.pointer(as: Float.self)), zConst: 0,
-                        z: w.offsets!.pointer(as: Float.self), sx: sx, acc: acc)
+            kind = .perOCZero; s32 = w.scales!.pointer(as: Float.self); z32 = w.offsets!.pointer(as: Float.self)
+            d16 = nil; m16 = nil
         case .int8group, .int4sym:
-            scaleOffset(ScaleF16(w.scales!.pointer(as: Float16.self) + u), zConst: w.format.kind.codeOffset,
-                        z: nil, sx: sx, acc: acc)
+            kind = .group; s32 = nil; z32 = nil; d16 = w.scales!.pointer(as: Float16.self) + u; m16 = nil
         case .int4asym:
-            let d = ScaleF16(w.scales!.pointer(as: Float16.self) + u)
-            let m = ScaleF16(w.offsets!.pointer(as: Float16.self) + u)
-            let sxv = SIMD16<Float>(repeating: sx)
-            var o = lo
-            while o + 16 <= hi {
-                let yo = UnsafeMutableRawPointer(y + o)
-                let t = yo.loadUnaligned(as: SIMD16<Float>.self) + d.load16(o) * acc.load16(o)
-                yo.storeBytes(of: t + m.load16(o) * sxv, as: SIMD16<Float>.self)
-                o += 16
-            }
-            while o < hi { y[o] = y[o] + d[o] * acc[o] + m[o] * sx; o += 1 }
+            kind = .groupMin; s32 = nil; z32 = nil
+            d16 = w.scales!.pointer(as: Float16.self) + u; m16 = w.offsets!.pointer(as: Float16.self) + u
         }
     }
 
-    /// y += d·(acc − z·sx), z per OC (pointer) or constant.
-    @inline(__always)
-    func scaleOffset<S: ScaleRow>(_ d: S, zConst: Float, z: UnsafeMutablePointer<Float>?, sx: Float,
-                                  acc: UnsafeMutablePointer<Float>) {
-        let lo = range.lowerBound, hi = range.upperBound
-        let sxv = SIMD16<Float>(repeating: sx)
-        var o = lo
-        if let z {
-            while o + 16 <= hi {
-                let yo = UnsafeMutableRawPointer(y + o)
-                let t = d.load16(o) * (acc.load16(o) - z.load16(o) * sxv)
-                yo.storeBytes(of: yo.loadUnaligned(as: SIMD16<Float>.self) + t, as: SIMD16<Float>.self)
-                o += 16
-            }
-            while o < hi { y[o] = y[o] + d[o] * (acc[o] - z[o] * sx); o += 1 }
-        } else {
-            let zs = zConst * sx
-            let zv = SIMD16<Float>(repeating: zs)
-            while o + 16 <= hi {
-                let yo = UnsafeMutableRawPointer(y + o)
-                let t = d.load16(o) * (acc.load16(o) - zv)
-                yo.storeBytes(of: yo.loadUnaligned(as: SIMD16<Float>.self) + t, as: SIMD16<Float>.self)
-                o += 16
-            }
-            while o < hi { y[o] = y[o] + d[o] * (acc[o] - zs); o += 1 }
+    @inline(__always) static func half16(_ p: UnsafeMutablePointer<Float16>, _ o: Int) -> SIMD16<Float> {
+        widen(UnsafeRawPointer(p + o).loadUnaligned(as: SIMD16<Float16>.self))
+    }
+
+    @inline(__always) func finish(_ y: UnsafeMutablePointer<Float>, _ o: Int, _ a: SIMD16<Float>) {
+        let p = UnsafeMutableRawPointer(y + o)
+        let t: SIMD16<Float>
+        switch kind {
+        case .copy: p.storeBytes(of: a, as: SIMD16<Float>.self); return
+        case .perOC: t = s32!.load16(o) * (a - SIMD16(repeating: zs))
+        case .perOCZero: t = s32!.load16(o) * (a - z32!.load16(o) * SIMD16(repeating: sx))
+        case .group: t = Epilogue.half16(d16!, o) * (a - SIMD16(repeating: zs))
+        case .groupMin:
+            let v = p.loadUnaligned(as: SIMD16<Float>.self) + Epilogue.half16(d16!, o) * a
+            p.storeBytes(of: v + Epilogue.half16(m16!, o) * SIMD16(repeating: sx), as: SIMD16<Float>.self)
+            return
+        }
+        p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) + t, as: SIMD16<Float>.self)
+    }
+
+    @inline(__always) func finish(_ y: UnsafeMutablePointer<Float>, _ o: Int, _ a: Float) {
+        switch kind {
+        case .copy: y[o] = a
+        case .perOC: y[o] = y[o] + s32![o] * (a - zs)
+        case .perOCZero: y[o] = y[o] + s32![o] * (a - z32![o] * sx)
+        case .group: y[o] = y[o] + Float(d16![o]) * (a - zs)
+        case .groupMin: y[o] = y[o] + Float(d16![o]) * a + Float(m16![o]) * sx
         }
     }
 }

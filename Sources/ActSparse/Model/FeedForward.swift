@@ -1,0 +1,8 @@
+/// An MLP block as the model sees it. The distributed MLP (ActSparseMPI) implements it; `h`/`x` and `out` are
+/// only read/written on the rank that runs the rest of the model (nil elsewhere).
+public protocol FeedForward: AnyObject {
+    /// out[H] = MLP(h[H]) for one token (sparse decode).
+    func decode(_ h: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) throws
+    /// out[M, H] = MLP(x[M, H]) (dense prefill).
+    func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws
+}

@@ -1,0 +1,258 @@
+/// A Llama forward pass (embedding → [RMSNorm → GQA attention with RoPE and a KV cache → RMSNorm → SwiGLU MLP]
+/// × L → RMSNorm → tied LM head) on the rank that owns the model. The MLPs are `FeedForward` blocks supplied by
+/// the caller (sharded over MPI ranks or local); every other linear layer is a dense `SparseFC` here.
+public final class LlamaModel {
+    public let config: LlamaConfig
+    public let gguf: GGUFFile
+    public let tokenizer: Tokenizer
+    public let mlps: [FeedForward]
+    let embedding: GGUFFile.TensorInfo
+
+    struct Layer {
+        /// [H] RMSNorm weights before attention and before the MLP
+        let attnNorm: [Float], ffnNorm: [Float]
+        /// [H, qDim], [H, kvDim], [H, kvDim], [qDim, H]
+        let q: SparseFC, k: SparseFC, v: SparseFC, o: SparseFC
+    }
+    let layers: [Layer]
+    /// [H]
+    let outputNorm: [Float]
+    /// [H, vocab] (the tied embedding, repacked once)
+    let lmHead: SparseFC
+
+    // MARK: Run state, allocated once
+    /// [layers, context, kvDim] keys and values
+    let kCache: UnsafeMutablePointer<Float>, vCache: UnsafeMutablePointer<Float>
+    /// [H] residual stream, normed copy, branch output
+    let x: UnsafeMutablePointer<Float>, xn: UnsafeMutablePointer<Float>, branch: UnsafeMutablePointer<Float>
+    /// [qDim] query, attention output; [kvDim] key, value
+    let q: UnsafeMutablePointer<Float>, attn: UnsafeMutablePointer<Float>
+    let kv: UnsafeMutablePointer<Float>, vv: UnsafeMutablePointer<Float>
+    /// [context] attention scores of one head
+    let scores: UnsafeMutablePointer<Float>
+    /// [vocab]
+    public let logits: UnsafeMutablePointer<Float>
+    /// all channels kept: dense decode of the attention projections and LM head
+    let denseH: SparseActivation, denseQ: SparseActivation
+    /// [context, headDim / 2] RoPE cos and sin
+    let ropeCos: [Float], ropeSin: [Float]
+    /// Tokens in the KV cache.
+    public private(set) var position = 0
+    /// Decode time split (ns): attention block (norm, projections, attention), MLP block, LM head.
+    public var decodeNanos: (attention: UInt64, mlp: UInt64, head: UInt64) = (0, 0, 0)
+
+    /// `makeMLP(layer)` builds layer l's MLP (it may shard it over ranks). `context` caps the KV cache.
+    public init(gguf g: GGUFFile, threads: Int, context: Int = 2048,
+                makeMLP: (Int) throws -> FeedForward) throws {
+        var c = try LlamaConfig(gguf: g)
+        c.context = min(context, c.context)
+        config = c
+        gguf = g
+        tokenizer = try Tokenizer(gguf: g)
+        embedding = try g.tensor("token_embd.weight", dims: [c.hidden, c.vocab])
+        var ls: [Layer] = []
+        var ms: [FeedForward] = []
+        func fc(_ name: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
+            SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads)
+        }
+        for l in 0..<c.layers {
+            let p = "blk.\(l)."
+            _ = try g.tensor(p + "ffn_gate.weight", dims: [c.hidden, c.intermediate])
+            _ = try g.tensor(p + "ffn_up.weight", dims: [c.hidden, c.intermediate])
+            _ = try g.tensor(p + "ffn_down.weight", dims: [c.intermediate, c.hidden])
+            ls.append(Layer(attnNorm: try g.floats(p + "attn_norm.weight", count: c.hidden),
+                            ffnNorm: try g.floats(p + "ffn_norm.weight", count: c.hidden),
+                            q: try fc(p + "attn_q.weight", c.hidden, c.qDim),
+                            k: try fc(p + "attn_k.weight", c.hidden, c.kvDim),
+                            v: try fc(p + "attn_v.weight", c.hidden, c.kvDim),
+                            o: try fc(p + "attn_output.weight", c.qDim, c.hidden)))
+            ms.append(try makeMLP(l))
+        }
+        layers = ls
+        mlps = ms
+        outputNorm = try g.floats("output_norm.weight", count: c.hidden)
+        let head = g.tensors["output.weight"] ?? embedding  // tied embeddings unless the file has its own head
+        lmHead = SparseFC(weights: try g.plainWeights(head), threads: threads)
+
+        let ctx = c.context
+        kCache = .allocate(capacity: c.layers * ctx * c.kvDim)
+        vCache = .allocate(capacity: c.layers * ctx * c.kvDim)
+        x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
+        q = .allocate(capacity: c.qDim); attn = .allocate(capacity: c.qDim)
+        kv = .allocate(capacity: c.kvDim); vv = .allocate(capacity: c.kvDim)
+        scores = .allocate(capacity: ctx)
+        logits = .allocate(capacity: c.vocab)
+        denseH = SparseActivation(width: c.hidden)
+        denseQ = SparseActivation(width: c.qDim)
+        let half = c.headDim / 2
+        var cs = [Float](repeating: 0, count: ctx * half), sn = cs
+        for p in 0..<ctx {
+            for i in 0..<half {
+                let theta = Double(p) * pow(Double(c.ropeBase), -2 * Double(i) / Double(c.headDim))
+                cs[p * half + i] = Float(cos(theta))
+                sn[p * half + i] = Float(sin(theta))
+            }
+        }
+        ropeCos = cs
+        ropeSin = sn
+    }
+
+    deinit {
+        for p in [kCache, vCache, x, xn, branch, q, attn, kv, vv, scores, logits] { p.deallocate() }
+    }
+
+    /// Forgets the KV cache (a new sequence).
+    public func reset() { position = 0 }
+
+    // MARK: - Decode (one token)
+
+    /// Runs token `token` at the next position; returns the logits [vocab].
+    @discardableResult
+    public func decode(_ token: Int32) throws -> UnsafeMutablePointer<Float> {
+        let c = config
+        guard position < c.context else {
+            throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + 1)")
+        }
+        guard token >= 0 && Int(token) < c.vocab else {
+            throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(token)")
+        }
+        gguf.dequantizeRow(embedding, Int(token), into: x)
+        var t0 = Timing.now()
+        for (l, layer) in layers.enumerated() {
+            rmsNorm(x, layer.attnNorm, into: xn)
+            try denseH.keepAll(xn, count: c.hidden)
+            try layer.q.decode(denseH, into: q)
+            try layer.k.decode(denseH, into: kv)
+            try layer.v.decode(denseH, into: vv)
+            rope(q, heads: c.heads, pos: position)
+            rope(kv, heads: c.kvHeads, pos: position)
+            let slot = (l * c.context + position) * c.kvDim
+            (kCache + slot).update(from: kv, count: c.kvDim)
+            (vCache + slot).update(from: vv, count: c.kvDim)
+            attend(layer: l, pos: position, q: q, into: attn)
+            try denseQ.keepAll(attn, count: c.qDim)
+            try layer.o.decode(denseQ, into: branch)
+            for i in 0..<c.hidden { x[i] += branch[i] }
+            rmsNorm(x, layer.ffnNorm, into: xn)
+            let t1 = Timing.now()
+            try mlps[l].decode(xn, into: branch)
+            for i in 0..<c.hidden { x[i] += branch[i] }
+            let t2 = Timing.now()
+            decodeNanos.attention &+= t1 - t0
+            decodeNanos.mlp &+= t2 - t1
+            t0 = t2
+        }
+        position += 1
+        defer { decodeNanos.head &+= Timing.now() - t0 }
+        return try head(x)
+    }
+
+    /// logits = LM head(RMSNorm(h)).
+    func head(_ h: UnsafePointer<Float>) throws -> UnsafeMutablePointer<Float> {
+        rmsNorm(h, outputNorm, into: xn)
+        try denseH.keepAll(xn, count: config.hidden)
+        try lmHead.decode(denseH, into: logits)
+        return logits
+    }
+
+    // MARK: - Prefill (M tokens, dense)
+
+    /// Runs `tokens` at the next positions as one batch; returns the logits of the last one.
+    @discardableResult
+    public func prefill(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+        let c = config, m = tokens.count
+        guard m > 0 else { throw ActSparseError.shape(what: "prefill tokens", expected: "≥ 1", found: "0") }
+        guard position + m <= c.context else {
+            throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + m)")
+        }
+        var X = [Float](repeating: 0, count: m * c.hidden), XN = X, B = X
+        var Q = [Float](repeating: 0, count: m * c.qDim), A = Q
+        var K = [Float](repeating: 0, count: m * c.kvDim), V = K
+        for (r, t) in tokens.enumerated() {
+            guard t >= 0 && Int(t) < c.vocab else {
+                throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")
+            }
+            X.withUnsafeMutableBufferPointer { gguf.dequantizeRow(embedding, Int(t), into: $0.baseAddress! + r * c.hidden) }
+        }
+        for (l, layer) in layers.enumerated() {
+            for r in 0..<m { rmsNorm(&X + r * c.hidden, layer.attnNorm, into: &XN + r * c.hidden) }
+            try layer.q.prefill(XN, m: m, into: &Q)
+            try layer.k.prefill(XN, m: m, into: &K)
+            try layer.v.prefill(XN, m: m, into: &V)
+            for r in 0..<m {
+                let pos = position + r
+                rope(&Q + r * c.qDim, heads: c.heads, pos: pos)
+                rope(&K + r * c.kvDim, heads: c.kvHeads, pos: pos)
+                let slot = (l * c.context + pos) * c.kvDim
+                (kCache + slot).update(from: &K + r * c.kvDim, count: c.kvDim)
+                (vCache + slot).update(from: &V + r * c.kvDim, count: c.kvDim)
+            }
+            for r in 0..<m { attend(layer: l, pos: position + r, q: &Q + r * c.qDim, into: &A + r * c.qDim) }
+            try layer.o.prefill(A, m: m, into: &B)
+            for i in 0..<(m * c.hidden) { X[i] += B[i] }
+            for r in 0..<m { rmsNorm(&X + r * c.hidden, layer.ffnNorm, into: &XN + r * c.hidden) }
+            try mlps[l].prefill(XN, m: m, into: &B)
+            for i in 0..<(m * c.hidden) { X[i] += B[i] }
+        }
+        position += m
+        return try head(&X + (m - 1) * c.hidden)
+    }
+
+    // MARK: - Building blocks
+
+    func rmsNorm(_ v: UnsafePointer<Float>, _ w: [Float], into out: UnsafeMutablePointer<Float>) {
+        let n = config.hidden
+        var ss: Float = 0
+        for i in 0..<n { ss += v[i] * v[i] }
+        let scale = 1 / (ss / Float(n) + config.eps).squareRoot()
+        for i in 0..<n { out[i] = v[i] * scale * w[i] }
+    }
+
+    /// RoPE on adjacent pairs (ggml's "normal" mode: GGUF Llama q/k weights are permuted for it).
+    func rope(_ v: UnsafeMutablePointer<Float>, heads: Int, pos: Int) {
+        let d = config.headDim, half = d / 2
+        for h in 0..<heads {
+            let base = v + h * d
+            for i in 0..<half {
+                let c = ropeCos[pos * half + i], s = ropeSin[pos * half + i]
+                let a = base[2 * i], b = base[2 * i + 1]
+                base[2 * i] = a * c - b * s
+                base[2 * i + 1] = a * s + b * c
+            }
+        }
+    }
+
+    /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos.
+    func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let c = config, d = c.headDim
+        let group = c.heads / c.kvHeads
+        let scale = 1 / Float(d).squareRoot()
+        let kBase = kCache + l * c.context * c.kvDim, vBase = vCache + l * c.context * c.kvDim
+        for h in 0..<c.heads {
+            let kvh = h / group
+            let qh = q + h * d
+            var mx = -Float.infinity
+            for t in 0...pos {
+                let k = kBase + t * c.kvDim + kvh * d
+                var s: Float = 0
+                for i in 0..<d { s += qh[i] * k[i] }
+                s *= scale
+                scores[t] = s
+                mx = max(mx, s)
+            }
+            var sum: Float = 0
+            for t in 0...pos { scores[t] = expf(scores[t] - mx); sum += scores[t] }
+            let oh = out + h * d
+            for i in 0..<d { oh[i] = 0 }
+            for t in 0...pos {
+                let w = scores[t] / sum
+                let v = vBase + t * c.kvDim + kvh * d
+                for i in 0..<d { oh[i] += w * v[i] }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

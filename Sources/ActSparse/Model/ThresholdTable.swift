@@ -1,0 +1,92 @@
+import Foundation
+
+/// Per-layer activation thresholds for a range of target sparsities, from `actsparse calibrate`: quantiles of |x|
+/// of each MLP input (gate/up share one) over calibration tokens. `generate` and `eval` read it.
+public struct ThresholdTable: Codable, Equatable, Sendable {
+    public var model: String
+    public var modelBytes: Int
+    public var layers: Int
+    public var hidden: Int
+    public var intermediate: Int
+    public var calibrationTokens: Int
+    /// Target sparsities the columns below stand for, ascending (0 … 0.95).
+    public var targets: [Double]
+    /// [layer][target] threshold on |h|, the gate/up input
+    public var gateUp: [[Float]]
+    /// [layer][target] threshold on |a|, the down input
+    public var down: [[Float]]
+
+    public static let defaultTargets = (0...19).map { Double($0) * 0.05 }
+
+    /// Thresholds of layer l for the given targets (linear between calibrated targets).
+    public func thresholds(layer l: Int, gateUp sGU: Double, down sD: Double) -> (Float, Float) {
+        (interpolate(gateUp[l], sGU), interpolate(down[l], sD))
+    }
+
+    func interpolate(_ row: [Float], _ s: Double) -> Float {
+        guard s > 0 else { return 0 }
+        guard let hi = targets.firstIndex(where: { $0 >= s }) else { return row.last! }
+        if targets[hi] == s || hi == 0 { return row[hi] }
+        let f = Float((s - targets[hi - 1]) / (targets[hi] - targets[hi - 1]))
+        return row[hi - 1] + f * (row[hi] - row[hi - 1])
+    }
+
+    /// Throws unless this table was made for a model of this shape (and file size).
+    public func check(against c: LlamaConfig, modelBytes bytes: Int, path: String) throws {
+        let found = "\(model), \(layers) layers, \(hidden)/\(intermediate), \(modelBytes) bytes"
+        let expected = "\(c.name), \(c.layers) layers, \(c.hidden)/\(c.intermediate), \(bytes) bytes"
+        guard layers == c.layers, hidden == c.hidden, intermediate == c.intermediate, modelBytes == bytes,
+              gateUp.count == layers, down.count == layers,
+              gateUp.allSatisfy({ $0.count == targets.count }), down.allSatisfy({ $0.count == targets.count })
+        else {
+            throw ActSparseError.file(path: path, problem: "thresholds are for another model: expected \(expected), found \(found)")
+        }
+    }
+
+    public static func load(_ path: String) throws -> ThresholdTable {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ActSparseError.file(path: path, problem: "cannot read thresholds file")
+        }
+        do { return try JSONDecoder().decode(ThresholdTable.self, from: data) } catch {
+            throw ActSparseError.file(path: path, problem: "not a thresholds file: \(error)")
+        }
+    }
+
+    public func save(_ path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(self).write(to: URL(fileURLWithPath: path))
+    }
+}
+
+/// Collects |x| samples per layer and input, then turns them into a `ThresholdTable`.
+public final class ThresholdCalibrator {
+    var gateUp: [[Float]], down: [[Float]]
+    public private(set) var tokens = 0
+
+    public init(layers: Int) {
+        gateUp = Array(repeating: [], count: layers)
+        down = Array(repeating: [], count: layers)
+    }
+
+    /// Adds rows [skip, m) of x [m, H] and a [m, I] of layer l (skip = 1 leaves out position 0's massive
+    /// activations).
+    public func add(layer l: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, m: Int, hidden: Int,
+                    intermediate: Int, skip: Int) {
+        guard m > skip else { return }
+        gateUp[l] += UnsafeBufferPointer(start: x + skip * hidden, count: (m - skip) * hidden).map(abs)
+        down[l] += UnsafeBufferPointer(start: a + skip * intermediate, count: (m - skip) * intermediate).map(abs)
+        if l == 0 { tokens += m - skip }
+    }
+
+    public func table(config c: LlamaConfig, modelBytes: Int,
+                      targets: [Double] = ThresholdTable.defaultTargets) -> ThresholdTable {
+        func quantiles(_ v: [Float]) -> [Float] {
+            let s = v.sorted()
+            return targets.map { q in q <= 0 || s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * q))] }
+        }
+        return ThresholdTable(model: c.name, modelBytes: modelBytes, layers: c.layers, hidden: c.hidden,
+                              intermediate: c.intermediate, calibrationTokens: tokens, targets: targets,
+                              gateUp: gateUp.map(quantiles), down: down.map(quantiles))
+    }
+}

@@ -1,0 +1,120 @@
+import ActSparse
+import ActSparseMPI
+import ArgumentParser
+import Foundation
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Generates text with sparse MLPs (dense prefill, sparse decode), alone or under launch/mpirun.",
+        discussion: "Streams the text, then a summary: prompt tokens, prefill ms, decode tokens/s sparse vs dense, "
+            + "realized sparsity, communication per token.")
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sparsityOptions: SparsityOptions
+    @OptionGroup var threadOptions: ThreadOptions
+    @Option(help: "Prompt text (raw completion unless --chat).") var prompt = "The capital of France is"
+    @Option(help: "Tokens to generate.") var tokens = 32
+    @Flag(help: "Apply the model's chat template to the prompt.") var chat = false
+    @Flag(help: "Greedy decoding (the default unless --temperature is given).") var greedy = false
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
+    @Option(help: "Nucleus sampling mass.") var topP: Float = 0.95
+    @Option(help: "Sampling seed.") var seed: UInt64 = 1
+    @Flag(help: "Skip the dense re-run that measures dense decode tokens/s.") var noDenseBaseline = false
+
+    func run() throws {
+        try withWorld { comm in
+            try agreeOnConfiguration(comm) {
+                if tokens < 1 { return "--tokens must be ≥ 1" }
+                if greedy && temperature > 0 { return "--greedy and --temperature exclude each other" }
+                return sparsityOptions.problem() ?? modelOptions.problem()
+            }
+            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
+                                           threads: threadOptions.resolved, context: modelOptions.context)
+            guard let model = llm.model else { return try llm.follow() }
+            defer { try? llm.stop() }
+            try generate(llm, model)
+        }
+    }
+
+    func generate(_ llm: DistributedLlama, _ model: LlamaModel) throws {
+        let s = sparsityOptions
+        let table = try s.table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
+        let text = chat ? try ChatTemplate(gguf: llm.gguf).render(user: prompt) : prompt
+        let ids = model.tokenizer.encode(text)
+        guard !ids.isEmpty else { throw ValidationError("the prompt has no tokens") }
+        let budget = min(tokens, model.config.context - ids.count)
+        guard budget > 0 else { throw ValidationError("prompt of \(ids.count) tokens fills the context") }
+
+        let run = try pass(llm, model, ids: ids, tokens: budget, table: table, stream: true)
+        print()
+        var dense: Pass?
+        if !s.dense && !noDenseBaseline {
+            dense = try pass(llm, model, ids: ids, tokens: run.generated.count, table: nil, stream: false)
+        }
+        let (sGU, sD) = run.sparsity
+        var lines = [
+            "prompt tokens \(ids.count), prefill \(f(run.prefillMs, 1)) ms; generated \(run.generated.count) tokens; "
+                + "\(llm.comm.size) rank(s) × \(threadOptions.resolved) thread(s), mode \(modelOptions.mode.rawValue)",
+            "decode \(f(run.tokensPerSecond, 1)) tokens/s at target sparsity \(f(s.gateUp, 2))/\(f(s.down, 2)) "
+                + "(realized gate/up \(f(sGU, 3)), down \(f(sD, 3)))",
+        ]
+        if let dense {
+            lines.append("dense decode \(f(dense.tokensPerSecond, 1)) tokens/s, prefill \(f(dense.prefillMs, 1)) ms: "
+                + "sparse speedup \(f(run.tokensPerSecond / dense.tokensPerSecond, 2))×")
+        }
+        let sp = run.split
+        lines.append("per token: attention \(f(sp.attention, 2)) ms, MLP \(f(sp.mlp, 2)) ms, LM head \(f(sp.head, 2)) ms"
+            + (dense.map { " (dense: \(f($0.split.attention, 2)), \(f($0.split.mlp, 2)), \(f($0.split.head, 2)))" } ?? ""))
+        lines.append("communication \(f(run.commUsPerToken, 1)) µs/token (rank 0, all layers)")
+        FileHandle.standardError.write(Data(("--\n" + lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    struct Pass {
+        var generated: [Int32] = []
+        var prefillMs = 0.0
+        var decodeSeconds = 0.0
+        var sparsity = (0.0, 0.0)
+        var commUsPerToken = 0.0
+        var decodes = 0
+        var split = (attention: 0.0, mlp: 0.0, head: 0.0)
+        var tokensPerSecond: Double { Double(decodes) / max(decodeSeconds, 1e-9) }
+    }
+
+    func pass(_ llm: DistributedLlama, _ model: LlamaModel, ids: [Int32], tokens n: Int, table: ThresholdTable?,
+              stream: Bool) throws -> Pass {
+        var p = Pass()
+        model.reset()
+        try llm.setThresholds(table, gateUp: sparsityOptions.gateUp, down: sparsityOptions.down)
+        var sampler = Sampler(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
+        var logits: UnsafeMutablePointer<Float>!
+        p.prefillMs = try Timing.seconds { logits = try llm.prefill(ids) } * 1e3
+        llm.resetStats()
+        model.decodeNanos = (0, 0, 0)
+        var out = TextStream()
+        if stream { print(chat ? "" : prompt, terminator: ""); fflush(stdout) }
+        var next = sampler.sample(logits, count: model.config.vocab)
+        let t0 = Timing.now()
+        while p.generated.count < n {
+            if next == model.tokenizer.eos || (model.tokenizer.isControl(next) && stream) { break }
+            p.generated.append(next)
+            if stream {
+                print(out.push(model.tokenizer.bytes(of: next)), terminator: "")
+                fflush(stdout)
+            }
+            if p.generated.count == n { break }
+            logits = try llm.decode(next)
+            p.decodes += 1
+            next = sampler.sample(logits, count: model.config.vocab)
+        }
+        p.decodeSeconds = Double(Timing.now() - t0) * 1e-9
+        p.sparsity = llm.realizedSparsity
+        let per = 1e-6 / Double(max(1, p.decodes))
+        p.split = (Double(model.decodeNanos.attention) * per, Double(model.decodeNanos.mlp) * per,
+                   Double(model.decodeNanos.head) * per)
+        p.commUsPerToken = Double(llm.commNanos) / 1e3 / Double(max(1, p.decodes))
+        return p
+    }
+}
+
+func f(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
