@@ -28,7 +28,7 @@ public final class LlamaModel {
     /// [qDim] query, attention output; [kvDim] key, value
     let q: UnsafeMutablePointer<Float>, attn: UnsafeMutablePointer<Float>
     let kv: UnsafeMutablePointer<Float>, vv: UnsafeMutablePointer<Float>
-    /// [context] attention scores of one head
+    /// [heads per KV head, context] attention scores of the query heads sharing one KV head
     let scores: UnsafeMutablePointer<Float>
     /// [vocab]
     public let logits: UnsafeMutablePointer<Float>
@@ -80,7 +80,7 @@ public final class LlamaModel {
         x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
         q = .allocate(capacity: c.qDim); attn = .allocate(capacity: c.qDim)
         kv = .allocate(capacity: c.kvDim); vv = .allocate(capacity: c.kvDim)
-        scores = .allocate(capacity: ctx)
+        scores = .allocate(capacity: ctx * (c.heads / c.kvHeads))
         logits = .allocate(capacity: c.vocab)
         denseH = SparseActivation(width: c.hidden)
         denseQ = SparseActivation(width: c.qDim)
@@ -222,32 +222,63 @@ public final class LlamaModel {
         }
     }
 
-    /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos.
+    /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos. The query heads
+    /// that share a KV head are done together, so each cached key and value is read once (the KV cache, not
+    /// the arithmetic, bounds this at long contexts). Head dims that are multiples of 16 go through SIMD16.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let c = config, d = c.headDim
+        typealias V = SIMD16<Float>
+        let c = config, d = c.headDim, n = pos + 1
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(d).squareRoot()
         let kBase = kCache + l * c.context * c.kvDim, vBase = vCache + l * c.context * c.kvDim
-        for h in 0..<c.heads {
-            let kvh = h / group
-            let qh = q + h * d
-            var mx = -Float.infinity
-            for t in 0...pos {
+        let vec = d % 16 == 0
+        for kvh in 0..<c.kvHeads {
+            // scores[g * n + t] = q_(kvh·group+g) · k_t
+            for t in 0..<n {
                 let k = kBase + t * c.kvDim + kvh * d
-                var s: Float = 0
-                for i in 0..<d { s += qh[i] * k[i] }
-                s *= scale
-                scores[t] = s
-                mx = max(mx, s)
+                for g in 0..<group {
+                    let qh = q + (kvh * group + g) * d
+                    var s: Float = 0
+                    if vec {
+                        var acc = V()
+                        for i in stride(from: 0, to: d, by: 16) {
+                            acc = acc.addingProduct(UnsafeRawPointer(qh + i).loadUnaligned(as: V.self),
+                                                    UnsafeRawPointer(k + i).loadUnaligned(as: V.self))
+                        }
+                        s = acc.sum()
+                    } else {
+                        for i in 0..<d { s += qh[i] * k[i] }
+                    }
+                    scores[g * n + t] = s * scale
+                }
             }
-            var sum: Float = 0
-            for t in 0...pos { scores[t] = expf(scores[t] - mx); sum += scores[t] }
-            let oh = out + h * d
-            for i in 0..<d { oh[i] = 0 }
-            for t in 0...pos {
-                let w = scores[t] / sum
+            for g in 0..<group {
+                let sc = scores + g * n
+                var mx = -Float.infinity
+                for t in 0..<n { mx = max(mx, sc[t]) }
+                var sum: Float = 0
+                for t in 0..<n { sc[t] = expf(sc[t] - mx); sum += sc[t] }
+                let inv = 1 / sum
+                for t in 0..<n { sc[t] *= inv }
+                let oh = out + (kvh * group + g) * d
+                for i in 0..<d { oh[i] = 0 }
+            }
+            for t in 0..<n {
                 let v = vBase + t * c.kvDim + kvh * d
-                for i in 0..<d { oh[i] += w * v[i] }
+                for g in 0..<group {
+                    let w = scores[g * n + t]
+                    let oh = out + (kvh * group + g) * d
+                    if vec {
+                        let wv = V(repeating: w)
+                        for i in stride(from: 0, to: d, by: 16) {
+                            let o = UnsafeMutableRawPointer(oh + i)
+                            o.storeBytes(of: o.loadUnaligned(as: V.self).addingProduct(wv,
+                                         UnsafeRawPointer(v + i).loadUnaligned(as: V.self)), as: V.self)
+                        }
+                    } else {
+                        for i in 0..<d { oh[i] += w * v[i] }
+                    }
+                }
             }
         }
     }

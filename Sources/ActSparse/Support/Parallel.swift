@@ -23,11 +23,12 @@ public enum Parallel {
         return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }()
 
-    /// Runs `body(worker)` for worker in 0..<threads; the caller's thread runs when threads == 1 (no dispatch cost).
+    /// Runs `body(worker)` for worker in 0..<threads on a persistent spinning pool (see `SpinPool`); the
+    /// caller's thread alone when threads == 1.
     @inline(__always)
     public static func run(_ threads: Int, _ body: (Int) -> Void) {
         if threads <= 1 { body(0); return }
-        DispatchQueue.concurrentPerform(iterations: threads, execute: body)
+        SpinPool.shared(threads).run(body)
     }
 
     /// Splits 0..<n into `parts` contiguous ranges whose inner boundaries are multiples of `align`.
