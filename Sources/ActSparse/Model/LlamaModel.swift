@@ -165,37 +165,43 @@ public final class LlamaModel {
         guard position + m <= c.context else {
             throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + m)")
         }
-        var X = [Float](repeating: 0, count: m * c.hidden), XN = X, B = X
-        var Q = [Float](repeating: 0, count: m * c.qDim), A = Q
-        var K = [Float](repeating: 0, count: m * c.kvDim), V = K
+        // [M, H] residual, normed, branch; [M, qDim] queries, attention; [M, kvDim] keys, values (per prompt).
+        let X = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hidden)
+        let XN = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hidden)
+        let B = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hidden)
+        let Q = UnsafeMutablePointer<Float>.allocate(capacity: m * c.qDim)
+        let A = UnsafeMutablePointer<Float>.allocate(capacity: m * c.qDim)
+        let K = UnsafeMutablePointer<Float>.allocate(capacity: m * c.kvDim)
+        let V = UnsafeMutablePointer<Float>.allocate(capacity: m * c.kvDim)
+        defer { for p in [X, XN, B, Q, A, K, V] { p.deallocate() } }
         for (r, t) in tokens.enumerated() {
             guard t >= 0 && Int(t) < c.vocab else {
                 throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")
             }
-            X.withUnsafeMutableBufferPointer { gguf.dequantizeRow(embedding, Int(t), into: $0.baseAddress! + r * c.hidden) }
+            gguf.dequantizeRow(embedding, Int(t), into: X + r * c.hidden)
         }
         for (l, layer) in layers.enumerated() {
-            for r in 0..<m { rmsNorm(&X + r * c.hidden, layer.attnNorm, into: &XN + r * c.hidden) }
-            try layer.q.prefill(XN, m: m, into: &Q)
-            try layer.k.prefill(XN, m: m, into: &K)
-            try layer.v.prefill(XN, m: m, into: &V)
+            for r in 0..<m { rmsNorm(X + r * c.hidden, layer.attnNorm, into: XN + r * c.hidden) }
+            try layer.q.prefill(XN, m: m, into: Q)
+            try layer.k.prefill(XN, m: m, into: K)
+            try layer.v.prefill(XN, m: m, into: V)
             for r in 0..<m {
                 let pos = position + r
-                rope(&Q + r * c.qDim, heads: c.heads, pos: pos)
-                rope(&K + r * c.kvDim, heads: c.kvHeads, pos: pos)
+                rope(Q + r * c.qDim, heads: c.heads, pos: pos)
+                rope(K + r * c.kvDim, heads: c.kvHeads, pos: pos)
                 let slot = (l * c.context + pos) * c.kvDim
-                (kCache + slot).update(from: &K + r * c.kvDim, count: c.kvDim)
-                (vCache + slot).update(from: &V + r * c.kvDim, count: c.kvDim)
+                (kCache + slot).update(from: K + r * c.kvDim, count: c.kvDim)
+                (vCache + slot).update(from: V + r * c.kvDim, count: c.kvDim)
             }
-            for r in 0..<m { attend(layer: l, pos: position + r, q: &Q + r * c.qDim, into: &A + r * c.qDim) }
-            try layer.o.prefill(A, m: m, into: &B)
+            for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
+            try layer.o.prefill(A, m: m, into: B)
             for i in 0..<(m * c.hidden) { X[i] += B[i] }
-            for r in 0..<m { rmsNorm(&X + r * c.hidden, layer.ffnNorm, into: &XN + r * c.hidden) }
-            try mlps[l].prefill(XN, m: m, into: &B)
+            for r in 0..<m { rmsNorm(X + r * c.hidden, layer.ffnNorm, into: XN + r * c.hidden) }
+            try mlps[l].prefill(XN, m: m, into: B)
             for i in 0..<(m * c.hidden) { X[i] += B[i] }
         }
         position += m
-        return try head(&X + (m - 1) * c.hidden)
+        return try head(X + (m - 1) * c.hidden)
     }
 
     // MARK: - Building blocks

@@ -28,6 +28,8 @@ public enum Parallel {
     @inline(__always)
     public static func run(_ threads: Int, _ body: (Int) -> Void) {
         if threads <= 1 { body(0); return }
+        // More workers than cores would spin against each other: hand those to the OS scheduler instead.
+        if threads > availableCores { DispatchQueue.concurrentPerform(iterations: threads, execute: body); return }
         SpinPool.shared(threads).run(body)
     }
 

