@@ -127,3 +127,33 @@ struct KernelTests {
         #expect(throws: ActSparseError.self) { try a.assign(indices: [64], values: [1], count: 1) }
     }
 }
+
+@Suite("activation functions")
+struct ActivationTests {
+    /// The polynomial e^x against Foundation's, relative.
+    let maxExpError: Float = 1e-6
+
+    @Test("SwiGLU.exp matches expf over −87…88; apply matches the scalar silu(g)·u, tails included")
+    func expAndSwiGLU() {
+        var x = SIMD16<Float>()
+        var worst: Float = 0
+        for k in stride(from: -87.0 as Float, through: 88, by: 0.37) {
+            for i in 0..<16 { x[i] = k + Float(i) * 0.0231 }
+            let e = SwiGLU.exp(x)
+            for i in 0..<16 { worst = max(worst, abs(e[i] - expf(x[i])) / expf(x[i])) }
+        }
+        #expect(worst <= maxExpError, "worst relative error \(worst)")
+        let n = 37
+        let g = makeActivation(n, seed: 3, zeros: false).map { $0 * 4 }, u = makeActivation(n, seed: 4, zeros: false)
+        var a = [Float](repeating: 0, count: n)
+        SwiGLU.apply(gate: g, up: u, into: &a, count: n)
+        for i in 0..<n {
+            let want = g[i] / (1 + expf(-g[i])) * u[i]
+            #expect(abs(a[i] - want) <= 1e-5 * max(1, abs(want)), "[\(i)] \(a[i]) vs \(want)")
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -39,6 +39,11 @@ protocol RowCodec {
     return r
 }
 
+/// p[o ..< o+16] (f16 scales) as f32.
+@inline(__always) func loadHalf16(_ p: UnsafePointer<Float16>, _ o: Int) -> SIMD16<Float> {
+    widen(UnsafeRawPointer(p + o).loadUnaligned(as: SIMD16<Float16>.self))
+}
+
 /// bf16 from f32, round to nearest even (NaN kept quiet).
 @inline(__always) func bf16Bits(_ x: Float) -> UInt16 {
     let b = x.bitPattern

@@ -53,25 +53,32 @@ struct DecodeJob: CodecVisitor {
                 while k1 < count && Int(idx[k1]) < end { sx += val[k1]; k1 += 1 }
             }
             let scale = Epilogue(w, group: group, sx: sx)
+            // The next group's f16 scales (and mins), prefetched during this group's passes: with short rows a
+            // group is over before the hardware prefetcher would have found them.
+            var nextScales: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
+            if g != .max && fc.prefetchRows && k1 < count {
+                let u = (Int(idx[k1]) / g) * w.oc
+                nextScales = (UnsafeRawPointer(w.scales!.pointer(as: Float16.self) + u),
+                              w.offsets.map { UnsafeRawPointer($0.pointer(as: Float16.self) + u) })
+            }
             var p = k
             while p < k1 {
-                let q = min(p + DecodeJob.rowsPerPass, k1)
-                pass(C.self, w, from: p, to: q, first: p == k, last: q == k1, scale)
+                let q = min(p + fc.rowsPerPass, k1)
+                pass(C.self, w, from: p, to: q, first: p == k, last: q == k1, scale, nextScales)
                 p = q
             }
             k = k1
         }
     }
 
-    /// One pass over this worker's columns with up to eight rows (missing ones padded with x = 0, which adds
-    /// exactly nothing): the first pass of a group starts from 0, middle passes carry partial sums in
+    /// One pass over this worker's columns with up to `fc.rowsPerPass` (4 or 8) rows: the first pass of a group starts from 0, middle passes carry partial sums in
     /// `fc.partial`, the last applies the group's scale straight into y. Several rows per pass keep several
-    /// sequential streams and amortise the partial-sum traffic (one row per pass: 15 vs 23–25 GB/s here); the
-    /// next pass's rows are prefetched as this one walks the same columns (kept rows are often only a few cache
-    /// lines long, too short for the hardware prefetcher).
+    /// sequential streams and amortise the partial-sum traffic (one row per pass: 15 vs 23–25 GB/s here).
+    /// Short rows (a few cache lines, too short for the hardware prefetcher) take 8 rows per pass and prefetch
+    /// the next pass's rows as this one walks the same columns; long rows stream fine on their own.
     @inline(__always)
     func pass<C: RowCodec>(_: C.Type, _ w: PlainWeights, from k0: Int, to k1: Int, first: Bool, last: Bool,
-                           _ e: Epilogue) {
+                           _ e: Epilogue, _ nextScales: (UnsafeRawPointer?, UnsafeRawPointer?)) {
         typealias V = SIMD16<Float>
         let lo = range.lowerBound, hi = range.upperBound, oc = w.oc
         let vecEnd = lo + (hi - lo) / 32 * 32
@@ -83,7 +90,7 @@ struct DecodeJob: CodecVisitor {
         let s0 = x(0), s1 = x(1), s2 = x(2), s3 = x(3), s4 = x(4), s5 = x(5), s6 = x(6), s7 = x(7)
         let x0 = V(repeating: s0), x1 = V(repeating: s1), x2 = V(repeating: s2), x3 = V(repeating: s3)
         let x4 = V(repeating: s4), x5 = V(repeating: s5), x6 = V(repeating: s6), x7 = V(repeating: s7)
-        let nn = min(DecodeJob.rowsPerPass, count - k1)
+        let nn = fc.prefetchRows ? min(fc.rowsPerPass, count - k1) : 0
         @inline(__always) func next(_ j: Int) -> UnsafeRawPointer { w.row(Int(idx[k1 + min(j, nn - 1)])) }
         let p0 = nn > 0 ? next(0) : r0, p1 = nn > 0 ? next(1) : r0, p2 = nn > 0 ? next(2) : r0
         let p3 = nn > 0 ? next(3) : r0, p4 = nn > 0 ? next(4) : r0, p5 = nn > 0 ? next(5) : r0
@@ -103,27 +110,24 @@ struct DecodeJob: CodecVisitor {
                     actsparse_prefetch(p6 + off); actsparse_prefetch(p7 + off)
                 }
             }
+            if let d = nextScales.0 {  // 32 f16 scales = one line per block
+                actsparse_prefetch(d + 2 * o)
+                if let m = nextScales.1 { actsparse_prefetch(m + 2 * o) }
+            }
             let p = UnsafeMutableRawPointer(acc + o)
             var a = first ? V() : p.loadUnaligned(as: V.self)
             var b = first ? V() : p.loadUnaligned(fromByteOffset: 64, as: V.self)
+            // Row 0 always; the others only if present (a group's last pass is often short: G = 32 at high
+            // sparsity keeps one or two rows per group).
             var (u, v) = C.load32(r0, o)
             a = a.addingProduct(u, x0); b = b.addingProduct(v, x0)
-            (u, v) = C.load32(r1, o)
-            a = a.addingProduct(u, x1); b = b.addingProduct(v, x1)
-            (u, v) = C.load32(r2, o)
-            a = a.addingProduct(u, x2); b = b.addingProduct(v, x2)
-            (u, v) = C.load32(r3, o)
-            a = a.addingProduct(u, x3); b = b.addingProduct(v, x3)
-            if n > 4 {
-                (u, v) = C.load32(r4, o)
-                a = a.addingProduct(u, x4); b = b.addingProduct(v, x4)
-                (u, v) = C.load32(r5, o)
-                a = a.addingProduct(u, x5); b = b.addingProduct(v, x5)
-                (u, v) = C.load32(r6, o)
-                a = a.addingProduct(u, x6); b = b.addingProduct(v, x6)
-                (u, v) = C.load32(r7, o)
-                a = a.addingProduct(u, x7); b = b.addingProduct(v, x7)
-            }
+            if n > 1 { (u, v) = C.load32(r1, o); a = a.addingProduct(u, x1); b = b.addingProduct(v, x1) }
+            if n > 2 { (u, v) = C.load32(r2, o); a = a.addingProduct(u, x2); b = b.addingProduct(v, x2) }
+            if n > 3 { (u, v) = C.load32(r3, o); a = a.addingProduct(u, x3); b = b.addingProduct(v, x3) }
+            if n > 4 { (u, v) = C.load32(r4, o); a = a.addingProduct(u, x4); b = b.addingProduct(v, x4) }
+            if n > 5 { (u, v) = C.load32(r5, o); a = a.addingProduct(u, x5); b = b.addingProduct(v, x5) }
+            if n > 6 { (u, v) = C.load32(r6, o); a = a.addingProduct(u, x6); b = b.addingProduct(v, x6) }
+            if n > 7 { (u, v) = C.load32(r7, o); a = a.addingProduct(u, x7); b = b.addingProduct(v, x7) }
             if last {
                 e.finish(y, o, a)
                 e.finish(y, o + 16, b)
@@ -136,108 +140,17 @@ struct DecodeJob: CodecVisitor {
         while o < hi {
             var a: Float = first ? 0 : acc[o]
             a = a.addingProduct(C.value(r0, o, oc: oc), s0)
-            a = a.addingProduct(C.value(r1, o, oc: oc), s1)
-            a = a.addingProduct(C.value(r2, o, oc: oc), s2)
-            a = a.addingProduct(C.value(r3, o, oc: oc), s3)
-            if n > 4 {
-                a = a.addingProduct(C.value(r4, o, oc: oc), s4)
-                a = a.addingProduct(C.value(r5, o, oc: oc), s5)
-                a = a.addingProduct(C.value(r6, o, oc: oc), s6)
-                a = a.addingProduct(C.value(r7, o, oc: oc), s7)
-            }
+            if n > 1 { a = a.addingProduct(C.value(r1, o, oc: oc), s1) }
+            if n > 2 { a = a.addingProduct(C.value(r2, o, oc: oc), s2) }
+            if n > 3 { a = a.addingProduct(C.value(r3, o, oc: oc), s3) }
+            if n > 4 { a = a.addingProduct(C.value(r4, o, oc: oc), s4) }
+            if n > 5 { a = a.addingProduct(C.value(r5, o, oc: oc), s5) }
+            if n > 6 { a = a.addingProduct(C.value(r6, o, oc: oc), s6) }
+            if n > 7 { a = a.addingProduct(C.value(r7, o, oc: oc), s7) }
             if last { e.finish(y, o, a) } else { acc[o] = a }
             o += 1
         }
     }
-
-    static let rowsPerPass = 8
-}
-
-/// How a group's partial sums a = Σ x·code become outputs: y = a (float formats), y += s·(a − z·Σx) (per-OC),
-/// y += d·(a − z·Σx) (per-group symmetric; z = 8 for int4), y += d·a + m·Σx (per-group with min).
-/// Vector and scalar forms do the same operations in the same order, so every lane equals the scalar tail.
-struct Epilogue {
-    enum Kind { case copy, perOC, perOCZero, group, groupMin }
-    let kind: Kind
-    let s32: UnsafeMutablePointer<Float>?
-    let z32: UnsafeMutablePointer<Float>?
-    let d16: UnsafeMutablePointer<Float16>?
-    let m16: UnsafeMutablePointer<Float16>?
-    let sx: Float
-    let zs: Float
-
-    init(_ w: PlainWeights, group: Int, sx: Float) {
-        self.sx = sx
-        zs = w.format.kind.codeOffset * sx
-        let u = group * w.oc
-        switch w.format.kind {
-        case .f32, .f16, .bf16:
-            kind = .copy; s32 = nil; z32 = nil; d16 = nil; m16 = nil
-        case .int8sym:
-            kind = .perOC; s32 = w.scales!.pointer(as: Float.self); z32 = nil; d16 = nil; m16 = nil
-        case .int8asym:
-            kind = .perOCZero; s32 = w.scales!.pointer(as: Float.self); z32 = w.offsets!.pointer(as: Float.self)
-            d16 = nil; m16 = nil
-        case .int8group, .int4sym:
-            kind = .group; s32 = nil; z32 = nil; d16 = w.scales!.pointer(as: Float16.self) + u; m16 = nil
-        case .int4asym:
-            kind = .groupMin; s32 = nil; z32 = nil
-            d16 = w.scales!.pointer(as: Float16.self) + u; m16 = w.offsets!.pointer(as: Float16.self) + u
-        }
-    }
-
-    @inline(__always) static func half16(_ p: UnsafeMutablePointer<Float16>, _ o: Int) -> SIMD16<Float> {
-        widen(UnsafeRawPointer(p + o).loadUnaligned(as: SIMD16<Float16>.self))
-    }
-
-    @inline(__always) func finish(_ y: UnsafeMutablePointer<Float>, _ o: Int, _ a: SIMD16<Float>) {
-        let p = UnsafeMutableRawPointer(y + o)
-        let t: SIMD16<Float>
-        switch kind {
-        case .copy: p.storeBytes(of: a, as: SIMD16<Float>.self); return
-        case .perOC: t = s32!.load16(o) * (a - SIMD16(repeating: zs))
-        case .perOCZero: t = s32!.load16(o) * (a - z32!.load16(o) * SIMD16(repeating: sx))
-        case .group: t = Epilogue.half16(d16!, o) * (a - SIMD16(repeating: zs))
-        case .groupMin:
-            let v = p.loadUnaligned(as: SIMD16<Float>.self) + Epilogue.half16(d16!, o) * a
-            p.storeBytes(of: v + Epilogue.half16(m16!, o) * SIMD16(repeating: sx), as: SIMD16<Float>.self)
-            return
-        }
-        p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) + t, as: SIMD16<Float>.self)
-    }
-
-    @inline(__always) func finish(_ y: UnsafeMutablePointer<Float>, _ o: Int, _ a: Float) {
-        switch kind {
-        case .copy: y[o] = a
-        case .perOC: y[o] = y[o] + s32![o] * (a - zs)
-        case .perOCZero: y[o] = y[o] + s32![o] * (a - z32![o] * sx)
-        case .group: y[o] = y[o] + Float(d16![o]) * (a - zs)
-        case .groupMin: y[o] = y[o] + Float(d16![o]) * a + Float(m16![o]) * sx
-        }
-    }
-}
-
-// MARK: - Scale rows (f32 per-OC, f16 per-group)
-
-protocol ScaleRow {
-    func load16(_ o: Int) -> SIMD16<Float>
-    subscript(_ o: Int) -> Float { get }
-}
-
-struct ScaleF32: ScaleRow {
-    let p: UnsafeMutablePointer<Float>
-    init(_ p: UnsafeMutablePointer<Float>) { self.p = p }
-    @inline(__always) func load16(_ o: Int) -> SIMD16<Float> { (p + o).load16(0) }
-    @inline(__always) subscript(_ o: Int) -> Float { p[o] }
-}
-
-struct ScaleF16: ScaleRow {
-    let p: UnsafeMutablePointer<Float16>
-    init(_ p: UnsafeMutablePointer<Float16>) { self.p = p }
-    @inline(__always) func load16(_ o: Int) -> SIMD16<Float> {
-        widen(UnsafeRawPointer(p + o).loadUnaligned(as: SIMD16<Float16>.self))
-    }
-    @inline(__always) subscript(_ o: Int) -> Float { Float(p[o]) }
 }
 
 extension UnsafeMutablePointer where Pointee == Float {

@@ -98,13 +98,13 @@ struct PrefillJob: CodecVisitor {
                     }
                 case .perGroup:
                     let u = (i / w.format.group) * oc
-                    let d = ScaleF16(w.scales!.pointer(as: Float16.self) + u)
+                    let d = UnsafePointer(w.scales!.pointer(as: Float16.self) + u)
                     if kind == .int4asym {
-                        let mn = ScaleF16(w.offsets!.pointer(as: Float16.self) + u)
-                        a = d.load16(o) * a + mn.load16(o); b = d.load16(o + 16) * b + mn.load16(o + 16)
+                        let mn = UnsafePointer(w.offsets!.pointer(as: Float16.self) + u)
+                        a = loadHalf16(d, o) * a + loadHalf16(mn, o); b = loadHalf16(d, o + 16) * b + loadHalf16(mn, o + 16)
                     } else {
                         let z = SIMD16<Float>(repeating: kind.codeOffset)
-                        a = d.load16(o) * (a - z); b = d.load16(o + 16) * (b - z)
+                        a = loadHalf16(d, o) * (a - z); b = loadHalf16(d, o + 16) * (b - z)
                     }
                 }
                 let p = UnsafeMutableRawPointer(dst + half * 32)

@@ -32,8 +32,9 @@ public enum SwiGLU {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        var bits = SIMD16<Int32>()
-        for k in 0..<16 { bits[k] = (Int32(n[k]) &+ 127) &<< 23 }
-        return p * unsafeBitCast(bits, to: SIMD16<Float>.self)
+        // 2^n from the integer-valued float n without a float→int conversion (Swift checks those per lane):
+        // adding 1.5·2^23 leaves n in the low mantissa bits.
+        let shifted = unsafeBitCast(n + 12_582_912, to: SIMD16<Int32>.self) &- 0x4B40_0000
+        return p * unsafeBitCast((shifted &+ 127) &<< 23, to: SIMD16<Float>.self)
     }
 }
