@@ -22,13 +22,14 @@ public final class DistributedLlama {
         config = try LlamaConfig(gguf: g)
         let c = config
         var ms: [DistributedMLP] = []
+        let packing = GrowableBuffer()  // the layers run one after another: one prefill packing buffer
         for l in 0..<c.layers {
             let names = ["gate": "blk.\(l).ffn_gate.weight", "up": "blk.\(l).ffn_up.weight",
                          "down": "blk.\(l).ffn_down.weight"]
             let gateType = try g.tensor(names["gate"]!, dims: [c.hidden, c.intermediate]).type
             ms.append(try DistributedMLP(
                 comm: comm, mode: mode, hidden: c.hidden, intermediate: c.intermediate,
-                align: gateType.blockSize, threads: threads
+                align: gateType.blockSize, threads: threads, packing: packing
             ) { name, rows, cols in
                 let dims = name == "down" ? [c.intermediate, c.hidden] : [c.hidden, c.intermediate]
                 return try g.plainWeights(try g.tensor(names[name]!, dims: dims), rows: rows, cols: cols)

@@ -40,6 +40,8 @@ public final class DistributedMLP: FeedForward {
     let aFull: UnsafeMutablePointer<Float>
     /// [H] this rank's down output: gather mode uses the first H_r; reduce mode all H (a partial sum)
     let part: UnsafeMutablePointer<Float>
+    /// Prefill scratch, grown to the longest prompt: x [M, H], g and up [M, I_r], down output
+    let scratch = (0..<4).map { _ in GrowableBuffer() }
     /// [max(H, I)] wire buffer: kept indices then values
     let wire: UnsafeMutableRawPointer
 
@@ -57,7 +59,9 @@ public final class DistributedMLP: FeedForward {
     /// `slice(name, rows, cols)` returns W[rows, cols] of FC `name` ∈ {gate, up, down} (gate/up are [H, I],
     /// down is [I, H]) in the plain layout. A rank asks only for its own slices. `align` is the quantization
     /// group along IC (intermediate slices cut down's IC in reduce mode).
+    /// `packing` is the prefill packing scratch, shareable by MLPs that run one after another.
     public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, align: Int, threads: Int,
+                packing: GrowableBuffer = GrowableBuffer(),
                 slice: (String, Range<Int>, Range<Int>) throws -> PlainWeights) throws {
         self.comm = comm
         self.mode = mode
@@ -72,7 +76,7 @@ public final class DistributedMLP: FeedForward {
                 throw ActSparseError.shape(what: "\(name) slice", expected: "[\(rows.count), \(cols.count)]",
                                            found: "[\(w.ic), \(w.oc)]")
             }
-            return SparseFC(weights: w, threads: threads)
+            return SparseFC(weights: w, threads: threads, packing: packing)
         }
         gate = try fc("gate", 0..<hidden, mine)
         up = try fc("up", 0..<hidden, mine)
@@ -189,13 +193,10 @@ extension DistributedMLP {
     /// out[M, H] = MLP(x[M, H]) dense. `x`/`out` on rank 0 only. Allocates per call (once per prompt).
     public func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws {
         let mine = interPlan.slices[comm.rank]
-        let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * hidden)
-        defer { xs.deallocate() }
+        let xs = scratch[0].floats(m * hidden)
         if comm.isRoot { xs.update(from: x!, count: m * hidden) }
         try timed { try comm.broadcast(xs, count: m * hidden, root: 0) }
-        let gm = UnsafeMutablePointer<Float>.allocate(capacity: m * mine.count)
-        let um = UnsafeMutablePointer<Float>.allocate(capacity: m * mine.count)
-        defer { gm.deallocate(); um.deallocate() }
+        let gm = scratch[1].floats(m * mine.count), um = scratch[2].floats(m * mine.count)
         try gate.prefill(xs, m: m, into: gm)
         try up.prefill(xs, m: m, into: um)
         SwiGLU.apply(gate: gm, up: um, into: gm, count: m * mine.count)
@@ -206,14 +207,12 @@ extension DistributedMLP {
             let a = try allGatherRows(gm, m: m, plan: interPlan)
             defer { a.deallocate() }
             let hr = hiddenPlan.slices[comm.rank].count
-            let pm = UnsafeMutablePointer<Float>.allocate(capacity: m * hr)
-            defer { pm.deallocate() }
+            let pm = scratch[3].floats(m * hr)
             try down.prefill(a, m: m, into: pm)
             let full = try gatherRows(pm, m: m, plan: hiddenPlan)
             if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
         case .reduce:
-            let pm = UnsafeMutablePointer<Float>.allocate(capacity: m * hidden)
-            defer { pm.deallocate() }
+            let pm = scratch[3].floats(m * hidden)
             try down.prefill(gm, m: m, into: pm)
             try timed { try comm.reduceSum(pm, into: out, count: m * hidden, root: 0) }
         }

@@ -46,6 +46,13 @@ struct GenerateCommand: ParsableCommand {
         let budget = min(tokens, model.config.context - ids.count)
         guard budget > 0 else { throw ValidationError("prompt of \(ids.count) tokens fills the context") }
 
+        // A cold first prefill (page faults, first-touch of scratch) is reported apart, so that the sparse and
+        // dense passes below compare like with like.
+        var coldMs: Double?
+        if !sparsityOptions.dense && !noDenseBaseline {
+            model.reset()
+            coldMs = try Timing.seconds { try llm.prefill(ids) } * 1e3
+        }
         let run = try pass(llm, model, ids: ids, tokens: budget, table: table, stream: true)
         print()
         var dense: Pass?
@@ -66,6 +73,7 @@ struct GenerateCommand: ParsableCommand {
         let sp = run.split
         lines.append("per token: attention \(f(sp.attention, 2)) ms, MLP \(f(sp.mlp, 2)) ms, LM head \(f(sp.head, 2)) ms"
             + (dense.map { " (dense: \(f($0.split.attention, 2)), \(f($0.split.mlp, 2)), \(f($0.split.head, 2)))" } ?? ""))
+        if let coldMs { lines.append("first (cold) prefill \(f(coldMs, 1)) ms; the prefills above are warm") }
         lines.append("communication \(f(run.commUsPerToken, 1)) µs/token (rank 0, all layers)")
         FileHandle.standardError.write(Data(("--\n" + lines.joined(separator: "\n") + "\n").utf8))
     }

@@ -13,10 +13,8 @@ extension SparseFC {
         }
         let MR = SparseFC.MR
         let tiles = (m + MR - 1) / MR
-        let need = tiles * ic * MR * 4
-        if packedX == nil || packedX!.count < need { packedX = AlignedBuffer(bytes: need) }
         // Pack x as [tile][IC][MR]: one broadcast per (row, i) reads sequentially. Missing rows are zeros.
-        let px = packedX!.pointer(as: Float.self)
+        let px = packedX.floats(tiles * ic * MR)
         for t in 0..<tiles {
             for r in 0..<MR {
                 let row = t * MR + r

@@ -9,8 +9,9 @@ public final class SparseFC: @unchecked Sendable {
     let partial: AlignedBuffer
     /// Per worker: [KC, NC] f32 panel of dequantized weights (prefill)
     let panels: [AlignedBuffer]
-    /// [⌈M/MR⌉, IC, MR] f32 activations packed for the micro-kernel (prefill); grows to the largest M seen
-    var packedX: AlignedBuffer?
+    /// [⌈M/MR⌉, IC, MR] f32 activations packed for the micro-kernel (prefill); grows to the largest M seen.
+    /// FCs used one after another (a model's layers) share one, so a prompt does not fault in a buffer per FC.
+    let packedX: GrowableBuffer
     /// Decode pass shape: rows per pass over y (4 or 8) and whether to prefetch the next pass's rows.
     let rowsPerPass: Int
     let prefetchRows: Bool
@@ -25,8 +26,9 @@ public final class SparseFC: @unchecked Sendable {
     // Prefill tile sizes: MR×NC accumulators (4 × 64 = 16 zmm), KC rows per panel (64 KiB, L2-resident).
     static let MR = 4, NC = 64, KC = 256
 
-    public init(weights: PlainWeights, threads: Int = Parallel.availableCores) {
+    public init(weights: PlainWeights, threads: Int = Parallel.availableCores, packing: GrowableBuffer? = nil) {
         self.weights = weights
+        packedX = packing ?? GrowableBuffer()
         self.threads = max(1, threads)
         partial = AlignedBuffer(bytes: weights.oc * 4 + 64)
         decodeChunks = Parallel.split(weights.oc, parts: self.threads, align: 32)

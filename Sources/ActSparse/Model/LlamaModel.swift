@@ -34,6 +34,8 @@ public final class LlamaModel {
     public let logits: UnsafeMutablePointer<Float>
     /// all channels kept: dense decode of the attention projections and LM head
     let denseH: SparseActivation, denseQ: SparseActivation
+    /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V
+    let prefillScratch = (0..<7).map { _ in GrowableBuffer() }
     /// [context, headDim / 2] RoPE cos and sin
     let ropeCos: [Float], ropeSin: [Float]
     /// Tokens in the KV cache.
@@ -52,8 +54,9 @@ public final class LlamaModel {
         embedding = try g.tensor("token_embd.weight", dims: [c.hidden, c.vocab])
         var ls: [Layer] = []
         var ms: [FeedForward] = []
+        let packing = GrowableBuffer()
         func fc(_ name: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
-            SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads)
+            SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads, packing: packing)
         }
         for l in 0..<c.layers {
             let p = "blk.\(l)."
@@ -72,7 +75,7 @@ public final class LlamaModel {
         mlps = ms
         outputNorm = try g.floats("output_norm.weight", count: c.hidden)
         let head = g.tensors["output.weight"] ?? embedding  // tied embeddings unless the file has its own head
-        lmHead = SparseFC(weights: try g.plainWeights(head), threads: threads)
+        lmHead = SparseFC(weights: try g.plainWeights(head), threads: threads, packing: packing)
 
         let ctx = c.context
         kCache = .allocate(capacity: c.layers * ctx * c.kvDim)
@@ -165,15 +168,11 @@ public final class LlamaModel {
         guard position + m <= c.context else {
             throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + m)")
         }
-        // [M, H] residual, normed, branch; [M, qDim] queries, attention; [M, kvDim] keys, values (per prompt).
-        let X = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hidden)
-        let XN = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hidden)
-        let B = UnsafeMutablePointer<Float>.allocate(capacity: m * c.hidden)
-        let Q = UnsafeMutablePointer<Float>.allocate(capacity: m * c.qDim)
-        let A = UnsafeMutablePointer<Float>.allocate(capacity: m * c.qDim)
-        let K = UnsafeMutablePointer<Float>.allocate(capacity: m * c.kvDim)
-        let V = UnsafeMutablePointer<Float>.allocate(capacity: m * c.kvDim)
-        defer { for p in [X, XN, B, Q, A, K, V] { p.deallocate() } }
+        // [M, H] residual, normed, branch; [M, qDim] queries, attention; [M, kvDim] keys, values.
+        let X = prefillScratch[0].floats(m * c.hidden), XN = prefillScratch[1].floats(m * c.hidden)
+        let B = prefillScratch[2].floats(m * c.hidden)
+        let Q = prefillScratch[3].floats(m * c.qDim), A = prefillScratch[4].floats(m * c.qDim)
+        let K = prefillScratch[5].floats(m * c.kvDim), V = prefillScratch[6].floats(m * c.kvDim)
         for (r, t) in tokens.enumerated() {
             guard t >= 0 && Int(t) < c.vocab else {
                 throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")
