@@ -23,15 +23,7 @@ public struct ShardPlan: Equatable, Sendable, CustomStringConvertible {
         }
         self.total = total
         self.align = align
-        var s: [Range<Int>] = []
-        var start = 0
-        for r in 0..<ranks {
-            let nb = blocks / ranks + (r < blocks % ranks ? 1 : 0)
-            let end = min(total, start + nb * align)
-            s.append(start..<end)
-            start = end
-        }
-        slices = s
+        slices = Parallel.split(total, parts: ranks, align: align)
     }
 
     public var counts: [Int] { slices.map(\.count) }
