@@ -34,7 +34,9 @@ public final class SparseFC: @unchecked Sendable {
         decodeChunks = Parallel.split(weights.oc, parts: self.threads, align: 32)
         let chunkBytes = weights.rowStride / max(1, decodeChunks.count)
         prefetchRows = chunkBytes < SparseFC.shortRowBytes
-        rowsPerPass = prefetchRows ? 8 : 4
+        // 8 rows per pass halve the partial-sum traffic per code byte, which matters for 1-byte and 4-bit codes
+        // (each 32-column block carries only 16–32 bytes per row); 2- and 4-byte codes stream better with 4.
+        rowsPerPass = prefetchRows || weights.format.rowBytes(32) <= 32 ? 8 : 4
         prefillChunks = Parallel.split(weights.oc, parts: self.threads, align: SparseFC.NC)
         panels = (0..<prefillChunks.count).map { _ in AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
     }
