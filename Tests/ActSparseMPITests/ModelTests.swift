@@ -93,6 +93,18 @@ struct ModelTests {
                 if !needle.isEmpty { #expect(msg.contains(needle), "\(what): \(msg)") }
             }
         }
+        // A NaN scale in a Q4_1 block is named with its tensor.
+        let nanScale = tiny.bytes(mutateTensors: { ts in
+            if let i = ts.firstIndex(where: { $0.0 == "blk.0.ffn_gate.weight" }) { ts[i].3[0] = 0x00; ts[i].3[1] = 0x7E }
+        })
+        let nanPath = try TinyGGUF.write(nanScale, name: "nan")
+        defer { try? FileManager.default.removeItem(atPath: nanPath) }
+        do {
+            _ = try load(nanPath)
+            Issue.record("loaded a NaN scale")
+        } catch {
+            #expect("\(error)".contains("blk.0.ffn_gate.weight") && "\(error)".contains("nan"), "\(error)")
+        }
         // An unknown tensor type id (e.g. Q5_K = 13) is named.
         var raw = good
         let name = Array("token_embd.weight".utf8)

@@ -42,10 +42,13 @@ extension GGUFFile {
                     let blk = row + b * t.type.blockBytes
                     let g = b - rows.lowerBound / 32
                     let d = blk.loadUnaligned(as: Float16.self)
-                    p.scales!.pointer(as: Float16.self)[g * n + oLocal] = d
-                    if t.type == .q4_1 {
-                        p.offsets!.pointer(as: Float16.self)[g * n + oLocal] = blk.loadUnaligned(fromByteOffset: 2, as: Float16.self)
+                    let m = t.type == .q4_1 ? blk.loadUnaligned(fromByteOffset: 2, as: Float16.self) : 0
+                    guard d.isFinite && m.isFinite else {
+                        throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) has " +
+                            "scale \(d)\(t.type == .q4_1 ? " and min \(m)" : ""), expected finite values")
                     }
+                    p.scales!.pointer(as: Float16.self)[g * n + oLocal] = d
+                    if t.type == .q4_1 { p.offsets!.pointer(as: Float16.self)[g * n + oLocal] = m }
                     let qs = blk + (t.type == .q4_1 ? 4 : 2)
                     for j in 0..<32 {
                         let code: Float
