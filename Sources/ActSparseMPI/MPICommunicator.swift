@@ -9,6 +9,9 @@ public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     let comm: MPI_Comm
+    /// Gatherv counts → (counts, displacements) as Int32, made once per distinct layout (a model has two):
+    /// the per-token gathers allocate nothing.
+    var gatherLayouts: [[Int]: (counts: [Int32], displs: [Int32])] = [:]
 
     /// True when this process was started by mpirun (Open MPI sets these), so `MPI_Init` is worth calling.
     public static var launchedByMPI: Bool {
@@ -55,12 +58,20 @@ public final class MPICommunicator: Communicator {
                 "MPI_Gatherv on rank \(rank): expected \(size) counts with counts[\(rank)] = \(count), found \(counts)")
         }
         if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Gatherv: root has no receive buffer") }
-        var c32 = counts.map { Int32($0) }
-        var displs = [Int32](repeating: 0, count: size)
-        for r in 1..<max(1, size) { displs[r] = displs[r - 1] + c32[r - 1] }
-        try MPICommunicator.check(
-            MPI_Gatherv(send, Int32(count), cmpi_float(), recv, &c32, &displs, cmpi_float(), Int32(root), comm),
-            "MPI_Gatherv")
+        if gatherLayouts[counts] == nil {
+            let c32 = counts.map { Int32($0) }
+            var d32 = [Int32](repeating: 0, count: size)
+            for r in 1..<max(1, size) { d32[r] = d32[r - 1] + c32[r - 1] }
+            gatherLayouts[counts] = (c32, d32)
+        }
+        let layout = gatherLayouts[counts]!
+        try layout.counts.withUnsafeBufferPointer { c in
+            try layout.displs.withUnsafeBufferPointer { d in
+                try MPICommunicator.check(
+                    MPI_Gatherv(send, Int32(count), cmpi_float(), recv, c.baseAddress, d.baseAddress, cmpi_float(),
+                                Int32(root), comm), "MPI_Gatherv")
+            }
+        }
     }
 
     public func reduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>?, count: Int,
