@@ -29,12 +29,11 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
     /// Input channels per scale group (grouped formats); 0 otherwise.
     public let group: Int
 
-    public static let supportedGroups = [32, 64, 128]
 
     public init(_ kind: Kind, group: Int = 0) throws {
         self.kind = kind
         if kind.scaling == .perGroup {
-            guard group > 0, group % 32 == 0 || group == 16 else {
+            guard group > 0, group % 32 == 0 else {
                 throw ActSparseError.invalidValue(
                     what: "group size for \(kind.rawValue)", expected: "a positive multiple of 32 (32, 64, 128)",
                     found: "\(group)")
