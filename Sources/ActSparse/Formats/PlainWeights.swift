@@ -175,11 +175,6 @@ extension PlainWeights {
         }
         return p
     }
-
-    /// Builds weights from already-packed parts (GGUF loading): `fill` writes codes row by row, then scales.
-    static func empty(format: WeightFormat, ic: Int, oc: Int) throws -> PlainWeights {
-        try PlainWeights(format: format, ic: ic, oc: oc)
-    }
 }
 
 // MARK: - Copies

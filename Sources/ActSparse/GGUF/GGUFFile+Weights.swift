@@ -18,7 +18,7 @@ extension GGUFFile {
                                        found: "rows \(rows), cols \(cols)")
         }
         let format = t.type.engineFormat
-        let p = try PlainWeights.empty(format: format, ic: rows.count, oc: cols.count)
+        let p = try PlainWeights(format: format, ic: rows.count, oc: cols.count)
         let src = data(t)
         let rowBytes = ic / bs * t.type.blockBytes  // one GGUF row = one output channel
         let n = cols.count

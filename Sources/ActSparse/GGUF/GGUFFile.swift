@@ -24,6 +24,7 @@ public final class GGUFFile: @unchecked Sendable {
             }
         }
         public var string: String? { if case let .string(s) = self { return s } else { return nil } }
+        public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
         public var array: [Value]? { if case let .array(a) = self { return a } else { return nil } }
     }
 

@@ -35,8 +35,8 @@ public final class Tokenizer: @unchecked Sendable {
         let types = gguf.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []
         specials = types.enumerated().filter { $0.element == 3 }.map { (toks[$0.offset], Int32($0.offset)) }
             .sorted { $0.0.count > $1.0.count }  // longest first
-        bos = gguf.metadata["tokenizer.ggml.add_bos_token"].flatMap { if case .bool(true) = $0 { return true } else { return nil } } != nil
-            ? gguf.metadata["tokenizer.ggml.bos_token_id"]?.int.map { Int32($0) } : nil
+        let addBos = gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
+        bos = addBos ? gguf.metadata["tokenizer.ggml.bos_token_id"]?.int.map { Int32($0) } : nil
         eos = Int32(gguf.metadata["tokenizer.ggml.eos_token_id"]?.int ?? 0)
         splitDigits = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"]
             .contains(gguf.metadata["tokenizer.ggml.pre"]?.string ?? "gpt2")
