@@ -23,14 +23,17 @@ public enum Parallel {
         return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }()
 
-    /// Runs `body(worker)` for worker in 0..<threads on a persistent spinning pool (see `SpinPool`); the
+    /// Runs `body(worker)` for worker in 0..<threads on the process's one spinning pool (see `SpinPool`); the
     /// caller's thread alone when threads == 1.
     @inline(__always)
     public static func run(_ threads: Int, _ body: (Int) -> Void) {
         if threads <= 1 { body(0); return }
         // More workers than cores would spin against each other: hand those to the OS scheduler instead.
-        if threads > availableCores { DispatchQueue.concurrentPerform(iterations: threads, execute: body); return }
-        SpinPool.shared(threads).run(body)
+        if threads > SpinPool.shared.size {
+            DispatchQueue.concurrentPerform(iterations: threads, execute: body)
+            return
+        }
+        SpinPool.shared.run(threads, body)
     }
 
     /// Splits 0..<n into `parts` contiguous ranges whose inner boundaries are multiples of `align`.

@@ -7,54 +7,69 @@ import Glibc
 #endif
 
 /// Persistent worker threads for the kernels' fork-join: `DispatchQueue.concurrentPerform` cost ~5–10 µs per
-/// call, which at ~200 small GEMVs per token made two threads slower than one. Workers spin on a generation
-/// counter for a while after each job (a dispatch then costs well under a microsecond), then sleep on a
-/// semaphore so an idle process does not burn its cores.
-final class SpinPool: @unchecked Sendable {
+/// call, which at ~200 small GEMVs per token made two threads slower than one. Workers spin on a ticket for a
+/// while after each job (a dispatch then costs well under a microsecond), then sleep so an idle process does not
+/// burn its cores.
+///
+/// Sleep/wake handshake (why it cannot lose a wake-up): each worker has its own semaphore and `sleeping` flag.
+/// A worker stores `sleeping = true`, then re-reads the ticket; the caller stores the ticket, then reads each
+/// worker's flag. Both sides are sequentially consistent, so at least one of them sees the other's store: either
+/// the worker sees the new job and takes its flag back, or the caller sees the flag, clears it and signals that
+/// worker's own semaphore, which only that worker waits on. (The old pool shared one semaphore: a worker that
+/// looped back could take a signal meant for a sleeper, which then slept forever while the caller spun.)
+public final class SpinPool: @unchecked Sendable {
     /// Workers including the calling thread.
-    let size: Int
-    private let generation = Atomic<Int>(0)
+    public let size: Int
+    /// Spin iterations (PAUSE each, ~25 ns) before a worker sleeps.
+    let spinLimit: Int
+    /// Test hook: runs between a worker's decision to sleep and its wait (injected preemption).
+    let preempt: (() -> Void)?
+
+    /// generation << 16 | workers taking part in that generation's job.
+    private let ticket = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
-    private let sleepers = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
     private var job: ((Int) -> Void)?
-    /// Spin iterations (PAUSE each, ~0.5 ms) before a worker sleeps.
-    static let spinLimit = 20_000
+    private let workers: [Worker]
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var pools: [Int: SpinPool] = [:]
-
-    static func shared(_ size: Int) -> SpinPool {
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = pools[size] { return p }
-        let p = SpinPool(size: size)
-        pools[size] = p
-        return p
+    final class Worker: Sendable {
+        let sleeping = Atomic<Bool>(false)
+        let wake = DispatchSemaphore(value: 0)
     }
 
-    private init(size: Int) {
-        self.size = size
-        for index in 1..<size {
+    /// The process's one pool, sized to the cores it may use: however many thread counts the kernels ask for,
+    /// at most `availableCores - 1` threads ever spin.
+    public static let shared = SpinPool(size: Parallel.availableCores)
+
+    public init(size: Int, spinLimit: Int = 20_000, preempt: (() -> Void)? = nil) {
+        self.size = max(1, size)
+        self.spinLimit = spinLimit
+        self.preempt = preempt
+        workers = (0..<self.size).map { _ in Worker() }
+        for index in 1..<self.size {
             let t = Thread { [unowned self] in self.work(index) }
             t.stackSize = 1 << 20
             t.start()
         }
     }
 
-    /// Runs body(0..<size) with the caller as worker 0; returns when all are done. Falls back to
+    /// Runs body(0..<n) (n ≤ size) with the caller as worker 0; returns when all are done. Falls back to
     /// concurrentPerform when another thread is using the pool (tests run in parallel).
-    func run(_ body: (Int) -> Void) {
+    public func run(_ n: Int, _ body: (Int) -> Void) {
+        let n = min(max(1, n), size)
+        if n == 1 { body(0); return }
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            DispatchQueue.concurrentPerform(iterations: size, execute: body)
+            DispatchQueue.concurrentPerform(iterations: n, execute: body)
             return
         }
         withoutActuallyEscaping(body) { b in
             job = b
-            remaining.store(size - 1, ordering: .relaxed)
-            generation.wrappingAdd(1, ordering: .releasing)
-            for _ in 0..<sleepers.load(ordering: .acquiring) { wake.signal() }
+            remaining.store(n - 1, ordering: .relaxed)
+            let generation = (ticket.load(ordering: .relaxed) >> 16) &+ 1
+            ticket.store((generation << 16) | n, ordering: .sequentiallyConsistent)
+            for w in workers[1..<n] where w.sleeping.load(ordering: .sequentiallyConsistent) {
+                if w.sleeping.exchange(false, ordering: .sequentiallyConsistent) { w.wake.signal() }
+            }
             b(0)
             var spins = 0
             while remaining.load(ordering: .acquiring) > 0 {
@@ -67,20 +82,30 @@ final class SpinPool: @unchecked Sendable {
     }
 
     private func work(_ index: Int) {
-        var seen = 0
+        let me = workers[index]
+        var seen = 0  // the last generation this worker looked at
         while true {
             var spins = 0
-            while generation.load(ordering: .acquiring) == seen {
+            var t = ticket.load(ordering: .acquiring)
+            while t >> 16 == seen {
                 spins += 1
                 actsparse_pause()
-                if spins > SpinPool.spinLimit {
-                    sleepers.wrappingAdd(1, ordering: .acquiringAndReleasing)
-                    if generation.load(ordering: .acquiring) == seen { wake.wait() }
-                    sleepers.wrappingSubtract(1, ordering: .acquiringAndReleasing)
+                if spins > spinLimit {
+                    me.sleeping.store(true, ordering: .sequentiallyConsistent)
+                    preempt?()
+                    if ticket.load(ordering: .sequentiallyConsistent) >> 16 == seen {
+                        preempt?()
+                        me.wake.wait()  // only the caller that cleared our flag signals us
+                    } else if !me.sleeping.compareExchange(expected: true, desired: false,
+                                                           ordering: .sequentiallyConsistent).exchanged {
+                        me.wake.wait()  // the caller cleared the flag first: consume its signal
+                    }
                     spins = 0
                 }
+                t = ticket.load(ordering: .acquiring)
             }
-            seen = generation.load(ordering: .acquiring)
+            seen = t >> 16
+            guard index < t & 0xFFFF else { continue }  // not taking part in this job
             job!(index)
             remaining.wrappingSubtract(1, ordering: .releasing)
         }
