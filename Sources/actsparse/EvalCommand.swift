@@ -26,6 +26,8 @@ struct EvalCommand: ParsableCommand {
                 guard let t = try? parseList(sparsity, "--sparsity", { Double($0) }), t.allSatisfy({ (0..<1).contains($0) })
                 else { return "--sparsity: comma list of values in 0..<1" }
                 targets = t
+                if tokens < 2 { return "--tokens must be ≥ 2, found \(tokens)" }
+                if !(downRatio > 0 && downRatio.isFinite) { return "--down-ratio must be > 0, found \(downRatio)" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
                 return modelOptions.problem()
             }

@@ -27,6 +27,8 @@ struct GenerateCommand: ParsableCommand {
             try agreeOnConfiguration(comm) {
                 if tokens < 1 { return "--tokens must be ≥ 1" }
                 if greedy && temperature > 0 { return "--greedy and --temperature exclude each other" }
+                if !(temperature >= 0 && temperature.isFinite) { return "--temperature must be a finite value ≥ 0, found \(temperature)" }
+                if !(topP > 0 && topP <= 1) { return "--top-p must be in (0, 1], found \(topP)" }
                 return sparsityOptions.problem() ?? modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
@@ -40,8 +42,8 @@ struct GenerateCommand: ParsableCommand {
     func generate(_ llm: DistributedLlama, _ model: LlamaModel) throws {
         let s = sparsityOptions
         let table = try s.table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
-        let text = chat ? try ChatTemplate(gguf: llm.gguf).render(user: prompt) : prompt
-        let ids = model.tokenizer.encode(text)
+        let ids = chat ? try ChatTemplate(gguf: llm.gguf).encode(user: prompt, tokenizer: model.tokenizer)
+                       : model.tokenizer.encode(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt has no tokens") }
         let budget = min(tokens, model.config.context - ids.count)
         guard budget > 0 else { throw ValidationError("prompt of \(ids.count) tokens fills the context") }
@@ -101,7 +103,7 @@ struct GenerateCommand: ParsableCommand {
         model.decodeNanos = (0, 0, 0)
         var out = TextStream()
         if stream { print(chat ? "" : prompt, terminator: ""); fflush(stdout) }
-        var next = sampler.sample(logits, count: model.config.vocab)
+        var next = try sampler.sample(logits, count: model.config.vocab)
         let t0 = Timing.now()
         while p.generated.count < n {
             if next == model.tokenizer.eos || (model.tokenizer.isControl(next) && stream) { break }
@@ -113,7 +115,7 @@ struct GenerateCommand: ParsableCommand {
             if p.generated.count == n { break }
             logits = try llm.decode(next)
             p.decodes += 1
-            next = sampler.sample(logits, count: model.config.vocab)
+            next = try sampler.sample(logits, count: model.config.vocab)
         }
         p.decodeSeconds = Double(Timing.now() - t0) * 1e-9
         p.sparsity = llm.realizedSparsity

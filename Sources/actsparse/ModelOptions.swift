@@ -27,6 +27,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.
     func problem() -> String? {
+        guard context >= 1 else { return "--context must be ≥ 1, found \(context)" }
         do { _ = try LlamaConfig(gguf: try GGUFFile(path: model)) } catch { return "\(error)" }
         return nil
     }

@@ -43,7 +43,7 @@ struct RealModelTests {
             var out: [Int32] = []
             var sampler = Sampler()
             for _ in 0..<6 {
-                let t = sampler.sample(logits, count: llm.config.vocab)
+                let t = try sampler.sample(logits, count: llm.config.vocab)
                 out.append(t)
                 logits = try llm.decode(t)
             }

@@ -10,7 +10,11 @@ struct TinyGGUF {
 
     var headDim: Int { hidden / heads }
 
-    enum KV { case u32(UInt32), f32(Float), str(String), strs([String]), i32s([Int32]), bool(Bool) }
+    enum KV {
+        case u32(UInt32), u64(UInt64), f32(Float), str(String), strs([String]), i32s([Int32]), bool(Bool)
+        /// A value written as is: its GGUF type id, then its bytes.
+        case raw(UInt32, [UInt8])
+    }
 
     /// The GPT-2 byte → printable character map (as the tokenizer uses).
     static let byteChars: [String] = {
@@ -117,6 +121,8 @@ struct TinyGGUF {
             str(k)
             switch v {
             case let .u32(x): u32(4); u32(x)
+            case let .u64(x): u32(10); u64(x)
+            case let .raw(type, bytes): u32(type); out += bytes
             case let .f32(x): u32(6); u32(x.bitPattern)
             case let .str(s): u32(8); str(s)
             case let .bool(b): u32(7); out.append(b ? 1 : 0)
@@ -139,6 +145,19 @@ struct TinyGGUF {
             while out.count % 32 != 0 { out.append(0) }
         }
         return out
+    }
+
+    /// Where tensor `name`'s info starts in `bytes` (its name's length field), to patch dims, type or offset:
+    /// dims start at +8+name+4, then u32 type, then u64 offset.
+    static func infoOffset(_ bytes: [UInt8], tensor name: String) -> Int? {
+        let needle = withUnsafeBytes(of: UInt64(name.utf8.count).littleEndian, Array.init) + Array(name.utf8)
+        guard bytes.count > needle.count else { return nil }
+        return (0...(bytes.count - needle.count)).last { Array(bytes[$0..<($0 + needle.count)]) == needle }
+    }
+
+    /// Overwrites 8 bytes at `at` with `v` (little-endian).
+    static func patch(_ bytes: inout [UInt8], at: Int, u64 v: UInt64) {
+        for k in 0..<8 { bytes[at + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) }
     }
 
     /// Writes `bytes` to a fresh temporary file and returns its path.

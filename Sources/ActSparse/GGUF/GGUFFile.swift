@@ -10,8 +10,8 @@ public final class GGUFFile: @unchecked Sendable {
 
         public var int: Int? {
             switch self {
-            case let .int(v): return Int(v)
-            case let .uint(v): return Int(v)
+            case let .int(v): return Int(exactly: v)
+            case let .uint(v): return Int(exactly: v)
             default: return nil
             }
         }
@@ -47,22 +47,55 @@ public final class GGUFFile: @unchecked Sendable {
     public let tensorNames: [String]
     let base: UnsafeRawPointer
     public let size: Int
+    /// The bytes are an mmap of the file (unmapped on deinit), or a private copy (freed on deinit).
+    let mapped: Bool
 
-    public init(path: String) throws {
-        self.path = path
+    /// What a file may ask for. Real models are far below every limit; a crafted header that exceeds one is
+    /// refused before anything is allocated for it.
+    public enum Limits {
+        public static let tensors = 1 << 16, keys = 1 << 16
+        /// Elements of one metadata array (a vocabulary of 256 K tokens plus merges fits easily).
+        public static let arrayElements = 1 << 22
+        /// Nesting of metadata arrays (the spec allows arrays of arrays; no real file goes past 2).
+        public static let arrayDepth = 3
+        public static let stringBytes = 1 << 26
+        /// Elements of one tensor (2^40: far above any real tensor, far below Int overflow in byte counts).
+        public static let tensorElements = 1 << 40
+        public static let alignment = 1 << 16
+    }
+
+    public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ActSparseError.file(path: path, problem: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ActSparseError.file(path: path, problem: "cannot stat") }
-        size = Int(st.st_size)
+        let size = Int(st.st_size)
         guard size >= 24 else {
             throw ActSparseError.file(path: path, problem: "truncated: \(size) bytes, a GGUF header needs at least 24")
         }
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw ActSparseError.file(path: path, problem: "cannot mmap \(size) bytes")
         }
-        base = UnsafeRawPointer(p)
+        try self.init(path: path, base: UnsafeRawPointer(p), size: size, mapped: true)
+    }
+
+    /// A GGUF held in memory (`name` stands for the path in messages): the fuzzer's and tests' entry.
+    public convenience init(bytes: UnsafeRawBufferPointer, name: String) throws {
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 64)
+        if let b = bytes.baseAddress { copy.copyMemory(from: b, byteCount: bytes.count) }
+        guard bytes.count >= 24 else {
+            copy.deallocate()
+            throw ActSparseError.file(path: name, problem: "truncated: \(bytes.count) bytes, a GGUF header needs at least 24")
+        }
+        try self.init(path: name, base: UnsafeRawPointer(copy), size: bytes.count, mapped: false)
+    }
+
+    private init(path: String, base: UnsafeRawPointer, size: Int, mapped: Bool) throws {
+        self.path = path
+        self.base = base
+        self.size = size
+        self.mapped = mapped
         var r = Reader(base: base, size: size, path: path)
         do {
             let magic = try r.u32()
@@ -75,17 +108,25 @@ public final class GGUFFile: @unchecked Sendable {
                 throw ActSparseError.file(path: path, problem: "unsupported GGUF version: expected 2 or 3, found \(v)")
             }
             version = v
-            let nTensors = Int(try r.u64()), nKV = Int(try r.u64())
-            guard nTensors < 1 << 20, nKV < 1 << 20 else {
-                throw ActSparseError.file(path: path, problem: "implausible counts: \(nTensors) tensors, \(nKV) keys")
-            }
+            let nTensors = try r.count(limit: Limits.tensors, "tensor count")
+            let nKV = try r.count(limit: Limits.keys, "metadata key count")
             var md: [String: Value] = [:]
             for _ in 0..<nKV {
                 let key = try r.string()
-                md[key] = try r.value(type: try r.u32())
+                let value = try r.value(type: try r.u32())
+                guard md.updateValue(value, forKey: key) == nil else {
+                    throw ActSparseError.file(path: path, problem: "duplicate metadata key \(key)")
+                }
             }
             metadata = md
-            let alignment = md["general.alignment"]?.int ?? 32
+            var alignment = 32
+            if let a = md["general.alignment"] {
+                guard let n = a.int, n > 0, n <= Limits.alignment, n & (n - 1) == 0 else {
+                    throw ActSparseError.file(path: path, problem: "general.alignment: expected a power of two in " +
+                                              "1...\(Limits.alignment), found \(a)")
+                }
+                alignment = n
+            }
             var infos: [(String, [Int], UInt32, Int)] = []
             for _ in 0..<nTensors {
                 let name = try r.string()
@@ -93,10 +134,12 @@ public final class GGUFFile: @unchecked Sendable {
                 guard nd >= 1 && nd <= 4 else {
                     throw ActSparseError.file(path: path, problem: "tensor \(name): expected 1–4 dims, found \(nd)")
                 }
-                let dims = try (0..<nd).map { _ in Int(try r.u64()) }
-                infos.append((name, dims, try r.u32(), Int(try r.u64())))
+                var dims: [Int] = []
+                for _ in 0..<nd { dims.append(try r.count(limit: Limits.tensorElements, "tensor \(name) dimension")) }
+                let type = try r.u32()
+                infos.append((name, dims, type, try r.count(limit: Int.max, "tensor \(name) offset")))
             }
-            let dataStart = (r.offset + alignment - 1) / alignment * alignment
+            let dataStart = (r.offset + alignment - 1) / alignment * alignment  // offset ≤ size: no overflow
             var t: [String: TensorInfo] = [:]
             var names: [String] = []
             for (name, dims, rawType, rel) in infos {
@@ -104,27 +147,49 @@ public final class GGUFFile: @unchecked Sendable {
                     throw ActSparseError.file(path: path, problem: "tensor \(name): unsupported type \(rawType) " +
                         "(supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)")
                 }
-                guard dims.allSatisfy({ $0 > 0 }), dims[0] % type.blockSize == 0 else {
+                var elements = 1
+                for d in dims {
+                    let (p, overflow) = elements.multipliedReportingOverflow(by: d)
+                    guard d > 0, !overflow, p <= Limits.tensorElements else {
+                        throw ActSparseError.file(path: path, problem: "tensor \(name): dims \(dims): expected " +
+                            "positive dims with at most \(Limits.tensorElements) elements")
+                    }
+                    elements = p
+                }
+                guard dims[0] % type.blockSize == 0 else {
                     throw ActSparseError.file(path: path, problem: "tensor \(name): dims \(dims) do not fit " +
                         "\(type) blocks of \(type.blockSize)")
                 }
-                let info = TensorInfo(name: name, dims: dims, type: type, offset: dataStart + rel)
-                guard info.offset + info.bytes <= size else {
-                    throw ActSparseError.file(path: path, problem: "tensor \(name): data \(info.offset)..<" +
-                        "\(info.offset + info.bytes) lies beyond the file's \(size) bytes (truncated?)")
+                guard rel % alignment == 0 else {
+                    throw ActSparseError.file(path: path, problem: "tensor \(name): data offset \(rel) is not a " +
+                        "multiple of the alignment \(alignment)")
                 }
-                t[name] = info
+                let bytes = elements / type.blockSize * type.blockBytes  // ≤ 2^40 · 34 / 32: no overflow
+                let (offset, o1) = dataStart.addingReportingOverflow(rel)
+                let (end, o2) = offset.addingReportingOverflow(bytes)
+                guard !o1, !o2, end <= size else {
+                    throw ActSparseError.file(path: path, problem: "tensor \(name): data at \(dataStart) + \(rel), " +
+                        "\(bytes) bytes, lies beyond the file's \(size) bytes (truncated?)")
+                }
+                let info = TensorInfo(name: name, dims: dims, type: type, offset: offset)
+                guard t.updateValue(info, forKey: name) == nil else {
+                    throw ActSparseError.file(path: path, problem: "duplicate tensor name \(name)")
+                }
                 names.append(name)
             }
             tensors = t
             tensorNames = names
         } catch {
-            munmap(UnsafeMutableRawPointer(mutating: base), size)
+            GGUFFile.release(base, size: size, mapped: mapped)
             throw error
         }
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    private static func release(_ base: UnsafeRawPointer, size: Int, mapped: Bool) {
+        if mapped { munmap(UnsafeMutableRawPointer(mutating: base), size) } else { base.deallocate() }
+    }
+
+    deinit { GGUFFile.release(base, size: size, mapped: mapped) }
 
     /// The tensor named `name`, checked against the dims the model expects.
     public func tensor(_ name: String, dims expected: [Int]? = nil) throws -> TensorInfo {
@@ -161,9 +226,11 @@ struct Reader {
     let size: Int
     let path: String
     var offset = 0
+    /// Nesting of the metadata array being read.
+    var depth = 0
 
     mutating func need(_ n: Int) throws {
-        guard n >= 0, offset + n <= size else {
+        guard n >= 0, n <= size - offset else {
             throw ActSparseError.file(path: path, problem: "truncated: need \(n) bytes at offset \(offset), " +
                                       "file has \(size)")
         }
@@ -175,8 +242,19 @@ struct Reader {
     }
     mutating func u32() throws -> UInt32 { try read(UInt32.self) }
     mutating func u64() throws -> UInt64 { try read(UInt64.self) }
+
+    /// A u64 count, length or offset that must fit 0...limit.
+    mutating func count(limit: Int, _ what: String) throws -> Int {
+        let at = offset
+        let v = try u64()
+        guard let n = Int(exactly: v), n <= limit else {
+            throw ActSparseError.file(path: path, problem: "\(what) at offset \(at): expected at most \(limit), found \(v)")
+        }
+        return n
+    }
+
     mutating func string() throws -> String {
-        let n = Int(try u64())
+        let n = try count(limit: GGUFFile.Limits.stringBytes, "string length")
         try need(n)
         defer { offset += n }
         return String(decoding: UnsafeRawBufferPointer(start: base + offset, count: n), as: UTF8.self)
@@ -194,13 +272,20 @@ struct Reader {
         case 7: return .bool(try read(UInt8.self) != 0)
         case 8: return .string(try string())
         case 9:
+            guard depth < GGUFFile.Limits.arrayDepth else {
+                throw ActSparseError.file(path: path, problem: "metadata arrays nested deeper than " +
+                                          "\(GGUFFile.Limits.arrayDepth) at offset \(offset)")
+            }
             let t = try u32()
-            let n = Int(try u64())
+            let n = try count(limit: GGUFFile.Limits.arrayElements, "array length")
+            // Every element takes at least one byte of the file: no count beyond what is left is believable,
+            // and nothing is reserved from the count itself.
             guard n <= size - offset else {
                 throw ActSparseError.file(path: path, problem: "array of \(n) elements at \(offset) beyond the file")
             }
+            depth += 1
+            defer { depth -= 1 }
             var a: [GGUFFile.Value] = []
-            a.reserveCapacity(n)
             for _ in 0..<n { a.append(try value(type: t)) }
             return .array(a)
         case 10: return .uint(try u64())

@@ -22,8 +22,20 @@ public struct ChatTemplate: Sendable {
 
     /// The prompt for one user turn, ending where the assistant starts to speak.
     public func render(user: String, system: String? = nil) -> String {
-        var s = ""
-        if let sys = system ?? defaultSystem { s += "<|im_start|>system\n\(sys)<|im_end|>\n" }
-        return s + "<|im_start|>user\n\(user)<|im_end|>\n<|im_start|>assistant\n"
+        segments(user: user, system: system).map(\.text).joined()
+    }
+
+    /// The same prompt as token ids: the template's markers become control tokens, the user's and system's
+    /// text never does (a user who types `<|im_start|>` gets those characters, not a new turn).
+    public func encode(user: String, system: String? = nil, tokenizer: Tokenizer) -> [Int32] {
+        var ids = tokenizer.bos.map { [$0] } ?? []
+        for s in segments(user: user, system: system) { ids += tokenizer.encodeText(s.text, specials: s.template) }
+        return ids
+    }
+
+    func segments(user: String, system: String?) -> [(text: String, template: Bool)] {
+        var s: [(String, Bool)] = []
+        if let sys = system ?? defaultSystem { s += [("<|im_start|>system\n", true), (sys, false), ("<|im_end|>\n", true)] }
+        return s + [("<|im_start|>user\n", true), (user, false), ("<|im_end|>\n<|im_start|>assistant\n", true)]
     }
 }

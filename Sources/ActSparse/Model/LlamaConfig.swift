@@ -21,18 +21,35 @@ public struct LlamaConfig: Sendable, Equatable {
             throw ActSparseError.file(path: g.path, problem: "general.architecture: expected llama, found \(arch)")
         }
         name = g.metadata["general.name"]?.string ?? "llama"
-        hidden = try g.int("llama.embedding_length")
-        intermediate = try g.int("llama.feed_forward_length")
-        layers = try g.int("llama.block_count")
-        heads = try g.int("llama.attention.head_count")
-        kvHeads = g.metadata["llama.attention.head_count_kv"]?.int ?? heads
-        headDim = g.metadata["llama.rope.dimension_count"]?.int ?? hidden / heads
-        ropeBase = Float(g.metadata["llama.rope.freq_base"]?.float ?? 10000)
-        eps = Float(try g.float("llama.attention.layer_norm_rms_epsilon"))
-        context = g.metadata["llama.context_length"]?.int ?? 2048
+        /// An integer hyper-parameter within 1...limit (a crafted header must not divide by zero or overflow).
+        func count(_ key: String, _ value: Int?, limit: Int) throws -> Int {
+            guard let v = value else { throw ActSparseError.file(path: g.path, problem: "missing integer \(key)") }
+            guard v >= 1 && v <= limit else {
+                throw ActSparseError.file(path: g.path, problem: "\(key): expected 1...\(limit), found \(v)")
+            }
+            return v
+        }
+        let md = g.metadata
+        hidden = try count("llama.embedding_length", md["llama.embedding_length"]?.int, limit: 1 << 16)
+        intermediate = try count("llama.feed_forward_length", md["llama.feed_forward_length"]?.int, limit: 1 << 18)
+        layers = try count("llama.block_count", md["llama.block_count"]?.int, limit: 1024)
+        heads = try count("llama.attention.head_count", md["llama.attention.head_count"]?.int, limit: 1024)
+        kvHeads = try count("llama.attention.head_count_kv", md["llama.attention.head_count_kv"]?.int ?? heads,
+                            limit: heads)
+        headDim = try count("llama.rope.dimension_count", md["llama.rope.dimension_count"]?.int ?? hidden / heads,
+                            limit: 1024)
+        let base = md["llama.rope.freq_base"]?.float ?? 10000
+        let epsilon = try g.float("llama.attention.layer_norm_rms_epsilon")
+        guard base.isFinite, base > 1, epsilon.isFinite, epsilon > 0, epsilon < 1 else {
+            throw ActSparseError.file(path: g.path, problem: "rope base \(base) / RMS epsilon \(epsilon): expected a " +
+                                      "finite base > 1 and 0 < epsilon < 1")
+        }
+        ropeBase = Float(base)
+        eps = Float(epsilon)
+        context = try count("llama.context_length", md["llama.context_length"]?.int ?? 2048, limit: Int(Int32.max))
         let embd = try g.tensor("token_embd.weight")
-        vocab = g.metadata["llama.vocab_size"]?.int ?? embd.dims.last!
-        guard hidden > 0, layers > 0, heads > 0, kvHeads > 0, heads % kvHeads == 0, headDim % 2 == 0,
+        vocab = try count("llama.vocab_size", md["llama.vocab_size"]?.int ?? embd.dims.last, limit: 1 << 22)
+        guard heads % kvHeads == 0, headDim % 2 == 0,
               heads * headDim == hidden || g.tensors["blk.0.attn_q.weight"] != nil else {
             throw ActSparseError.file(path: g.path, problem: "inconsistent attention metadata: \(heads) heads, " +
                                       "\(kvHeads) KV heads, head dim \(headDim), hidden \(hidden)")

@@ -74,7 +74,8 @@ public final class LlamaModel {
         layers = ls
         mlps = ms
         outputNorm = try g.floats("output_norm.weight", count: c.hidden)
-        let head = g.tensors["output.weight"] ?? embedding  // tied embeddings unless the file has its own head
+        // Tied embeddings unless the file has its own head; either way [H, vocab] (the LM head writes vocab floats).
+        let head = g.tensors["output.weight"] != nil ? try g.tensor("output.weight", dims: [c.hidden, c.vocab]) : embedding
         lmHead = SparseFC(weights: try g.plainWeights(head), threads: threads, packing: packing)
 
         let ctx = c.context

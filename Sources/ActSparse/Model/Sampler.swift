@@ -11,10 +11,17 @@ public struct Sampler {
         rng = SplitMix(seed: seed)
     }
 
-    public mutating func sample(_ logits: UnsafePointer<Float>, count n: Int) -> Int32 {
+    public mutating func sample(_ logits: UnsafePointer<Float>, count n: Int) throws -> Int32 {
+        guard n > 0 && n <= Int(Int32.max) else {
+            throw ActSparseError.invalidValue(what: "vocabulary size for sampling", expected: "1...\(Int32.max)", found: "\(n)")
+        }
         var best = 0
         for i in 1..<n where logits[i] > logits[best] { best = i }
         guard temperature > 0 else { return Int32(best) }
+        guard temperature.isFinite, topP > 0, topP <= 1 else {
+            throw ActSparseError.invalidValue(what: "sampling settings", expected: "finite temperature ≥ 0, top-p in (0, 1]",
+                                              found: "temperature \(temperature), top-p \(topP)")
+        }
         var probs = [(Float, Int)]()
         probs.reserveCapacity(n)
         var sum: Float = 0

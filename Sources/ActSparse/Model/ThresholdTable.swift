@@ -25,7 +25,7 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
 
     func interpolate(_ row: [Float], _ s: Double) -> Float {
         guard s > 0 else { return 0 }
-        guard let hi = targets.firstIndex(where: { $0 >= s }) else { return row.last! }
+        guard let hi = targets.firstIndex(where: { $0 >= s }) else { return row.last ?? 0 }
         if targets[hi] == s || hi == 0 { return row[hi] }
         let f = Float((s - targets[hi - 1]) / (targets[hi] - targets[hi - 1]))
         return row[hi - 1] + f * (row[hi] - row[hi - 1])
@@ -47,8 +47,28 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ActSparseError.file(path: path, problem: "cannot read thresholds file")
         }
-        do { return try JSONDecoder().decode(ThresholdTable.self, from: data) } catch {
+        let t: ThresholdTable
+        do { t = try JSONDecoder().decode(ThresholdTable.self, from: data) } catch {
             throw ActSparseError.file(path: path, problem: "not a thresholds file: \(error)")
+        }
+        try t.validate(path: path)
+        return t
+    }
+
+    /// Throws unless targets ascend strictly within [0, 1) and every threshold is finite and ≥ 0.
+    public func validate(path: String) throws {
+        guard !targets.isEmpty, zip(targets, targets.dropFirst()).allSatisfy({ $0 < $1 }),
+              targets.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
+            throw ActSparseError.file(path: path, problem: "targets: expected a non-empty, strictly ascending list " +
+                                      "in [0, 1), found \(targets)")
+        }
+        for (name, rows) in [("gateUp", gateUp), ("down", down)] {
+            for (l, row) in rows.enumerated() {
+                guard row.count == targets.count, row.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                    throw ActSparseError.file(path: path, problem: "\(name)[\(l)]: expected \(targets.count) finite " +
+                                              "thresholds ≥ 0, found \(row)")
+                }
+            }
         }
     }
 

@@ -22,22 +22,41 @@ public final class Tokenizer: @unchecked Sendable {
         guard model == "gpt2" else {
             throw ActSparseError.file(path: path, problem: "tokenizer.ggml.model: expected gpt2 (byte-level BPE), found \(model)")
         }
-        guard let toks = gguf.metadata["tokenizer.ggml.tokens"]?.array?.compactMap(\.string), !toks.isEmpty,
-              let merges = gguf.metadata["tokenizer.ggml.merges"]?.array?.compactMap(\.string)
+        let md = gguf.metadata
+        guard let tokValues = md["tokenizer.ggml.tokens"]?.array, !tokValues.isEmpty,
+              let mergeValues = md["tokenizer.ggml.merges"]?.array
         else { throw ActSparseError.file(path: path, problem: "missing tokenizer.ggml.tokens or merges") }
+        let toks = tokValues.compactMap(\.string), merges = mergeValues.compactMap(\.string)
+        guard toks.count == tokValues.count, merges.count == mergeValues.count, toks.count <= Int(Int32.max) else {
+            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.tokens and merges: expected arrays of strings")
+        }
         tokens = toks
         var ids: [String: Int32] = [:]
         for (i, t) in toks.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
         self.ids = ids
         var ranks: [String: Int] = [:]
-        for (i, m) in merges.enumerated() { ranks[m] = i }
+        for (i, m) in merges.enumerated() where ranks[m] == nil { ranks[m] = i }
         self.ranks = ranks
-        let types = gguf.metadata["tokenizer.ggml.token_type"]?.array?.compactMap(\.int) ?? []
+        let typeValues = md["tokenizer.ggml.token_type"]?.array ?? []
+        let types = typeValues.compactMap(\.int)
+        guard types.count == typeValues.count, types.isEmpty || types.count == toks.count else {
+            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.token_type: expected \(toks.count) " +
+                                      "integers (one per token), found \(typeValues.count) values")
+        }
         specials = types.enumerated().filter { $0.element == 3 }.map { (toks[$0.offset], Int32($0.offset)) }
+            .filter { !$0.0.isEmpty }
             .sorted { $0.0.count > $1.0.count }  // longest first
-        let addBos = gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false
-        bos = addBos ? gguf.metadata["tokenizer.ggml.bos_token_id"]?.int.map { Int32($0) } : nil
-        eos = Int32(gguf.metadata["tokenizer.ggml.eos_token_id"]?.int ?? 0)
+        /// A token id from the metadata: within the vocabulary.
+        func tokenID(_ key: String) throws -> Int32? {
+            guard let v = md[key] else { return nil }
+            guard let id = v.int, id >= 0, id < toks.count else {
+                throw ActSparseError.file(path: path, problem: "\(key): expected a token id in 0..<\(toks.count), found \(v)")
+            }
+            return Int32(id)
+        }
+        let addBos = md["tokenizer.ggml.add_bos_token"]?.bool ?? false
+        bos = addBos ? try tokenID("tokenizer.ggml.bos_token_id") : nil
+        eos = try tokenID("tokenizer.ggml.eos_token_id") ?? 0
         splitDigits = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"]
             .contains(gguf.metadata["tokenizer.ggml.pre"]?.string ?? "gpt2")
         var b2c = [Character](repeating: " ", count: 256)
@@ -58,11 +77,20 @@ public final class Tokenizer: @unchecked Sendable {
 
     // MARK: - Encoding
 
-    /// Token ids of `text`; control-token strings in it become their ids.
-    public func encode(_ text: String) -> [Int32] {
+    /// Token ids of `text`, with BOS first when the model wants one. Control-token strings in it (`<|im_start|>`)
+    /// become control tokens only when `specials` is true (the chat template's own text), never in user text.
+    public func encode(_ text: String, specials parse: Bool = false) -> [Int32] {
+        (bos.map { [$0] } ?? []) + encodeText(text, specials: parse)
+    }
+
+    /// `encode` without BOS: for pieces of a longer prompt.
+    public func encodeText(_ text: String, specials parse: Bool) -> [Int32] {
         var out: [Int32] = []
-        if let bos { out.append(bos) }
         var rest = Substring(text)
+        if !parse {
+            for piece in pretokenize(text) { out += bpe(piece) }
+            return out
+        }
         while !rest.isEmpty {
             // The earliest special token, if any.
             var best: (Range<Substring.Index>, Int32)?
