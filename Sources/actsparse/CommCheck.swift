@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 
 /// Exercises the communicator's collectives under mpirun (or alone): broadcast, gatherv with uneven counts,
-/// reduce-sum, barrier. Exits non-zero naming the rank on any mismatch.
+/// reduce-sum, the status word, barrier. Exits non-zero naming the rank on any mismatch.
 struct CommCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "comm-check", abstract: "Checks broadcast, gatherv (uneven counts) and reduce on all ranks.")
@@ -45,8 +45,11 @@ struct CommCheck: ParsableCommand {
             }
             let factor = Float(n * (n + 1) / 2)
             if r == 0 { for i in 0..<257 where sum[i] != factor * Float(i) { comm.abort("reduce: [\(i)]", code: 3) } }
+            // agree: every rank takes root's status word, whatever it proposed itself
+            let word = try comm.agree(status: r == 0 ? 7 : Int32(100 + r))
+            if word != 7 { comm.abort("agree: got \(word), root said 7", code: 3) }
             try comm.barrier()
-            if r == 0 { print("comm-check OK: \(n) rank(s): broadcast, gatherv \(counts), reduce-sum") }
+            if r == 0 { print("comm-check OK: \(n) rank(s): broadcast, gatherv \(counts), reduce-sum, agree") }
             comm.finalize()
         } catch {
             comm.abort("\(error)", code: 2)

@@ -8,7 +8,7 @@ let mlpFormats = ["f32", "f16", "bf16", "int8sym", "int8asym", "int8group-g32", 
 /// Reduce mode sums the ranks' partial outputs in another order: relative to the output's RMS.
 let maxReduceModeError: Float = 1e-4
 
-@Suite("distributed MLP", .serialized)
+@Suite("distributed MLP", .serialized, Requires.mpirun)
 struct DistributedMLPTests {
     /// A small MLP with awkward sizes: H = 384 (3 groups of 128), I = 640 (5 groups), 3 prefill + 4 decode tokens.
     func run(_ format: String, mode: String, ranks: Int?, extra: [String] = []) throws -> (MPILaunch.Result, [Float]) {
@@ -28,10 +28,6 @@ struct DistributedMLPTests {
 
     @Test("N ranks equal 1 rank: bit for bit in gather mode, within tolerance in reduce mode", arguments: mlpFormats)
     func ranksAgree(format: String) throws {
-        guard MPILaunch.mpirun != nil else {
-            print("SKIPPED: mpirun not found — launch/test installs openmpi-bin")
-            return
-        }
         for mode in ["gather", "reduce"] {
             let (single, ref) = try run(format, mode: mode, ranks: nil)
             #expect(single.status == 0, "\(single.err)")
@@ -57,10 +53,6 @@ struct DistributedMLPTests {
     @Test("a failure on any rank ends the job quickly, non-zero, naming the rank",
           arguments: [(2, "0:error"), (2, "1:error"), (3, "2:error"), (2, "0:nan"), (2, "1:kill")])
     func failureInjection(ranks: Int, spec: String) throws {
-        guard MPILaunch.mpirun != nil else {
-            print("SKIPPED: mpirun not found — launch/test installs openmpi-bin")
-            return
-        }
         let (r, _) = try run("int4asym-g128", mode: "gather", ranks: ranks, extra: ["--inject-failure", spec])
         #expect(r.status != 0)
         #expect(r.seconds < 10, "took \(r.seconds) s (startup included; the abort itself takes < 1 s here)")
@@ -75,10 +67,6 @@ struct DistributedMLPTests {
 
     @Test("rank 0 rejects a bad configuration for every rank: more ranks than the hidden size can be split into")
     func badConfiguration() throws {
-        guard MPILaunch.mpirun != nil else {
-            print("SKIPPED: mpirun not found — launch/test installs openmpi-bin")
-            return
-        }
         let r = try MPILaunch.run(["mlp", "--hidden", "32", "--intermediate", "128", "--format", "f32",
                                    "--tokens", "2", "--threads", "1"], ranks: 2, timeout: 60)
         #expect(r.status != 0)

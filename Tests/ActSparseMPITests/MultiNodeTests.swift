@@ -7,16 +7,9 @@ struct MultiNodeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test("2 ranks on two network-namespace nodes over TCP (launch/mpirun --hostfile) match the 1-rank checksum")
+    @Test("2 ranks on two network-namespace nodes over TCP (launch/mpirun --hostfile) match the 1-rank checksum",
+          Requires.root, Requires.mpirun)
     func twoNamespaceNodes() throws {
-        guard getuid() == 0 else {
-            print("SKIPPED: the multinode test needs root to build network namespaces")
-            return
-        }
-        guard MPILaunch.mpirun != nil else {
-            print("SKIPPED: mpirun not found — launch/test installs openmpi-bin")
-            return
-        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         p.arguments = ["-k", "5", "300", Self.root.appendingPathComponent("launch/multinode-check").path, "--small"]

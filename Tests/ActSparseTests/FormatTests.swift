@@ -15,12 +15,27 @@ struct FormatTests {
         for (ic, oc) in shapes(for: format) {
             let w = makeWeights(ic: ic, oc: oc, seed: 7)
             let q = try PlainWeights.quantize(w, ic: ic, oc: oc, format: format)
-            let amax = w.map(abs).max()!
             let d = q.dequantized()
-            var worst: Float = 0
-            for i in 0..<w.count { worst = max(worst, abs(d[i] - w[i])) }
-            let limit = maxQuantizationError[format.kind]! * 2 * amax + 1e-7
-            #expect(worst <= limit, "\(format) \(ic)x\(oc): max error \(worst) > \(limit)")
+            // Each weight against the range of its own scale unit: the column (per-OC formats), the group of G
+            // input channels in its column (grouped formats), or itself (float formats, relative rounding).
+            let asymmetric = format.kind == .int8asym || format.kind == .int4asym
+            var worst: Float = 0, limit: Float = 0
+            for o in 0..<oc {
+                let column = (0..<ic).map { w[$0 * oc + o] }
+                for i in 0..<ic {
+                    let unit: ArraySlice<Float>
+                    switch format.scaling {
+                    case .none: unit = column[i...i]
+                    case .perOC: unit = column[...]
+                    case .perGroup: unit = column[(i / format.group * format.group)...][..<((i / format.group + 1) * format.group)]
+                    }
+                    let range = asymmetric ? unit.max()! - unit.min()! : 2 * unit.map(abs).max()!
+                    let allowed = maxQuantizationError[format.kind]! * range + 1e-7
+                    let err = abs(d[i * oc + o] - w[i * oc + o])
+                    if err / allowed > worst / max(limit, 1e-30) { worst = err; limit = allowed }
+                }
+            }
+            #expect(worst <= limit, "\(format) \(ic)x\(oc): error \(worst) > \(limit) allowed for its unit")
         }
     }
 

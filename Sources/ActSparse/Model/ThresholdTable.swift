@@ -47,6 +47,11 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ActSparseError.file(path: path, problem: "cannot read thresholds file")
         }
+        return try decode(data, path: path)
+    }
+
+    /// A thresholds file's bytes, decoded and validated (`path` names it in errors).
+    public static func decode(_ data: Data, path: String) throws -> ThresholdTable {
         let t: ThresholdTable
         do { t = try JSONDecoder().decode(ThresholdTable.self, from: data) } catch {
             throw ActSparseError.file(path: path, problem: "not a thresholds file: \(error)")
@@ -55,8 +60,14 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         return t
     }
 
-    /// Throws unless targets ascend strictly within [0, 1) and every threshold is finite and ≥ 0.
+    /// Throws unless the counts agree, targets ascend strictly within [0, 1) and every threshold is finite and ≥ 0.
     public func validate(path: String) throws {
+        guard layers >= 1, hidden >= 1, intermediate >= 1, calibrationTokens >= 0, modelBytes >= 0,
+              gateUp.count == layers, down.count == layers else {
+            throw ActSparseError.file(path: path, problem: "expected positive layers/hidden/intermediate and one " +
+                "row per layer, found \(layers) layers, \(gateUp.count)/\(down.count) rows, hidden \(hidden), " +
+                "intermediate \(intermediate)")
+        }
         guard !targets.isEmpty, zip(targets, targets.dropFirst()).allSatisfy({ $0 < $1 }),
               targets.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
             throw ActSparseError.file(path: path, problem: "targets: expected a non-empty, strictly ascending list " +

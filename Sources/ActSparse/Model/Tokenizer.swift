@@ -166,6 +166,11 @@ public final class Tokenizer: @unchecked Sendable {
         return nil
     }
 
+    /// Whether the vocabulary has a token for this single byte. Bytes without one are dropped by `encode`, as
+    /// llama.cpp and Hugging Face's BPE (without byte fallback) drop them: SmolLM2 has no token for some control
+    /// bytes. Every other byte round-trips: decode(encode(x)) == x.
+    public func encodable(_ byte: UInt8) -> Bool { ids[String(byteToChar[Int(byte)])] != nil }
+
     /// Byte-level BPE of one pre-token.
     func bpe(_ piece: String) -> [Int32] {
         if let hit = cache[piece] { return hit }
