@@ -159,16 +159,35 @@ struct ModelTests {
         #expect(out == "é✓")
     }
 
-    @Test("t = 0 decode equals the dense path bit for bit; gather and reduce modes agree within tolerance")
-    func modes() throws {
+    @Test("t = 0 sparse decode gives the same logits as a dense MLP, bit for bit (1 and 2 threads)", arguments: [1, 2])
+    func zeroThresholdIsDense(threads: Int) throws {
+        let path = try TinyGGUF.write(TinyGGUF().bytes())
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let sparse = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: threads,
+                                          context: 16)
+        try sparse.setThresholds(nil, gateUp: 0, down: 0)  // threshold 0: channels with x = 0 are skipped
+        let g = try GGUFFile(path: path)
+        let c = try LlamaConfig(gguf: g)
+        let dense = try LlamaModel(gguf: g, threads: threads, context: 16) {
+            try DenseMLP(gguf: g, layer: $0, config: c, threads: threads)
+        }
+        for t: Int32 in [4, 99, 250, 7] {
+            let a = Array(UnsafeBufferPointer(start: try sparse.decode(t), count: c.vocab))
+            let b = Array(UnsafeBufferPointer(start: try dense.decode(t), count: c.vocab))
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "token \(t), \(threads) thread(s)")
+        }
+    }
+
+    @Test("gather and reduce modes give the same logits within tolerance (reduce sums in another order)")
+    func gatherAndReduceAgree() throws {
         let path = try TinyGGUF.write(TinyGGUF().bytes())
         defer { try? FileManager.default.removeItem(atPath: path) }
         let a = try load(path, mode: .gather), b = try load(path, mode: .reduce)
         for t: Int32 in [4, 99, 250] {
             let la = Array(UnsafeBufferPointer(start: try a.decode(t), count: a.config.vocab))
             let lb = Array(UnsafeBufferPointer(start: try b.decode(t), count: b.config.vocab))
-            let err = zip(la, lb).map { abs($0 - $1) }.max()!
-            #expect(err <= 1e-4 * la.map(abs).max()!)
+            let err = zip(la, lb).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(err <= 1e-4 * (la.map(abs).max() ?? 0), "token \(t): max |Δlogit| \(err)")
         }
     }
 }
