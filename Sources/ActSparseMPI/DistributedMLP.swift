@@ -251,7 +251,7 @@ extension DistributedMLP {
     public func calibrate(_ tokens: [[Float]], sparsityGateUp: Double, sparsityDown: Double) throws {
         let mine = interPlan.slices[comm.rank]
         let n = Int(try comm.broadcast(value: Int32(comm.isRoot ? tokens.count : 0)))
-        var hAbs: [Float] = [], aAbs: [Float] = []
+        var hAbs = QuantileSketch(), aAbs = QuantileSketch()  // bounded memory, any number of tokens
         let h = UnsafeMutablePointer<Float>.allocate(capacity: hidden)
         defer { h.deallocate() }
         for t in 0..<n {
@@ -261,7 +261,7 @@ extension DistributedMLP {
                                                found: "\(tokens[t].count)")
                 }
                 h.update(from: tokens[t], count: hidden)
-                hAbs += tokens[t]
+                hAbs.add(tokens[t])
             }
             try comm.broadcast(h, count: hidden, root: 0)
             try keptH.keepAll(h, count: hidden)
@@ -269,9 +269,9 @@ extension DistributedMLP {
             try up.decode(keptH, into: u)
             SwiGLU.apply(gate: g, up: u, into: g, count: mine.count)
             try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0)
-            if comm.isRoot { aAbs += UnsafeBufferPointer(start: aFull, count: intermediate) }
+            if comm.isRoot { aAbs.add(aFull, count: intermediate) }
         }
-        var t = SIMD2<Float>(Synthetic.quantileAbs(hAbs, sparsityGateUp), Synthetic.quantileAbs(aAbs, sparsityDown))
+        var t = SIMD2<Float>(hAbs.quantile(sparsityGateUp), aAbs.quantile(sparsityDown))
         t = try comm.broadcast(value: t)
         thresholdGateUp = t[0]
         thresholdDown = t[1]

@@ -40,13 +40,6 @@ public enum Synthetic {
             x[i] = channelScale * normal(hash(seed, UInt64(token) &+ 0x1000, UInt64(i)))
         }
     }
-
-    /// The q-quantile of |values| (q in 0…1): the threshold that drops about a fraction q.
-    public static func quantileAbs(_ values: [Float], _ q: Double) -> Float {
-        guard !values.isEmpty, q > 0 else { return 0 }
-        let s = values.map(abs).sorted()
-        return s[min(s.count - 1, Int(Double(s.count) * q))]
-    }
 }
 
 #if canImport(Glibc)

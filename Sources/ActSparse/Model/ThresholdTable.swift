@@ -90,14 +90,15 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
     }
 }
 
-/// Collects |x| samples per layer and input, then turns them into a `ThresholdTable`.
+/// Collects |x| per layer and input in bounded memory (`QuantileSketch`, 256 KiB each), then turns the quantiles
+/// into a `ThresholdTable`.
 public final class ThresholdCalibrator {
-    var gateUp: [[Float]], down: [[Float]]
+    var gateUp: [QuantileSketch], down: [QuantileSketch]
     public private(set) var tokens = 0
 
     public init(layers: Int) {
-        gateUp = Array(repeating: [], count: layers)
-        down = Array(repeating: [], count: layers)
+        gateUp = Array(repeating: QuantileSketch(), count: layers)
+        down = Array(repeating: QuantileSketch(), count: layers)
     }
 
     /// Adds rows [skip, m) of x [m, H] and a [m, I] of layer l (skip = 1 leaves out position 0's massive
@@ -105,19 +106,16 @@ public final class ThresholdCalibrator {
     public func add(layer l: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, m: Int, hidden: Int,
                     intermediate: Int, skip: Int) {
         guard m > skip else { return }
-        gateUp[l] += UnsafeBufferPointer(start: x + skip * hidden, count: (m - skip) * hidden).map(abs)
-        down[l] += UnsafeBufferPointer(start: a + skip * intermediate, count: (m - skip) * intermediate).map(abs)
+        gateUp[l].add(x + skip * hidden, count: (m - skip) * hidden)
+        down[l].add(a + skip * intermediate, count: (m - skip) * intermediate)
         if l == 0 { tokens += m - skip }
     }
 
     public func table(config c: LlamaConfig, modelBytes: Int,
                       targets: [Double] = ThresholdTable.defaultTargets) -> ThresholdTable {
-        func quantiles(_ v: [Float]) -> [Float] {
-            let s = v.sorted()
-            return targets.map { q in q <= 0 || s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * q))] }
-        }
-        return ThresholdTable(model: c.name, modelBytes: modelBytes, layers: c.layers, hidden: c.hidden,
-                              intermediate: c.intermediate, calibrationTokens: tokens, targets: targets,
-                              gateUp: gateUp.map(quantiles), down: down.map(quantiles))
+        ThresholdTable(model: c.name, modelBytes: modelBytes, layers: c.layers, hidden: c.hidden,
+                       intermediate: c.intermediate, calibrationTokens: tokens, targets: targets,
+                       gateUp: gateUp.map { s in targets.map { s.quantile($0) } },
+                       down: down.map { s in targets.map { s.quantile($0) } })
     }
 }
