@@ -3,6 +3,9 @@
 public protocol Communicator: AnyObject {
     var rank: Int { get }
     var size: Int { get }
+    /// Seconds a collective may wait for its peers before this rank aborts the job naming the collective and
+    /// the peer (0: wait forever). Setup phases (loading) raise it; the per-token protocol keeps it short.
+    var timeout: Double { get set }
     /// Sends `bytes` bytes at `buffer` from `root` to every rank.
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws
     /// Root receives every rank's `send` (counts[r] floats from rank r) into `recv`, packed in rank order.
@@ -17,6 +20,14 @@ public protocol Communicator: AnyObject {
     func abort(_ message: String, code: Int32) -> Never
     /// Normal end of the job. Never call after a failure (it would hang the other ranks): call `abort`.
     func finalize()
+}
+
+public enum CommunicatorDefaults {
+    /// Per-token collectives: far above any step here (a 7B decode step is ~0.2 s), short enough that a stuck
+    /// peer ends the job within seconds.
+    public static let timeout: Double = 3
+    /// Loading and setup, where rank 0 reads and repacks more of the model than the others.
+    public static let loadTimeout: Double = 600
 }
 
 public enum CommunicatorError: Error, CustomStringConvertible {

@@ -3,6 +3,10 @@ import ActSparse
 /// A Llama model whose MLPs are sharded over the ranks of `comm`; everything else runs on rank 0.
 /// Rank 0 drives: before each forward it broadcasts a step header (stop / prefill M / decode), and the other
 /// ranks, in `follow()`, run their MLP slices for every layer in the same order.
+///
+/// Setup is checked before any per-token traffic: every rank compares its file's header digest with rank 0's,
+/// checks that its share fits in memory, loads, and meets the others at a ready barrier (all under the long
+/// load timeout); the per-token collectives then run under `stepTimeout`.
 public final class DistributedLlama {
     public let comm: Communicator
     public let config: LlamaConfig
@@ -10,57 +14,139 @@ public final class DistributedLlama {
     /// The whole model on rank 0; nil elsewhere.
     public let model: LlamaModel?
     public let mlps: [DistributedMLP]
+    /// Seconds a per-token collective may wait (prefill adds `prefillSecondsPerToken` per prompt token).
+    public let stepTimeout: Double
+    /// The context (KV cache length) every rank agreed on.
+    public let context: Int
+
+    /// Allowance per prompt token in a prefill step (rank 0 runs the whole attention between MLP collectives).
+    static let prefillSecondsPerToken = 0.02
 
     enum Step: Int32 { case stop = 0, prefill = 1, decode = 2, thresholds = 3 }
 
     /// Every rank opens the same GGUF path and keeps only its MLP slices (rank 0 also the rest of the model).
     public init(comm: Communicator, path: String, mode: DistributedMLP.Mode, threads: Int,
-                context: Int = 2048) throws {
+                context: Int = 2048, stepTimeout: Double = CommunicatorDefaults.timeout) throws {
         self.comm = comm
+        self.stepTimeout = stepTimeout
+        comm.timeout = max(comm.timeout, CommunicatorDefaults.loadTimeout)
         let g = try GGUFFile(path: path)
         gguf = g
+        // The same model on every rank: rank 0's header digest to all, each compares its own.
+        let digest = g.digest
+        let rootDigest = try comm.broadcast(value: digest)
+        guard rootDigest == digest else {
+            throw ActSparseError.file(path: path, problem: "this rank opened another model than rank 0 (header digest " +
+                "0x\(String(digest, radix: 16)) vs rank 0's 0x\(String(rootDigest, radix: 16))): every rank must load the same file")
+        }
         config = try LlamaConfig(gguf: g)
         let c = config
+        self.context = min(max(1, context), c.context)
+        try DistributedLlama.checkMemory(g, c, comm: comm, context: self.context, path: path)
         var ms: [DistributedMLP] = []
         let packing = GrowableBuffer()  // the layers run one after another: one prefill packing buffer
         for l in 0..<c.layers {
             let names = ["gate": "blk.\(l).ffn_gate.weight", "up": "blk.\(l).ffn_up.weight",
                          "down": "blk.\(l).ffn_down.weight"]
-            let gateType = try g.tensor(names["gate"]!, dims: [c.hidden, c.intermediate]).type
+            let gateType = try g.tensor("blk.\(l).ffn_gate.weight", dims: [c.hidden, c.intermediate]).type
             ms.append(try DistributedMLP(
                 comm: comm, mode: mode, hidden: c.hidden, intermediate: c.intermediate,
-                align: gateType.blockSize, threads: threads, packing: packing
+                align: gateType.blockSize, threads: threads, layer: l, packing: packing
             ) { name, rows, cols in
                 let dims = name == "down" ? [c.intermediate, c.hidden] : [c.hidden, c.intermediate]
-                return try g.plainWeights(try g.tensor(names[name]!, dims: dims), rows: rows, cols: cols)
+                guard let tensor = names[name] else {
+                    throw ActSparseError.invalidValue(what: "MLP tensor", expected: "gate, up or down", found: name)
+                }
+                return try g.plainWeights(try g.tensor(tensor, dims: dims), rows: rows, cols: cols)
             })
         }
         mlps = ms
-        model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: context) { ms[$0] } : nil
+        model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: self.context) { ms[$0] } : nil
+        try FaultInjection.at(.load, rank: comm.rank)
+        try comm.barrier()  // ready: every rank loaded its share
+        comm.timeout = stepTimeout
+    }
+
+    /// Throws (naming this rank's needs and what is available) unless its weights and, on rank 0, the KV cache
+    /// fit in memory. The estimate is the file bytes of the tensors it repacks (the plain layout stores the
+    /// same codes and scales) plus the KV cache at `context`.
+    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, context: Int, path: String) throws {
+        var mlp = 0, rest = 0
+        for (name, t) in g.tensors where name != "token_embd.weight" {
+            if name.contains(".ffn_") && t.dims.count == 2 { mlp += t.bytes } else { rest += t.bytes }
+        }
+        if g.tensors["output.weight"] == nil, let e = g.tensors["token_embd.weight"] { rest += e.bytes }  // tied head
+        var needed = mlp / max(1, comm.size)
+        var itemised = "MLP slices \(Memory.describe(needed))"
+        if comm.isRoot {
+            let (kv, o1) = (2 * c.layers * c.kvDim).multipliedReportingOverflow(by: context)
+            let (kvBytes, o2) = kv.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+            guard !o1, !o2 else {
+                throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
+                                            available: Memory.available())
+            }
+            needed += rest + kvBytes
+            itemised += " + attention and LM head \(Memory.describe(rest)) + KV cache \(Memory.describe(kvBytes)) " +
+                "at --context \(context)"
+        }
+        try Memory.require(needed, for: "\(path) on rank \(comm.rank) (\(itemised))")
     }
 
     func header(_ step: Step, _ m: Int = 0) throws {
+        try FaultInjection.at(.header, rank: comm.rank)
         var h: SIMD2<Int32> = [step.rawValue, Int32(m)]
         h = try comm.broadcast(value: h)
     }
 
+    /// Runs `body` with the collective timeout raised for a prefill of `m` tokens.
+    func withPrefillTimeout<T>(_ m: Int, _ body: () throws -> T) rethrows -> T {
+        comm.timeout = stepTimeout + Double(m) * DistributedLlama.prefillSecondsPerToken
+        defer { comm.timeout = stepTimeout }
+        return try body()
+    }
+
     // MARK: Rank 0
 
-    /// Prefill of `tokens` (dense); returns the last position's logits.
+    /// Tokens left before the KV cache is full (rank 0).
+    public var contextLeft: Int { context - (model?.position ?? context) }
+
+    func requireRoot() throws -> LlamaModel {
+        guard let model else {
+            throw ActSparseError.invalidValue(what: "driving call on rank \(comm.rank)", expected: "rank 0",
+                                              found: "a following rank")
+        }
+        return model
+    }
+
+    /// Prefill of `tokens` (dense); returns the last position's logits. Checked before any rank is told.
     @discardableResult
     public func prefill(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
-        try header(.prefill, tokens.count)
-        return try model!.prefill(tokens)
+        let model = try requireRoot()
+        guard !tokens.isEmpty, tokens.count <= contextLeft else {
+            throw ActSparseError.shape(what: "prefill", expected: "1...\(contextLeft) tokens (context left)",
+                                       found: "\(tokens.count)")
+        }
+        return try withPrefillTimeout(tokens.count) {
+            try header(.prefill, tokens.count)
+            return try model.prefill(tokens)
+        }
     }
 
-    /// One decode step (sparse MLPs); returns the logits.
+    /// One decode step (sparse MLPs); returns the logits. A full context is refused before any rank is told, so
+    /// the caller can end the generation cleanly (see `contextLeft`).
     @discardableResult
     public func decode(_ token: Int32) throws -> UnsafeMutablePointer<Float> {
+        let model = try requireRoot()
+        guard contextLeft > 0 else {
+            throw ActSparseError.shape(what: "sequence", expected: "at most \(context) tokens (--context)",
+                                       found: "\(context + 1)")
+        }
         try header(.decode)
-        return try model!.decode(token)
+        return try model.decode(token)
     }
 
-    /// Releases the other ranks from `follow()`.
+    /// Releases the other ranks from `follow()`. Only on the success path: after a failure the others may be
+    /// inside any collective, so the failing rank aborts the job instead.
     public func stop() throws { try header(.stop) }
 
     // MARK: Other ranks
@@ -68,14 +154,21 @@ public final class DistributedLlama {
     /// Serves rank 0's steps until it says stop.
     public func follow() throws {
         while true {
+            try FaultInjection.at(.header, rank: comm.rank)
             var h: SIMD2<Int32> = [0, 0]
             h = try comm.broadcast(value: h)
             switch Step(rawValue: h[0]) {
             case .stop: return
-            case .prefill: for mlp in mlps { try mlp.prefill(nil, m: Int(h[1]), into: nil) }
+            case .prefill:
+                let m = Int(h[1])
+                guard m >= 1 && m <= context else {
+                    throw ProtocolError(layer: nil, step: "header", problem: "prefill of \(m) tokens from rank 0, " +
+                                        "expected 1...\(context)")
+                }
+                try withPrefillTimeout(m) { for mlp in mlps { try mlp.prefill(nil, m: m, into: nil) } }
             case .decode: for mlp in mlps { try mlp.decode(nil, into: nil) }
             case .thresholds: try receiveThresholds(nil)
-            case nil: throw CommunicatorError.argument("unknown step \(h[0]) from rank 0")
+            case nil: throw ProtocolError(layer: nil, step: "header", problem: "unknown step \(h[0]) from rank 0")
             }
         }
     }
@@ -93,6 +186,9 @@ public final class DistributedLlama {
         var t = [Float](repeating: 0, count: 2 * n)
         if let values { for l in 0..<n { (t[2 * l], t[2 * l + 1]) = values[l] } }
         try comm.broadcast(&t, count: 2 * n, root: 0)
+        guard t.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw ProtocolError(layer: nil, step: "thresholds", problem: "expected finite thresholds ≥ 0 from rank 0")
+        }
         for l in 0..<n { mlps[l].thresholdGateUp = t[2 * l]; mlps[l].thresholdDown = t[2 * l + 1] }
     }
 

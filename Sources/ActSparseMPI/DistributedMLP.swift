@@ -16,6 +16,8 @@ public final class DistributedMLP: FeedForward {
     public let mode: Mode
     public let hidden: Int
     public let intermediate: Int
+    /// The model layer this MLP is (named in errors).
+    public let layer: Int
     /// Intermediate columns per rank (gate/up OC slices; in reduce mode also down's IC slices).
     public let interPlan: ShardPlan
     /// Hidden columns per rank (down's OC slices, gather mode).
@@ -36,7 +38,7 @@ public final class DistributedMLP: FeedForward {
     let g: UnsafeMutablePointer<Float>
     /// [I_r] up output
     let u: UnsafeMutablePointer<Float>
-    /// [I] the gathered a (rank 0, gather mode)
+    /// [max(H, I)] the gathered a (rank 0, gather mode); a test's poisoned copy of h
     let aFull: UnsafeMutablePointer<Float>
     /// [H] this rank's down output: gather mode uses the first H_r; reduce mode all H (a partial sum)
     let part: UnsafeMutablePointer<Float>
@@ -61,12 +63,13 @@ public final class DistributedMLP: FeedForward {
     /// group along IC (intermediate slices cut down's IC in reduce mode).
     /// `packing` is the prefill packing scratch, shareable by MLPs that run one after another.
     public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, align: Int, threads: Int,
-                packing: GrowableBuffer = GrowableBuffer(),
+                layer: Int = 0, packing: GrowableBuffer = GrowableBuffer(),
                 slice: (String, Range<Int>, Range<Int>) throws -> PlainWeights) throws {
         self.comm = comm
         self.mode = mode
         self.hidden = hidden
         self.intermediate = intermediate
+        self.layer = layer
         interPlan = try ShardPlan(total: intermediate, ranks: comm.size, align: max(32, align))
         hiddenPlan = try ShardPlan(total: hidden, ranks: comm.size, align: 32)
         let mine = interPlan.slices[comm.rank]
@@ -76,7 +79,7 @@ public final class DistributedMLP: FeedForward {
                 throw ActSparseError.shape(what: "\(name) slice", expected: "[\(rows.count), \(cols.count)]",
                                            found: "[\(w.ic), \(w.oc)]")
             }
-            return SparseFC(weights: w, threads: threads, packing: packing)
+            return try SparseFC(weights: w, threads: threads, packing: packing)
         }
         gate = try fc("gate", 0..<hidden, mine)
         up = try fc("up", 0..<hidden, mine)
@@ -88,7 +91,7 @@ public final class DistributedMLP: FeedForward {
         keptA = SparseActivation(width: mode == .gather ? intermediate : mine.count)
         g = .allocate(capacity: mine.count)
         u = .allocate(capacity: mine.count)
-        aFull = .allocate(capacity: intermediate)
+        aFull = .allocate(capacity: max(hidden, intermediate))
         part = .allocate(capacity: hidden)
         wire = .allocate(byteCount: 8 * max(hidden, intermediate), alignment: 64)
     }
@@ -131,11 +134,26 @@ public final class DistributedMLP: FeedForward {
 
 extension DistributedMLP {
     /// out[H] = MLP(h[H]) for one token. `h` and `out` are read/written on rank 0 only (nil elsewhere).
+    /// Each rank checks what it sends for NaN/∞, so a bad value is reported by the rank that made it, at its step;
+    /// any failure names the layer and step (`ProtocolError`).
     public func decode(_ h: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) throws {
         let mine = interPlan.slices[comm.rank]
         // 1. rank 0 thresholds h; one broadcast of the survivors.
-        if comm.isRoot { try keptH.threshold(h!, count: hidden, t: thresholdGateUp) }
-        try broadcastKept(keptH)
+        try step(.keptH) {
+            if comm.isRoot {
+                guard let h else { throw ActSparseError.invalidValue(what: "MLP input", expected: "h on rank 0", found: "nil") }
+                if FaultInjection.configured != nil {  // a test poisons a copy, never the caller's h
+                    aFull.update(from: h, count: hidden)
+                    try FaultInjection.at(.keptH, rank: comm.rank, layer: layer, payload: aFull, count: hidden)
+                    try keptH.threshold(aFull, count: hidden, t: thresholdGateUp)
+                } else {
+                    try keptH.threshold(h, count: hidden, t: thresholdGateUp)
+                }
+            } else {
+                try FaultInjection.at(.keptH, rank: comm.rank, layer: layer)
+            }
+            try broadcastKept(keptH)
+        }
         keptGateUp += keptH.count
         tokens += 1
         // 2. gate and up on my intermediate slice; a = silu(g)·u in place of g.
@@ -145,34 +163,70 @@ extension DistributedMLP {
         switch mode {
         case .gather:
             // 3. a to rank 0, thresholded there, broadcast back; down on my hidden slice; out gathered.
-            try timed { try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0) }
+            try step(.a) {
+                try FaultInjection.at(.a, rank: comm.rank, layer: layer, payload: g, count: mine.count)
+                try checkOutgoing(g, count: mine.count, what: "a")
+                try timed { try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0) }
+            }
             if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? intermediate - mine.count : mine.count) }
-            if comm.isRoot { try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
-            try broadcastKept(keptA)
+            try step(.keptA) {
+                try FaultInjection.at(.keptA, rank: comm.rank, layer: layer)
+                if comm.isRoot { try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
+                try broadcastKept(keptA)
+            }
             keptDown += keptA.count
             channelsDown += intermediate
             try gemv(down, keptA, part)
-            try timed {
-                try comm.gatherv(part, count: hiddenPlan.counts[comm.rank], into: out, counts: hiddenPlan.counts,
-                                 root: 0)
+            let hr = hiddenPlan.counts[comm.rank]
+            try step(.out) {
+                try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hr)
+                try checkOutgoing(part, count: hr, what: "MLP output")
+                try timed { try comm.gatherv(part, count: hr, into: out, counts: hiddenPlan.counts, root: 0) }
             }
-            if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? hidden - hiddenPlan.counts[0] : hiddenPlan.counts[comm.rank]) }
+            if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? hidden - hiddenPlan.counts[0] : hr) }
         case .reduce:
             // 3. threshold my own slice of a, down over my rows for all of out, one reduce-sum.
-            try keptA.threshold(g, count: mine.count, t: thresholdDown)
+            try step(.a) {
+                try FaultInjection.at(.a, rank: comm.rank, layer: layer, payload: g, count: mine.count)
+                try keptA.threshold(g, count: mine.count, t: thresholdDown)
+            }
             keptDown += keptA.count
             channelsDown += mine.count
             try gemv(down, keptA, part)
-            try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
+            try step(.out) {
+                try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hidden)
+                try checkOutgoing(part, count: hidden, what: "partial MLP output")
+                try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
+            }
             if comm.size > 1 { messageBytes += 4 * hidden }
         }
     }
 
-    /// Root's kept channels to every rank: the count, then indices and values in one message.
+    /// Runs one protocol step; any failure in it becomes a `ProtocolError` naming this layer and the step.
+    @inline(__always) func step(_ s: FaultInjection.Step, _ body: () throws -> Void) throws {
+        do { try body() } catch let e as ProtocolError { throw e } catch {
+            throw ProtocolError(layer: layer, step: s.rawValue, problem: "\(error)")
+        }
+    }
+
+    /// Throws if this rank is about to send a NaN or ∞.
+    @inline(__always) func checkOutgoing(_ x: UnsafePointer<Float>, count: Int, what: String) throws {
+        if let bad = Finite.firstBad(x, count: count) {
+            throw ActSparseError.invalidValue(what: "\(what)[\(bad)] computed on this rank", expected: "a finite value",
+                                              found: "\(x[bad])")
+        }
+    }
+
+    /// Root's kept channels to every rank: the count (checked against the width before anything is received
+    /// into the wire buffer), then indices and values in one message.
     func broadcastKept(_ a: SparseActivation) throws {
         guard comm.size > 1 else { return }
         try timed {
             let n = try comm.broadcast(value: Int32(a.count), root: 0)
+            guard n >= 0 && Int(n) <= a.width else {
+                throw ActSparseError.shape(what: "kept channel count from rank 0", expected: "0...\(a.width)",
+                                           found: "\(n)")
+            }
             let count = Int(n)
             let idx = wire.assumingMemoryBound(to: Int32.self)
             let val = (wire + 4 * count).assumingMemoryBound(to: Float.self)
@@ -193,10 +247,10 @@ extension DistributedMLP {
     /// out[M, H] = MLP(x[M, H]) dense. `x`/`out` on rank 0 only. Allocates per call (once per prompt).
     public func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws {
         let mine = interPlan.slices[comm.rank]
-        let xs = scratch[0].floats(m * hidden)
+        let xs = try scratch[0].floats(m * hidden)
         if comm.isRoot { xs.update(from: x!, count: m * hidden) }
         try timed { try comm.broadcast(xs, count: m * hidden, root: 0) }
-        let gm = scratch[1].floats(m * mine.count), um = scratch[2].floats(m * mine.count)
+        let gm = try scratch[1].floats(m * mine.count), um = try scratch[2].floats(m * mine.count)
         try gate.prefill(xs, m: m, into: gm)
         try up.prefill(xs, m: m, into: um)
         SwiGLU.apply(gate: gm, up: um, into: gm, count: m * mine.count)
@@ -207,12 +261,12 @@ extension DistributedMLP {
             let a = try allGatherRows(gm, m: m, plan: interPlan)
             defer { a.deallocate() }
             let hr = hiddenPlan.slices[comm.rank].count
-            let pm = scratch[3].floats(m * hr)
+            let pm = try scratch[3].floats(m * hr)
             try down.prefill(a, m: m, into: pm)
             let full = try gatherRows(pm, m: m, plan: hiddenPlan)
             if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
         case .reduce:
-            let pm = scratch[3].floats(m * hidden)
+            let pm = try scratch[3].floats(m * hidden)
             try down.prefill(gm, m: m, into: pm)
             try timed { try comm.reduceSum(pm, into: out, count: m * hidden, root: 0) }
         }

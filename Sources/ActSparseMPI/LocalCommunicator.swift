@@ -6,6 +6,8 @@ import Glibc
 public final class LocalCommunicator: Communicator {
     public let rank = 0
     public let size = 1
+    /// Unused: one process never waits for a peer.
+    public var timeout: Double = 0
 
     public init() {}
 

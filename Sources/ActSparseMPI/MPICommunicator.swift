@@ -1,3 +1,4 @@
+import ActSparse
 import CMPI
 #if canImport(Glibc)
 import Glibc
@@ -5,9 +6,15 @@ import Glibc
 
 /// MPI_COMM_WORLD through Open MPI. The only file that calls MPI: every return code is checked and becomes a
 /// `CommunicatorError` naming the call (errors are set to return, not to abort inside MPI).
+///
+/// Every collective is non-blocking (MPI_Ibcast, MPI_Igatherv, MPI_Ireduce, MPI_Ibarrier) and polled against
+/// `timeout`: a peer that is stuck, or cut off by the network, makes this rank print which collective and which
+/// peer and MPI_Abort the job, instead of waiting forever.
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
+    /// Starts at the load timeout (setup); the per-token code lowers it once every rank is ready.
+    public var timeout: Double = CommunicatorDefaults.loadTimeout
     let comm: MPI_Comm
     /// Gatherv counts → (counts, displacements) as Int32, made once per distinct layout (a model has two):
     /// the per-token gathers allocate nothing.
@@ -21,6 +28,11 @@ public final class MPICommunicator: Communicator {
     public init() throws {
         var provided: Int32 = 0
         try MPICommunicator.check(MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided), "MPI_Init_thread")
+        // Only the main thread calls MPI (the kernels' worker threads never do): FUNNELED is what we need.
+        guard provided >= cmpi_thread_funneled() else {
+            throw CommunicatorError.argument("MPI_Init_thread: this MPI provides thread level \(provided), " +
+                                             "ActSparse needs MPI_THREAD_FUNNELED (\(cmpi_thread_funneled()))")
+        }
         comm = cmpi_comm_world()
         try MPICommunicator.check(MPI_Comm_set_errhandler(comm, cmpi_errors_return()), "MPI_Comm_set_errhandler")
         var r: Int32 = 0, s: Int32 = 0
@@ -44,45 +56,87 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    /// Who this rank waits for in a rooted collective: the root, or (on the root) the other ranks.
+    func peers(root: Int) -> String {
+        if rank != root { return "rank \(root) (the root)" }
+        if size == 2 { return "rank \(1 - root)" }
+        return "one of ranks \((0..<size).filter { $0 != root }.map(String.init).joined(separator: ", "))"
+    }
+
+    /// Polls `request` until it completes; past `timeout` seconds, aborts the job naming the collective and peer.
+    func wait(_ request: inout MPI_Request?, _ call: String, peer: String) throws {
+        var done: Int32 = 0
+        try MPICommunicator.check(MPI_Test(&request, &done, cmpi_status_ignore()), call)
+        if done != 0 { return }
+        let start = Timing.now()
+        let limit = timeout > 0 ? UInt64(timeout * 1e9) : UInt64.max
+        var polls = 0
+        while done == 0 {
+            try MPICommunicator.check(MPI_Test(&request, &done, cmpi_status_ignore()), call)
+            polls += 1
+            if polls & 1023 == 0 {
+                if Timing.now() - start > limit {
+                    abort("\(call) got no answer within \(timeout) s: \(peer) is stuck, gone or cut off " +
+                          "(--comm-timeout sets the limit)", code: 4)
+                }
+                if polls > 1 << 20 { sched_yield() }  // a long wait: let an oversubscribed peer run
+            }
+        }
+    }
+
     public func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws {
-        try checkRoot(root, "MPI_Bcast")
-        guard bytes <= Int(Int32.max) else { throw CommunicatorError.argument("MPI_Bcast of \(bytes) bytes") }
-        try MPICommunicator.check(MPI_Bcast(buffer, Int32(bytes), cmpi_uint8(), Int32(root), comm), "MPI_Bcast")
+        try checkRoot(root, "MPI_Ibcast")
+        guard bytes >= 0 && bytes <= Int(Int32.max) else { throw CommunicatorError.argument("MPI_Ibcast of \(bytes) bytes") }
+        var req: MPI_Request? = cmpi_request_null()
+        try MPICommunicator.check(MPI_Ibcast(buffer, Int32(bytes), cmpi_uint8(), Int32(root), comm, &req), "MPI_Ibcast")
+        try wait(&req, "MPI_Ibcast of \(bytes) bytes from rank \(root)", peer: peers(root: root))
     }
 
     public func gatherv(_ send: UnsafePointer<Float>, count: Int, into recv: UnsafeMutablePointer<Float>?,
                         counts: [Int], root: Int) throws {
-        try checkRoot(root, "MPI_Gatherv")
-        guard counts.count == size, counts[rank] == count else {
+        try checkRoot(root, "MPI_Igatherv")
+        guard counts.count == size, counts[rank] == count, counts.allSatisfy({ $0 >= 0 }),
+              counts.reduce(0, +) <= Int(Int32.max) else {
             throw CommunicatorError.argument(
-                "MPI_Gatherv on rank \(rank): expected \(size) counts with counts[\(rank)] = \(count), found \(counts)")
+                "MPI_Igatherv on rank \(rank): expected \(size) counts with counts[\(rank)] = \(count), found \(counts)")
         }
-        if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Gatherv: root has no receive buffer") }
-        if gatherLayouts[counts] == nil {
+        if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Igatherv: root has no receive buffer") }
+        let layout: (counts: [Int32], displs: [Int32])
+        if let l = gatherLayouts[counts] { layout = l } else {
             let c32 = counts.map { Int32($0) }
             var d32 = [Int32](repeating: 0, count: size)
             for r in 1..<max(1, size) { d32[r] = d32[r - 1] + c32[r - 1] }
-            gatherLayouts[counts] = (c32, d32)
+            layout = (c32, d32)
+            gatherLayouts[counts] = layout
         }
-        let layout = gatherLayouts[counts]!
+        var req: MPI_Request? = cmpi_request_null()
         try layout.counts.withUnsafeBufferPointer { c in
             try layout.displs.withUnsafeBufferPointer { d in
                 try MPICommunicator.check(
-                    MPI_Gatherv(send, Int32(count), cmpi_float(), recv, c.baseAddress, d.baseAddress, cmpi_float(),
-                                Int32(root), comm), "MPI_Gatherv")
+                    MPI_Igatherv(send, Int32(count), cmpi_float(), recv, c.baseAddress, d.baseAddress, cmpi_float(),
+                                 Int32(root), comm, &req), "MPI_Igatherv")
+                // The count and displacement arrays must outlive the request: wait inside their scope.
+                try wait(&req, "MPI_Igatherv to rank \(root)", peer: peers(root: root))
             }
         }
     }
 
     public func reduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>?, count: Int,
                           root: Int) throws {
-        try checkRoot(root, "MPI_Reduce")
-        if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Reduce: root has no receive buffer") }
+        try checkRoot(root, "MPI_Ireduce")
+        guard count >= 0 && count <= Int(Int32.max) else { throw CommunicatorError.argument("MPI_Ireduce of \(count) floats") }
+        if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Ireduce: root has no receive buffer") }
+        var req: MPI_Request? = cmpi_request_null()
         try MPICommunicator.check(
-            MPI_Reduce(send, recv, Int32(count), cmpi_float(), cmpi_op_sum(), Int32(root), comm), "MPI_Reduce")
+            MPI_Ireduce(send, recv, Int32(count), cmpi_float(), cmpi_op_sum(), Int32(root), comm, &req), "MPI_Ireduce")
+        try wait(&req, "MPI_Ireduce to rank \(root)", peer: peers(root: root))
     }
 
-    public func barrier() throws { try MPICommunicator.check(MPI_Barrier(comm), "MPI_Barrier") }
+    public func barrier() throws {
+        var req: MPI_Request? = cmpi_request_null()
+        try MPICommunicator.check(MPI_Ibarrier(comm, &req), "MPI_Ibarrier")
+        try wait(&req, "MPI_Ibarrier", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
+    }
 
     public func abort(_ message: String, code: Int32) -> Never {
         fputs("actsparse: rank \(rank)/\(size): \(message)\n", stderr)

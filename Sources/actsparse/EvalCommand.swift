@@ -12,6 +12,7 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var commOptions: CommOptions
     @Option(help: "Evaluation text file.") var text: String
     @Option(help: "Target sparsities (comma list; both MLP inputs).") var sparsity = "0.25,0.4,0.5,0.6"
     @Option(help: "Down-input target as a multiple of the gate/up one (e.g. 1.0 both equal).") var downRatio = 1.0
@@ -29,12 +30,12 @@ struct EvalCommand: ParsableCommand {
                 if tokens < 2 { return "--tokens must be ≥ 2, found \(tokens)" }
                 if !(downRatio > 0 && downRatio.isFinite) { return "--down-ratio must be > 0, found \(downRatio)" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
-                return modelOptions.problem()
+                return commOptions.problem() ?? modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
-                                           threads: threadOptions.resolved, context: tokens + 1)
+                                           threads: threadOptions.resolved, context: tokens + 1,
+                                           stepTimeout: commOptions.resolved)
             guard let model = llm.model else { return try llm.follow() }
-            defer { try? llm.stop() }
             let opts = try SparsityOptions.parse(thresholds.map { ["--thresholds", $0] } ?? [])
             let table = try SparsityOptions.parse(["--thresholds", opts.path(for: modelOptions.model)])
                 .table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
@@ -69,6 +70,7 @@ struct EvalCommand: ParsableCommand {
                     rows.append("\(target),\(l),\(f(g, 4)),\(f(d, 4)),\(f(nll, 5)),\(f(exp(nll), 4)),\(f(nll - denseNLL, 5))")
                 }
             }
+            try llm.stop()  // only on success: after a failure withWorld aborts the job
             print("(\(ids.count - 1) tokens of \(text); per-layer realized sparsity in --csv)")
             if let csv { try rows.joined(separator: "\n").appending("\n").write(toFile: csv, atomically: true, encoding: .utf8) }
         }

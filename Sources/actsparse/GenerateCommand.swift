@@ -13,6 +13,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sparsityOptions: SparsityOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var commOptions: CommOptions
     @Option(help: "Prompt text (raw completion unless --chat).") var prompt = "The capital of France is"
     @Option(help: "Tokens to generate.") var tokens = 32
     @Flag(help: "Apply the model's chat template to the prompt.") var chat = false
@@ -29,13 +30,14 @@ struct GenerateCommand: ParsableCommand {
                 if greedy && temperature > 0 { return "--greedy and --temperature exclude each other" }
                 if !(temperature >= 0 && temperature.isFinite) { return "--temperature must be a finite value ≥ 0, found \(temperature)" }
                 if !(topP > 0 && topP <= 1) { return "--top-p must be in (0, 1], found \(topP)" }
-                return sparsityOptions.problem() ?? modelOptions.problem()
+                return sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
-                                           threads: threadOptions.resolved, context: modelOptions.context)
+                                           threads: threadOptions.resolved, context: modelOptions.context,
+                                           stepTimeout: commOptions.resolved)
             guard let model = llm.model else { return try llm.follow() }
-            defer { try? llm.stop() }
             try generate(llm, model)
+            try llm.stop()  // only on success: after a failure withWorld aborts the job
         }
     }
 

@@ -33,6 +33,7 @@ struct MLPCommand: ParsableCommand {
     var dump: String?
     @Option(help: "Testing: make RANK fail at decode token 1: RANK[:error|nan|kill].") var injectFailure: String?
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var commOptions: CommOptions
 
     func run() throws {
         try withWorld { comm in
@@ -41,6 +42,7 @@ struct MLPCommand: ParsableCommand {
                 guard let fmt else { return "unknown --format \(format)" }
                 if hidden <= 0 || intermediate <= 0 { return "--hidden and --intermediate must be > 0" }
                 if tokens < 1 || prefill < 0 || calibTokens < 1 { return "--tokens and --calib-tokens must be ≥ 1" }
+                if let p = commOptions.problem() { return p }
                 for s in [sparsity, sparsityGateUp ?? 0, sparsityDown ?? 0] where !(0..<1).contains(s) {
                     return "sparsity \(s) not in 0..<1"
                 }
@@ -62,6 +64,8 @@ struct MLPCommand: ParsableCommand {
             comm: comm, mode: mode, hidden: hidden, intermediate: intermediate, align: fmt.group,
             threads: threadOptions.resolved,
             slice: DistributedMLP.syntheticSlice(seed: seed, hidden: hidden, intermediate: intermediate, format: fmt))
+        try comm.barrier()  // every rank built its slices (under the load timeout); tokens run under --comm-timeout
+        comm.timeout = commOptions.resolved
         let H = hidden
         func token(_ t: Int) -> [Float] {
             var h = [Float](repeating: 0, count: H)

@@ -20,6 +20,24 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
+/// How long a rank waits for its peers in a per-token collective before it ends the job.
+struct CommOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Seconds a per-token collective may wait for the other ranks before this rank names "
+        + "the collective and the peer and aborts the job (default: ACTSPARSE_COMM_TIMEOUT, else 3; 0 = no limit). "
+        + "Loading has its own limit of 600 s."))
+    var commTimeout: Double?
+
+    var resolved: Double {
+        if let commTimeout { return commTimeout }
+        return ProcessInfo.processInfo.environment["ACTSPARSE_COMM_TIMEOUT"].flatMap(Double.init)
+            ?? CommunicatorDefaults.timeout
+    }
+
+    func problem() -> String? {
+        resolved >= 0 && resolved.isFinite ? nil : "--comm-timeout must be a finite number of seconds ≥ 0, found \(resolved)"
+    }
+}
+
 /// Runs `body` with the world communicator; any error on any rank prints one line naming the rank and ends the
 /// whole job through MPI_Abort (never MPI_Finalize after a failure: that hangs the other ranks).
 func withWorld(_ body: (Communicator) throws -> Void) throws {

@@ -10,7 +10,7 @@ let maxGemmError: Float = 2e-6 * 64
 struct KernelTests {
     /// Runs the sparse GEMV for `x` at threshold `t` with `threads` workers.
     func decode(_ w: PlainWeights, _ x: [Float], t: Float?, threads: Int) throws -> (y: [Float], kept: Int) {
-        let fc = SparseFC(weights: w, threads: threads)
+        let fc = try SparseFC(weights: w, threads: threads)
         let a = SparseActivation(width: w.ic)
         if let t { try a.threshold(x, count: x.count, t: t) } else { try a.keepAll(x, count: x.count) }
         var y = [Float](repeating: .nan, count: w.oc)
@@ -86,7 +86,7 @@ struct KernelTests {
                 }
                 let ref = Reference.gemm(w, x: x, m: m)
                 for threads in [1, 2] {
-                    let fc = SparseFC(weights: w, threads: threads)
+                    let fc = try SparseFC(weights: w, threads: threads)
                     var y = [Float](repeating: .nan, count: m * oc)
                     try fc.prefill(x, m: m, into: &y)
                     expectClose(y, ref, scale: scale, rtol: maxGemmError, "prefill \(format) \(ic)x\(oc) M=\(m)")
@@ -99,7 +99,7 @@ struct KernelTests {
     func badInput() throws {
         let w = try PlainWeights.quantize(makeWeights(ic: 64, oc: 40, seed: 1), ic: 64, oc: 40,
                                           format: .init(.int4asym, group: 32))
-        let fc = SparseFC(weights: w, threads: 1)
+        let fc = try SparseFC(weights: w, threads: 1)
         var y = [Float](repeating: 0, count: 40)
         let wrong = SparseActivation(width: 63)
         do {

@@ -35,7 +35,7 @@ public struct FCBenchmark {
     public func run(emit: (Row) -> Void) throws {
         let c = config
         let shape = "\(c.ic)x\(c.oc)"
-        let probe = ReadBandwidth()
+        let probe = try ReadBandwidth()
         var read: [Int: Double] = [:]
         for t in c.threads {
             read[t] = probe.measure(threads: t)
@@ -55,8 +55,8 @@ public struct FCBenchmark {
             }
             let copies = [first] + (1..<max(1, (c.coldBytes + first.bytes - 1) / first.bytes)).map { _ in first.copy() }
             for t in c.threads {
-                let fcs = copies.map { SparseFC(weights: $0, threads: t) }
-                let yBuffer = AlignedBuffer(bytes: c.oc * 4)
+                let fcs = try copies.map { try SparseFC(weights: $0, threads: t) }
+                let yBuffer = try AlignedBuffer(bytes: c.oc * 4)
                 let y = yBuffer.pointer(as: Float.self)
                 let act = SparseActivation(width: c.ic)
                 // Dense decode: the same kernel with every row kept.
@@ -82,7 +82,7 @@ public struct FCBenchmark {
                 for m in c.prefillM {
                     var xm = [Float](repeating: 0, count: m * c.ic)
                     for i in 0..<xm.count { xm[i] = rng.gaussian() }
-                    let ymBuffer = AlignedBuffer(bytes: m * c.oc * 4)
+                    let ymBuffer = try AlignedBuffer(bytes: m * c.oc * 4)
                     let ym = ymBuffer.pointer(as: Float.self)
                     let fc = fcs[0]
                     try fc.prefill(xm, m: m, into: ym)  // warm-up, sizes scratch

@@ -7,8 +7,8 @@ public final class ReadBandwidth {
     public var bytes: Int { buffer.count }
 
     /// `bytes` defaults to 512 MiB (16× a 32 MiB L3).
-    public init(bytes: Int = 512 << 20) {
-        buffer = AlignedBuffer(bytes: bytes)
+    public init(bytes: Int = 512 << 20) throws {
+        buffer = try AlignedBuffer(bytes: bytes)
         let p = buffer.pointer(as: Float.self)
         p.update(repeating: 1, count: bytes / 4)
     }

@@ -38,19 +38,19 @@ public final class PlainWeights: @unchecked Sendable {
         self.ic = ic
         self.oc = oc
         rowStride = format.rowBytes(oc)
-        codes = AlignedBuffer(bytes: ic * rowStride)
+        codes = try AlignedBuffer(bytes: ic * rowStride)
         let units = format.scaling == .perGroup ? ic / format.group : 1
         switch format.kind {
         case .f32, .f16, .bf16:
             scales = nil; offsets = nil
         case .int8sym:
-            scales = AlignedBuffer(bytes: oc * 4); offsets = nil
+            scales = try AlignedBuffer(bytes: oc * 4); offsets = nil
         case .int8asym:
-            scales = AlignedBuffer(bytes: oc * 4); offsets = AlignedBuffer(bytes: oc * 4)
+            scales = try AlignedBuffer(bytes: oc * 4); offsets = try AlignedBuffer(bytes: oc * 4)
         case .int8group, .int4sym:
-            scales = AlignedBuffer(bytes: units * oc * 2); offsets = nil
+            scales = try AlignedBuffer(bytes: units * oc * 2); offsets = nil
         case .int4asym:
-            scales = AlignedBuffer(bytes: units * oc * 2); offsets = AlignedBuffer(bytes: units * oc * 2)
+            scales = try AlignedBuffer(bytes: units * oc * 2); offsets = try AlignedBuffer(bytes: units * oc * 2)
         }
     }
 

@@ -47,6 +47,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let tensorNames: [String]
     let base: UnsafeRawPointer
     public let size: Int
+    /// Bytes of the header: metadata and tensor table (the data follows, aligned).
+    public let headerBytes: Int
     /// The bytes are an mmap of the file (unmapped on deinit), or a private copy (freed on deinit).
     let mapped: Bool
 
@@ -139,6 +141,7 @@ public final class GGUFFile: @unchecked Sendable {
                 let type = try r.u32()
                 infos.append((name, dims, type, try r.count(limit: Int.max, "tensor \(name) offset")))
             }
+            headerBytes = r.offset
             let dataStart = (r.offset + alignment - 1) / alignment * alignment  // offset ≤ size: no overflow
             var t: [String: TensorInfo] = [:]
             var names: [String] = []
@@ -190,6 +193,14 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     deinit { GGUFFile.release(base, size: size, mapped: mapped) }
+
+    /// FNV-1a of the header (metadata and tensor table) and the file size: ranks compare it to be sure they
+    /// opened the same model (the weights are not hashed: that would read the whole file).
+    public var digest: UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for i in 0..<headerBytes { h = (h ^ UInt64(base.load(fromByteOffset: i, as: UInt8.self))) &* 0x100_0000_01B3 }
+        return (h ^ UInt64(size)) &* 0x100_0000_01B3
+    }
 
     /// The tensor named `name`, checked against the dims the model expects.
     public func tensor(_ name: String, dims expected: [Int]? = nil) throws -> TensorInfo {

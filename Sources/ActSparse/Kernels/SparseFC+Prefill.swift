@@ -14,7 +14,7 @@ extension SparseFC {
         let MR = SparseFC.MR
         let tiles = (m + MR - 1) / MR
         // Pack x as [tile][IC][MR]: one broadcast per (row, i) reads sequentially. Missing rows are zeros.
-        let px = packedX.floats(tiles * ic * MR)
+        let px = try packedX.floats(tiles * ic * MR)
         for t in 0..<tiles {
             for r in 0..<MR {
                 let row = t * MR + r

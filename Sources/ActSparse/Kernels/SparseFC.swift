@@ -26,11 +26,11 @@ public final class SparseFC: @unchecked Sendable {
     // Prefill tile sizes: MR×NC accumulators (4 × 64 = 16 zmm), KC rows per panel (64 KiB, L2-resident).
     static let MR = 4, NC = 64, KC = 256
 
-    public init(weights: PlainWeights, threads: Int = Parallel.availableCores, packing: GrowableBuffer? = nil) {
+    public init(weights: PlainWeights, threads: Int = Parallel.availableCores, packing: GrowableBuffer? = nil) throws {
         self.weights = weights
         packedX = packing ?? GrowableBuffer()
         self.threads = max(1, threads)
-        partial = AlignedBuffer(bytes: weights.oc * 4 + 64)
+        partial = try AlignedBuffer(bytes: weights.oc * 4 + 64)
         decodeChunks = Parallel.split(weights.oc, parts: self.threads, align: 32)
         let chunkBytes = weights.rowStride / max(1, decodeChunks.count)
         prefetchRows = chunkBytes < SparseFC.shortRowBytes
@@ -38,7 +38,7 @@ public final class SparseFC: @unchecked Sendable {
         // (each 32-column block carries only 16–32 bytes per row); 2- and 4-byte codes stream better with 4.
         rowsPerPass = prefetchRows || weights.format.rowBytes(32) <= 32 ? 8 : 4
         prefillChunks = Parallel.split(weights.oc, parts: self.threads, align: SparseFC.NC)
-        panels = (0..<prefillChunks.count).map { _ in AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
+        panels = try (0..<prefillChunks.count).map { _ in try AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
     }
 
     public var ic: Int { weights.ic }

@@ -11,7 +11,7 @@ public final class DenseMLP: FeedForward {
 
     public init(gguf file: GGUFFile, layer l: Int, config c: LlamaConfig, threads: Int) throws {
         func fc(_ n: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
-            SparseFC(weights: try file.plainWeights(try file.tensor("blk.\(l).\(n).weight", dims: [ic, oc])),
+            try SparseFC(weights: try file.plainWeights(try file.tensor("blk.\(l).\(n).weight", dims: [ic, oc])),
                      threads: threads)
         }
         gate = try fc("ffn_gate", c.hidden, c.intermediate)

@@ -56,7 +56,7 @@ public final class LlamaModel {
         var ms: [FeedForward] = []
         let packing = GrowableBuffer()
         func fc(_ name: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
-            SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads, packing: packing)
+            try SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads, packing: packing)
         }
         for l in 0..<c.layers {
             let p = "blk.\(l)."
@@ -76,7 +76,7 @@ public final class LlamaModel {
         outputNorm = try g.floats("output_norm.weight", count: c.hidden)
         // Tied embeddings unless the file has its own head; either way [H, vocab] (the LM head writes vocab floats).
         let head = g.tensors["output.weight"] != nil ? try g.tensor("output.weight", dims: [c.hidden, c.vocab]) : embedding
-        lmHead = SparseFC(weights: try g.plainWeights(head), threads: threads, packing: packing)
+        lmHead = try SparseFC(weights: try g.plainWeights(head), threads: threads, packing: packing)
 
         let ctx = c.context
         kCache = .allocate(capacity: c.layers * ctx * c.kvDim)
@@ -170,10 +170,10 @@ public final class LlamaModel {
             throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + m)")
         }
         // [M, H] residual, normed, branch; [M, qDim] queries, attention; [M, kvDim] keys, values.
-        let X = prefillScratch[0].floats(m * c.hidden), XN = prefillScratch[1].floats(m * c.hidden)
-        let B = prefillScratch[2].floats(m * c.hidden)
-        let Q = prefillScratch[3].floats(m * c.qDim), A = prefillScratch[4].floats(m * c.qDim)
-        let K = prefillScratch[5].floats(m * c.kvDim), V = prefillScratch[6].floats(m * c.kvDim)
+        let X = try prefillScratch[0].floats(m * c.hidden), XN = try prefillScratch[1].floats(m * c.hidden)
+        let B = try prefillScratch[2].floats(m * c.hidden)
+        let Q = try prefillScratch[3].floats(m * c.qDim), A = try prefillScratch[4].floats(m * c.qDim)
+        let K = try prefillScratch[5].floats(m * c.kvDim), V = try prefillScratch[6].floats(m * c.kvDim)
         for (r, t) in tokens.enumerated() {
             guard t >= 0 && Int(t) < c.vocab else {
                 throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")

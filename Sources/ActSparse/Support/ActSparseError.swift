@@ -6,6 +6,8 @@ public enum ActSparseError: Error, Equatable, CustomStringConvertible {
     case invalidValue(what: String, expected: String, found: String)
     /// A file that cannot be read or does not hold what it should.
     case file(path: String, problem: String)
+    /// Not enough memory for `what` (bytes; available nil when unknown).
+    case memory(what: String, needed: Int, available: Int?)
 
     public var description: String {
         switch self {
@@ -15,6 +17,9 @@ public enum ActSparseError: Error, Equatable, CustomStringConvertible {
             return "invalid \(what): expected \(expected), found \(found)"
         case let .file(path, problem):
             return "\(path): \(problem)"
+        case let .memory(what, needed, available):
+            return "out of memory for \(what): needs \(Memory.describe(needed))" +
+                (available.map { ", \(Memory.describe($0)) available" } ?? "")
         }
     }
 }

@@ -8,18 +8,25 @@ public final class AlignedBuffer: @unchecked Sendable {
     public let count: Int
     public let raw: UnsafeMutableRawPointer
 
-    public init(bytes: Int) {
-        count = bytes
+    /// Throws `ActSparseError.memory` when the allocation fails (never traps).
+    public init(bytes: Int, what: String = "a buffer") throws {
         let big = bytes >= 4 << 20
         let alignment = big ? 2 << 20 : 64
-        let size = max(64, (bytes + alignment - 1) / alignment * alignment)
+        let (padded, overflow) = max(64, bytes).addingReportingOverflow(alignment - 1)
+        guard bytes >= 0, !overflow else {
+            throw ActSparseError.memory(what: what, needed: bytes, available: Memory.available())
+        }
+        let size = padded / alignment * alignment
         var p: UnsafeMutableRawPointer?
-        precondition(posix_memalign(&p, alignment, size) == 0 && p != nil, "out of memory allocating \(bytes) bytes")
+        guard posix_memalign(&p, alignment, size) == 0, let p else {
+            throw ActSparseError.memory(what: what, needed: size, available: Memory.available())
+        }
         #if canImport(Glibc)
         if big { _ = madvise(p, size, 14 /* MADV_HUGEPAGE */) }
         #endif
-        memset(p!, 0, size)
-        raw = p!
+        memset(p, 0, size)
+        count = bytes
+        raw = p
     }
 
     deinit { free(raw) }

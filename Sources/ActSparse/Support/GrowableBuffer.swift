@@ -5,8 +5,12 @@ public final class GrowableBuffer: @unchecked Sendable {
     public init() {}
 
     /// At least `count` floats; contents are unspecified.
-    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if buffer == nil || buffer!.count < count * 4 { buffer = AlignedBuffer(bytes: max(64, count * 4)) }
-        return buffer!.pointer(as: Float.self)
+    public func floats(_ count: Int) throws -> UnsafeMutablePointer<Float> {
+        if let b = buffer, b.count >= count * 4 { return b.pointer(as: Float.self) }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: 4)
+        guard !overflow else { throw ActSparseError.memory(what: "scratch of \(count) floats", needed: Int.max, available: Memory.available()) }
+        let b = try AlignedBuffer(bytes: max(64, bytes), what: "scratch")
+        buffer = b
+        return b.pointer(as: Float.self)
     }
 }

@@ -1,0 +1,36 @@
+import Foundation
+
+/// What this process may still allocate, so that loading checks its needs up front and says what is missing
+/// instead of being killed half-way (or trapping in an allocator).
+public enum Memory {
+    /// Bytes available: MemAvailable of /proc/meminfo, lowered to the cgroup's headroom (memory.max − current)
+    /// when one is set; nil where neither can be read.
+    public static func available() -> Int? {
+        var best: Int?
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+           let kb = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) {
+            best = kb * 1024
+        }
+        let cg = "/sys/fs/cgroup/"
+        if let maxText = try? String(contentsOfFile: cg + "memory.max", encoding: .utf8),
+           let limit = Int(maxText.trimmingCharacters(in: .whitespacesAndNewlines)),
+           let curText = try? String(contentsOfFile: cg + "memory.current", encoding: .utf8),
+           let current = Int(curText.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            best = min(best ?? Int.max, max(0, limit - current))
+        }
+        return best
+    }
+
+    /// Throws unless `needed` bytes (`what`, itemised in `detail`) fit in what is available.
+    public static func require(_ needed: Int, for what: String) throws {
+        if let avail = available(), needed > avail {
+            throw ActSparseError.memory(what: what, needed: needed, available: avail)
+        }
+    }
+
+    public static func describe(_ bytes: Int) -> String {
+        bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / Double(1 << 30))
+            : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
+    }
+}
