@@ -25,11 +25,11 @@ public final class DistributedLlama {
     enum Step: Int32 { case stop = 0, prefill = 1, decode = 2, thresholds = 3 }
 
     /// Every rank opens the same GGUF path and keeps only its MLP slices (rank 0 also the rest of the model).
+    /// Setup runs under the communicator's timeout as the caller set it (the load timeout); then `stepTimeout`.
     public init(comm: Communicator, path: String, mode: DistributedMLP.Mode, threads: Int,
                 context: Int = 2048, stepTimeout: Double = CommunicatorDefaults.timeout) throws {
         self.comm = comm
         self.stepTimeout = stepTimeout
-        comm.timeout = max(comm.timeout, CommunicatorDefaults.loadTimeout)
         let g = try GGUFFile(path: path)
         gguf = g
         // The same model on every rank: rank 0's header digest to all, each compares its own.

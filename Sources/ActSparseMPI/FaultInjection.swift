@@ -25,10 +25,11 @@ public struct FaultInjection: Sendable {
     }()
 
     public init(parsing spec: String) throws {
-        let (body, n) = spec.split(separator: "@").count == 2
-            ? (String(spec.split(separator: "@")[0]), Int(spec.split(separator: "@")[1])) : (spec, 3)
-        let p = body.split(separator: ":").map(String.init)
-        guard p.count == 3, let r = Int(p[0]), r >= 0, let s = Step(rawValue: p[1]), let k = Kind(rawValue: p[2]),
+        let at = spec.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
+        let p = at[0].split(separator: ":").map(String.init)
+        let s = p.count == 3 ? Step(rawValue: p[1]) : nil
+        let n = at.count == 2 ? Int(at[1]) : (s == .load ? 1 : 3)  // load happens once
+        guard at.count <= 2, p.count == 3, let r = Int(p[0]), r >= 0, let s, let k = Kind(rawValue: p[2]),
               let n, n >= 1 else {
             throw ActSparseError.invalidValue(
                 what: "fault spec", expected: "RANK:STEP:KIND[@N], STEP in \(Step.allCases.map(\.rawValue)), " +

@@ -21,7 +21,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Write per-layer results as CSV here.") var csv: String?
 
     func run() throws {
-        try withWorld { comm in
+        try withWorld(commOptions) { comm in
             var targets: [Double] = []
             try agreeOnConfiguration(comm) {
                 guard let t = try? parseList(sparsity, "--sparsity", { Double($0) }), t.allSatisfy({ (0..<1).contains($0) })

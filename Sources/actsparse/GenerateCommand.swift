@@ -24,7 +24,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Skip the dense re-run that measures dense decode tokens/s.") var noDenseBaseline = false
 
     func run() throws {
-        try withWorld { comm in
+        try withWorld(commOptions) { comm in
             try agreeOnConfiguration(comm) {
                 if tokens < 1 { return "--tokens must be ≥ 1" }
                 if greedy && temperature > 0 { return "--greedy and --temperature exclude each other" }

@@ -36,7 +36,7 @@ struct MLPCommand: ParsableCommand {
     @OptionGroup var commOptions: CommOptions
 
     func run() throws {
-        try withWorld { comm in
+        try withWorld(commOptions) { comm in
             let fmt = try? WeightFormat(parsing: format, defaultGroup: group)
             try agreeOnConfiguration(comm) {
                 guard let fmt else { return "unknown --format \(format)" }

@@ -24,8 +24,17 @@ struct ThreadOptions: ParsableArguments {
 struct CommOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a per-token collective may wait for the other ranks before this rank names "
         + "the collective and the peer and aborts the job (default: ACTSPARSE_COMM_TIMEOUT, else 3; 0 = no limit). "
-        + "Loading has its own limit of 600 s."))
+        + "Loading has its own limit, --load-timeout."))
     var commTimeout: Double?
+    @Option(help: ArgumentHelp("Seconds the ranks may wait for each other while loading (rank 0 repacks more of the "
+        + "model than the others) and at startup (default: ACTSPARSE_LOAD_TIMEOUT, else 600)."))
+    var loadTimeout: Double?
+
+    var load: Double {
+        if let loadTimeout { return loadTimeout }
+        return ProcessInfo.processInfo.environment["ACTSPARSE_LOAD_TIMEOUT"].flatMap(Double.init)
+            ?? CommunicatorDefaults.loadTimeout
+    }
 
     var resolved: Double {
         if let commTimeout { return commTimeout }
@@ -34,15 +43,22 @@ struct CommOptions: ParsableArguments {
     }
 
     func problem() -> String? {
-        resolved >= 0 && resolved.isFinite ? nil : "--comm-timeout must be a finite number of seconds ≥ 0, found \(resolved)"
+        for (flag, v) in [("--comm-timeout", resolved), ("--load-timeout", load)] where !(v >= 0 && v.isFinite) {
+            return "\(flag) must be a finite number of seconds ≥ 0, found \(v)"
+        }
+        return nil
     }
 }
 
 /// Runs `body` with the world communicator; any error on any rank prints one line naming the rank and ends the
 /// whole job through MPI_Abort (never MPI_Finalize after a failure: that hangs the other ranks).
-func withWorld(_ body: (Communicator) throws -> Void) throws {
+/// Setup collectives (before the model is loaded) wait up to the load timeout.
+func withWorld(_ timeouts: CommOptions? = nil, _ body: (Communicator) throws -> Void) throws {
     let comm: Communicator
-    do { comm = try MPICommunicator.world() } catch {
+    do {
+        comm = try MPICommunicator.world()
+        if let timeouts, timeouts.load >= 0 && timeouts.load.isFinite { comm.timeout = timeouts.load }
+    } catch {
         FileHandle.standardError.write(Data("actsparse: cannot start MPI: \(error)\n".utf8))
         throw ExitCode(2)
     }

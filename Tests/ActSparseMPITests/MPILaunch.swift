@@ -26,6 +26,19 @@ enum MPILaunch {
 
     static var mpirun: String? { which("mpirun") }
 
+    /// `pgrep -af PATTERN` (processes whose command line mentions it), minus pgrep itself.
+    static func pgrep(_ pattern: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: which("pgrep") ?? "/usr/bin/pgrep")
+        p.arguments = ["-af", pattern]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return text.split(separator: "\n").filter { !$0.contains("pgrep") }.joined(separator: "\n")
+    }
+
     struct Result { var status: Int32; var out: String; var err: String; var seconds: Double }
 
     /// `ranks` nil: run directly; otherwise `mpirun -np ranks` (oversubscribed, as root if needed).
