@@ -1,4 +1,5 @@
 import ActSparse
+import Foundation
 import CMPI
 #if canImport(Glibc)
 import Glibc
@@ -141,6 +142,13 @@ public final class MPICommunicator: Communicator {
     public func abort(_ message: String, code: Int32) -> Never {
         fputs("actsparse: rank \(rank)/\(size): \(message)\n", stderr)
         fflush(stderr)
+        // MPI_Abort asks mpirun to end the job; on a node cut off from mpirun that request never completes.
+        // This rank ends itself after a grace period either way.
+        let watchdog = Thread {
+            sleep(3)
+            _exit(code)
+        }
+        watchdog.start()
         MPI_Abort(comm, code)
         exit(code)  // MPI_Abort does not return; this keeps the type checker and a broken MPI honest
     }

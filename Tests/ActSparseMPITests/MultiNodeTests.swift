@@ -7,7 +7,7 @@ struct MultiNodeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    @Test("2 ranks on two network-namespace nodes over TCP (launch/mpirun --hostfile) match the 1-rank checksum",
+    @Test("2 ranks on two network-namespace nodes over TCP match the 1-rank checksum; a cut link ends the job",
           Requires.root, Requires.mpirun)
     func twoNamespaceNodes() throws {
         let p = Process()
@@ -25,5 +25,7 @@ struct MultiNodeTests {
         print(text.split(separator: "\n").filter { $0.hasPrefix("multinode") }.joined(separator: "\n"))
         #expect(p.terminationStatus == 0, "\(text)")
         #expect(text.contains("multinode: OK (checksums equal)"), "\(text)")
+        // A link cut mid-run: every rank ends by itself within the deadline, the job ends non-zero naming it.
+        #expect(text.contains("multinode: OK (cut link ends the job)"), "\(text)")
     }
 }
