@@ -151,8 +151,8 @@ public final class DistributedLlama {
 
     // MARK: Other ranks
 
-    /// Serves rank 0's steps until it says stop.
-    public func follow() throws {
+    /// Serves rank 0's steps until it says stop; `onDecode` runs after each decode step (soak sampling).
+    public func follow(onDecode: () -> Void = {}) throws {
         while true {
             try FaultInjection.at(.header, rank: comm.rank)
             var h: SIMD2<Int32> = [0, 0]
@@ -166,7 +166,9 @@ public final class DistributedLlama {
                                         "expected 1...\(context)")
                 }
                 try withPrefillTimeout(m) { for mlp in mlps { try mlp.prefill(nil, m: m, into: nil) } }
-            case .decode: for mlp in mlps { try mlp.decode(nil, into: nil) }
+            case .decode:
+                for mlp in mlps { try mlp.decode(nil, into: nil) }
+                onDecode()
             case .thresholds: try receiveThresholds(nil)
             case nil: throw ProtocolError(layer: nil, step: "header", problem: "unknown step \(h[0]) from rank 0")
             }

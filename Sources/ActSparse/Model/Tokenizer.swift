@@ -14,7 +14,10 @@ public final class Tokenizer: @unchecked Sendable {
     /// GPT-2's byte ↔ printable-character map.
     let byteToChar: [Character]
     let charToByte: [Character: UInt8]
+    /// BPE results of recent pre-tokens, emptied when it reaches `cacheLimit` (a long-running process sees an
+    /// unbounded number of distinct pieces: the soak test caught this growing).
     var cache: [String: [Int32]] = [:]
+    static let cacheLimit = 1 << 14
 
     public init(gguf: GGUFFile) throws {
         let path = gguf.path
@@ -192,6 +195,7 @@ public final class Tokenizer: @unchecked Sendable {
                 for ch in sym { if let id = ids[String(ch)] { out.append(id) } }
             }
         }
+        if cache.count >= Tokenizer.cacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[piece] = out
         return out
     }
