@@ -100,6 +100,23 @@ struct CraftedInputTests {
         expectRefused(kv("llama.embedding_length", .u64(UInt64.max)), "hiddenmax", "llama.embedding_length")
     }
 
+    @Test("a KV cache beyond available memory is refused before allocating, saying needed and available")
+    func outOfMemory() throws {
+        let bytes = tiny.bytes(mutateKV: { kv in
+            if let i = kv.firstIndex(where: { $0.0 == "llama.context_length" }) { kv[i].1 = .u32(UInt32(Int32.max)) }
+        })
+        let path = try TinyGGUF.write(bytes, name: "kvhuge")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 1,
+                                     context: Int(Int32.max))
+            Issue.record("a 1 TB KV cache was accepted")
+        } catch let e as ActSparseError {
+            #expect("\(e)".contains("out of memory") && "\(e)".contains("KV cache") && "\(e)".contains("available"),
+                    "\(e)")
+        }
+    }
+
     @Test("tokenizer metadata: token_type longer than tokens, eos/bos ids out of range, non-string tokens")
     func tokenizer() {
         expectRefused(tiny.bytes(mutateKV: { kv in
