@@ -31,7 +31,6 @@ struct MLPCommand: ParsableCommand {
     @Flag(help: "Print one CSV line (with a header) instead of the summary.") var csv = false
     @Option(help: "Write every output (prefill then decode, f32 little-endian) to this file (rank 0).")
     var dump: String?
-    @Option(help: "Testing: make RANK fail at decode token 1: RANK[:error|nan|kill].") var injectFailure: String?
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var commOptions: CommOptions
 
@@ -95,14 +94,12 @@ struct MLPCommand: ParsableCommand {
             if comm.isRoot { checksum.add(out); dumped += out }
         }
         // Decode.
-        let failure = try parseFailure(comm)
         mlp.resetStats()
         var h = [Float](repeating: 0, count: H), out = [Float](repeating: 0, count: H)
         var times: [Double] = [], commTimes: [Double] = []
         try comm.barrier()
         for t in 0..<tokens {
             if comm.isRoot { Synthetic.hidden(seed: seed, token: prefill + t, width: H, into: &h) }
-            if t == 1, let failure { try failure(&h) }
             let commBefore = mlp.commNanos
             let sec = try Timing.seconds {
                 try h.withUnsafeBufferPointer { hp in
@@ -171,24 +168,6 @@ struct MLPCommand: ParsableCommand {
                 messages \(mlp.messageBytes / tokens) B/token on rank 0
                   checksum \(checksum.hex)
                 """)
-        }
-    }
-
-    /// The failure this rank injects at decode token 1, if `--inject-failure` names it.
-    func parseFailure(_ comm: Communicator) throws -> ((inout [Float]) throws -> Void)? {
-        guard let spec = injectFailure else { return nil }
-        let parts = spec.split(separator: ":")
-        guard let r = Int(parts[0]), r == comm.rank else { return nil }
-        switch parts.count > 1 ? String(parts[1]) : "error" {
-        case "nan":
-            return { h in
-                if comm.isRoot { h[7] = .nan } else { throw ActSparseError.invalidValue(
-                    what: "injected activation", expected: "a finite value", found: "nan") }
-            }
-        case "kill": return { _ in kill(getpid(), SIGKILL) }
-        default:
-            return { _ in throw ActSparseError.invalidValue(what: "run", expected: "no failure",
-                                                           found: "injected failure") }
         }
     }
 }

@@ -11,13 +11,15 @@ let maxReduceModeError: Float = 1e-4
 @Suite("distributed MLP", .serialized, Requires.mpirun)
 struct DistributedMLPTests {
     /// A small MLP with awkward sizes: H = 384 (3 groups of 128), I = 640 (5 groups), 3 prefill + 4 decode tokens.
-    func run(_ format: String, mode: String, ranks: Int?, extra: [String] = []) throws -> (MPILaunch.Result, [Float]) {
+    func run(_ format: String, mode: String, ranks: Int?, extra: [String] = [], env: [String: String] = [:]) throws
+        -> (MPILaunch.Result, [Float])
+    {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("mlp-\(UUID()).f32").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         let r = try MPILaunch.run(
             ["mlp", "--hidden", "384", "--intermediate", "640", "--format", format, "--mode", mode, "--tokens", "4",
              "--prefill", "3", "--calib-tokens", "2", "--sparsity", "0.5", "--threads", "1", "--dump", file] + extra,
-            ranks: ranks, timeout: 120)
+            ranks: ranks, timeout: 120, env: env)
         let data = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
         return (r, data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
     }
@@ -50,19 +52,20 @@ struct DistributedMLPTests {
         }
     }
 
-    @Test("a failure on any rank ends the job quickly, non-zero, naming the rank",
-          arguments: [(2, "0:error"), (2, "1:error"), (3, "2:error"), (2, "0:nan"), (2, "1:kill")])
+    @Test("a failure on any rank of the MLP job ends it quickly, non-zero, naming the rank and step",
+          arguments: [(2, "0:kept-h:error"), (2, "1:a:error"), (3, "2:out:error"), (2, "0:kept-h:nan"),
+                      (3, "1:out:nan"), (2, "1:kept-h:kill")])
     func failureInjection(ranks: Int, spec: String) throws {
-        let (r, _) = try run("int4asym-g128", mode: "gather", ranks: ranks, extra: ["--inject-failure", spec])
+        let (r, _) = try run("int4asym-g128", mode: "gather", ranks: ranks, extra: [], env: ["ACTSPARSE_FAULT": spec])
         #expect(r.status != 0)
         #expect(r.seconds < 10, "took \(r.seconds) s (startup included; the abort itself takes < 1 s here)")
-        let rank = spec.split(separator: ":")[0]
-        if spec.hasSuffix("kill") {
-            #expect(r.err.contains("rank \(rank)") || r.err.lowercased().contains("signal"), "\(r.err)")
+        let parts = spec.split(separator: ":").map(String.init)
+        if parts[2] == "kill" {
+            #expect(r.err.contains("rank \(parts[0])") || r.err.lowercased().contains("signal"), "\(r.err)")
         } else {
-            #expect(r.err.contains("rank \(rank)/\(ranks)"), "\(r.err)")
+            #expect(r.err.contains("rank \(parts[0])/\(ranks)") && r.err.contains("step \(parts[1])"), "\(r.err)")
         }
-        if spec.hasSuffix("nan") { #expect(r.err.contains("x[7]"), "\(r.err)") }
+        if parts[2] == "nan" { #expect(r.err.contains("nan"), "\(r.err)") }
     }
 
     @Test("rank 0 rejects a bad configuration for every rank: more ranks than the hidden size can be split into")
