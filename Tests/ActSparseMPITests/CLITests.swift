@@ -5,7 +5,7 @@ import Testing
 struct CLITests {
     @Test("bench fc --csv: the documented columns, one read row per thread count, speed-up 1 for dense")
     func benchCSV() throws {
-        let r = try MPILaunch.run(["bench", "fc", "--ic", "64", "--oc", "100", "--format", "f16,int4asym-g32",
+        let r = try MPILaunch.run(["bench", "fc", "--ic", "256", "--oc", "1000", "--format", "f16,int4asym-g32",
                                    "--sparsity", "0.5", "--threads", "1,2", "--m", "8", "--iterations", "5",
                                    "--cold-mib", "1", "--csv"], timeout: 120)
         #expect(r.status == 0, "\(r.err)")
