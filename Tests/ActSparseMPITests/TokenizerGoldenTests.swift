@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// SmolLM2's tokenizer against ids from an independent implementation (Hugging Face `tokenizers` fed the GGUF's
-/// own vocabulary and merges by launch/tokenizer-golden.py; its output is Golden/smollm2-tokens.json).
+/// own vocabulary and merges by Golden/make-smollm2-tokens.py; its output is Golden/smollm2-tokens.json).
 @Suite("tokenizer golden ids", Requires.model)
 struct TokenizerGoldenTests {
     struct Case: Decodable { var text: String; var ids: [Int32]; var ids_specials: [Int32]? }

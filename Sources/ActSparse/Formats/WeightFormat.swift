@@ -44,6 +44,12 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A format whose group is known to be valid (a multiple of 32 for grouped kinds): the GGUF types' formats.
+    init(valid kind: Kind, group: Int) {
+        self.kind = kind
+        self.group = kind.scaling == .perGroup ? group : 0
+    }
+
     /// Parses `f32`, `f16`, `bf16`, `int8`/`int8sym`, `int8asym`, `int8group`/`q8_0`, `int4`/`int4sym`/`q4_0`,
     /// `int4asym`/`q4_1`; a `-gNN` suffix sets the group (else `defaultGroup`; 32 for the q* names).
     public init(parsing text: String, defaultGroup: Int = 128) throws {

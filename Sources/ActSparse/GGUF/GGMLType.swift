@@ -24,12 +24,12 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
     /// The engine format a tensor of this type loads into without loss.
     public var engineFormat: WeightFormat {
         switch self {
-        case .f32: return try! WeightFormat(.f32)
-        case .f16: return try! WeightFormat(.f16)
-        case .bf16: return try! WeightFormat(.bf16)
-        case .q4_0: return try! WeightFormat(.int4sym, group: 32)
-        case .q4_1: return try! WeightFormat(.int4asym, group: 32)
-        case .q8_0: return try! WeightFormat(.int8group, group: 32)
+        case .f32: return WeightFormat(valid: .f32, group: 0)
+        case .f16: return WeightFormat(valid: .f16, group: 0)
+        case .bf16: return WeightFormat(valid: .bf16, group: 0)
+        case .q4_0: return WeightFormat(valid: .int4sym, group: 32)
+        case .q4_1: return WeightFormat(valid: .int4asym, group: 32)
+        case .q8_0: return WeightFormat(valid: .int8group, group: 32)
         }
     }
 

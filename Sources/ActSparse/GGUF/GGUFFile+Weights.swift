@@ -47,8 +47,8 @@ extension GGUFFile {
                         throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) has " +
                             "scale \(d)\(t.type == .q4_1 ? " and min \(m)" : ""), expected finite values")
                     }
-                    p.scales!.pointer(as: Float16.self)[g * n + oLocal] = d
-                    if t.type == .q4_1 { p.offsets!.pointer(as: Float16.self)[g * n + oLocal] = m }
+                    p.scales?.pointer(as: Float16.self)[g * n + oLocal] = d  // grouped formats have both
+                    if t.type == .q4_1 { p.offsets?.pointer(as: Float16.self)[g * n + oLocal] = m }
                     let qs = blk + (t.type == .q4_1 ? 4 : 2)
                     for j in 0..<32 {
                         let code: Float

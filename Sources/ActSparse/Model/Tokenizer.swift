@@ -98,7 +98,7 @@ public final class Tokenizer: @unchecked Sendable {
             // The earliest special token, if any.
             var best: (Range<Substring.Index>, Int32)?
             for (s, id) in specials {
-                if let r = rest.firstRange(of: s), best == nil || r.lowerBound < best!.0.lowerBound { best = (r, id) }
+                if let r = rest.firstRange(of: s), r.lowerBound < (best?.0.lowerBound ?? rest.endIndex) { best = (r, id) }
             }
             let plain = best.map { rest[..<$0.0.lowerBound] } ?? rest
             for piece in pretokenize(String(plain)) { out += bpe(piece) }

@@ -6,9 +6,9 @@ package), with SmolLM2's pre-tokenizer (digits split one by one, then GPT-2 byte
 below and writes their ids as JSON. Plain-text ids treat control-token spellings as text (as ActSparse does for
 user text); `ids_specials` parse them as control tokens (as the chat template does).
 
-    pip install --target DIR tokenizers gguf && PYTHONPATH=DIR python3 launch/tokenizer-golden.py MODEL.gguf OUT.json
+    pip install --target DIR tokenizers gguf && PYTHONPATH=DIR python3 Tests/ActSparseMPITests/Golden/make-smollm2-tokens.py MODEL.gguf OUT.json
 
-The output for SmolLM2-135M-Instruct is kept in Tests/ActSparseMPITests/Golden/smollm2-tokens.json.
+Its output for SmolLM2-135M-Instruct is smollm2-tokens.json beside this script.
 """
 import json
 import sys
@@ -78,7 +78,7 @@ def main():
             case["ids_specials"] = special.encode(s, add_special_tokens=False).ids
         cases.append(case)
     with open(out, "w", encoding="utf-8") as f:  # one case per line
-        f.write('{"model": %s, "generator": "launch/tokenizer-golden.py (HF tokenizers)", "cases": [\n'
+        f.write('{"model": %s, "generator": "make-smollm2-tokens.py (HF tokenizers)", "cases": [\n'
                 % json.dumps(model.split("/")[-1]))
         f.write(",\n".join(" " + json.dumps(c, ensure_ascii=False) for c in cases) + "\n]}\n")
     print(f"{len(cases)} strings → {out}")
