@@ -117,7 +117,7 @@ struct CraftedInputTests {
         }
     }
 
-    @Test("tokenizer metadata: token_type longer than tokens, eos/bos ids out of range, non-string tokens")
+    @Test("tokenizer metadata: token_type longer than tokens, eos/bos ids out of range, unknown pre-tokenizer, non-string tokens")
     func tokenizer() {
         expectRefused(tiny.bytes(mutateKV: { kv in
             if let i = kv.firstIndex(where: { $0.0 == "tokenizer.ggml.token_type" }) {
@@ -131,6 +131,12 @@ struct CraftedInputTests {
             kv.append(("tokenizer.ggml.bos_token_id", .u64(UInt64.max)))
             if let i = kv.firstIndex(where: { $0.0 == "tokenizer.ggml.add_bos_token" }) { kv[i].1 = .bool(true) }
         }), "bos", "tokenizer.ggml.bos_token_id")
+        // Llama-3's pre-tokenizer is not implemented: refused by name, never encoded with the wrong rules.
+        expectRefused(tiny.bytes(mutateKV: { kv in
+            if let i = kv.firstIndex(where: { $0.0 == "tokenizer.ggml.pre" }) { kv[i].1 = .str("llama-bpe") }
+        }), "llamabpe", "tokenizer.ggml.pre: expected one of gpt2")
+        expectRefused(tiny.bytes(mutateKV: { kv in kv.removeAll { $0.0 == "tokenizer.ggml.pre" } }), "nopre",
+                      "found none")
         expectRefused(tiny.bytes(mutateKV: { kv in
             if let i = kv.firstIndex(where: { $0.0 == "tokenizer.ggml.tokens" }) {
                 kv[i].1 = .i32s([Int32](repeating: 1, count: tiny.vocab))

@@ -60,8 +60,17 @@ public final class Tokenizer: @unchecked Sendable {
         let addBos = md["tokenizer.ggml.add_bos_token"]?.bool ?? false
         bos = addBos ? try tokenID("tokenizer.ggml.bos_token_id") : nil
         eos = try tokenID("tokenizer.ggml.eos_token_id") ?? 0
-        splitDigits = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"]
-            .contains(gguf.metadata["tokenizer.ggml.pre"]?.string ?? "gpt2")
+        // The pre-tokenizers this implements (llama.cpp's names): GPT-2's regex, alone or after splitting digits
+        // one by one. Any other (Llama-3's llama-bpe, Qwen2's qwen2, …) is refused by name: encoding it with the
+        // wrong rules would silently give other token ids than the model was trained on.
+        let pre = md["tokenizer.ggml.pre"]?.string
+        let digitsSplit: Set = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"]
+        guard let pre, pre == "gpt2" || digitsSplit.contains(pre) else {
+            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.pre: expected one of gpt2, " +
+                "\(digitsSplit.sorted().joined(separator: ", ")), found \(pre ?? "none") (this pre-tokenizer is not " +
+                "supported yet)")
+        }
+        splitDigits = digitsSplit.contains(pre)
         var b2c = [Character](repeating: " ", count: 256)
         var c2b: [Character: UInt8] = [:]
         var n = 0
