@@ -6,7 +6,8 @@ import ActSparse
 ///
 /// Setup is checked before any per-token traffic: every rank compares its file's header digest with rank 0's,
 /// checks that its share fits in memory, loads, and meets the others at a ready barrier (all under the long
-/// load timeout); the per-token collectives then run under `stepTimeout`.
+/// load timeout, which also covers rank 0's work before its first step); every step after that runs under
+/// `stepTimeout`.
 public final class DistributedLlama {
     public let comm: Communicator
     public let config: LlamaConfig
@@ -64,7 +65,7 @@ public final class DistributedLlama {
         model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: self.context) { ms[$0] } : nil
         try FaultInjection.at(.load, rank: comm.rank)
         try comm.barrier()  // ready: every rank loaded its share
-        comm.timeout = stepTimeout
+        // The load timeout stays until the first step header: rank 0 may first read and tokenize a long text.
     }
 
     /// Throws (naming this rank's needs and what is available) unless its weights and, on rank 0, the KV cache
@@ -94,6 +95,7 @@ public final class DistributedLlama {
 
     func header(_ step: Step, _ m: Int = 0) throws {
         try FaultInjection.at(.header, rank: comm.rank)
+        comm.timeout = stepTimeout  // from the first step on, per-token collectives are short
         var h: SIMD2<Int32> = [step.rawValue, Int32(m)]
         h = try comm.broadcast(value: h)
     }
@@ -126,10 +128,8 @@ public final class DistributedLlama {
             throw ActSparseError.shape(what: "prefill", expected: "1...\(contextLeft) tokens (context left)",
                                        found: "\(tokens.count)")
         }
-        return try withPrefillTimeout(tokens.count) {
-            try header(.prefill, tokens.count)
-            return try model.prefill(tokens)
-        }
+        try header(.prefill, tokens.count)
+        return try withPrefillTimeout(tokens.count) { try model.prefill(tokens) }
     }
 
     /// One decode step (sparse MLPs); returns the logits. A full context is refused before any rank is told, so
@@ -157,6 +157,7 @@ public final class DistributedLlama {
             try FaultInjection.at(.header, rank: comm.rank)
             var h: SIMD2<Int32> = [0, 0]
             h = try comm.broadcast(value: h)
+            comm.timeout = stepTimeout  // from the first step on (and between steps), per-token collectives are short
             switch Step(rawValue: h[0]) {
             case .stop: return
             case .prefill:
