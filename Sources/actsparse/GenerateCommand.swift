@@ -32,16 +32,19 @@ struct GenerateCommand: ParsableCommand {
                 if !(topP > 0 && topP <= 1) { return "--top-p must be in (0, 1], found \(topP)" }
                 return sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()
             }
+            let t0 = Timing.now()
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
                                            threads: threadOptions.resolved, context: modelOptions.context,
                                            stepTimeout: commOptions.resolved)
+            let loadSeconds = Double(Timing.now() - t0) * 1e-9
             guard let model = llm.model else { return try llm.follow() }
-            try generate(llm, model)
+            try generate(llm, model, loadSeconds: loadSeconds)
             try llm.stop()  // only on success: after a failure withWorld aborts the job
         }
     }
 
-    func generate(_ llm: DistributedLlama, _ model: LlamaModel) throws {
+    /// `loadSeconds`: from opening the file until every rank was ready.
+    func generate(_ llm: DistributedLlama, _ model: LlamaModel, loadSeconds: Double) throws {
         let s = sparsityOptions
         let table = try s.table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
         let ids = chat ? try ChatTemplate(gguf: llm.gguf).encode(user: prompt, tokenizer: model.tokenizer)
@@ -79,6 +82,9 @@ struct GenerateCommand: ParsableCommand {
             + (dense.map { " (dense: \(f($0.split.attention, 2)), \(f($0.split.mlp, 2)), \(f($0.split.head, 2)))" } ?? ""))
         if let coldMs { lines.append("first (cold) prefill \(f(coldMs, 1)) ms; the prefills above are warm") }
         lines.append("communication \(f(run.commUsPerToken, 1)) µs/token (rank 0, all layers)")
+        lines.append("load \(f(loadSeconds, 2)) s (\(f(Double(llm.gguf.size) / 1e6 / max(loadSeconds, 1e-9), 0)) MB/s of a "
+            + "\(f(Double(llm.gguf.size) / 1e6, 0)) MB file, every rank ready); peak RSS of rank 0 "
+            + "\(f(Memory.peakResident() / 1e6, 0)) MB")
         FileHandle.standardError.write(Data(("--\n" + lines.joined(separator: "\n") + "\n").utf8))
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 // MARK: - Loading tensors into the engine's layouts
 
 extension GGUFFile {
@@ -19,51 +23,113 @@ extension GGUFFile {
         }
         let format = t.type.engineFormat
         let p = try PlainWeights(format: format, ic: rows.count, oc: cols.count)
-        let src = data(t)
         let rowBytes = ic / bs * t.type.blockBytes  // one GGUF row = one output channel
-        let n = cols.count
-        let codec = format.kind.codec
-        for (oLocal, o) in cols.enumerated() {
-            let row = src + o * rowBytes
-            switch t.type {
-            case .f32:
-                for i in rows { p.set(i - rows.lowerBound, oLocal, row.loadUnaligned(fromByteOffset: 4 * i, as: Float.self), codec) }
-            case .f16:
-                for i in rows {
-                    p.set(i - rows.lowerBound, oLocal, Float(row.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)), codec)
+        // Workers own whole 32-column blocks of the plain layout (two int4 columns share a byte).
+        let chunks = Parallel.split(cols.count, parts: Parallel.availableCores, align: 32)
+        let failures = UnsafeMutablePointer<ActSparseError?>.allocate(capacity: chunks.count)
+        failures.initialize(repeating: nil, count: chunks.count)
+        defer { failures.deinitialize(count: chunks.count); failures.deallocate() }
+        Parallel.run(chunks.count) { k in
+            // Tiles of 256 output channels: their GGUF rows stay in L2 while every group is moved.
+            do {
+                for t0 in stride(from: chunks[k].lowerBound, to: chunks[k].upperBound, by: 256) {
+                    try repack(t, into: p, rows: rows, cols: cols, local: t0..<min(t0 + 256, chunks[k].upperBound),
+                               rowBytes: rowBytes)
                 }
-            case .bf16:
-                for i in rows {
-                    let b = row.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-                    p.set(i - rows.lowerBound, oLocal, Float(bitPattern: UInt32(b) << 16), codec)
-                }
-            case .q4_0, .q4_1, .q8_0:
-                for b in (rows.lowerBound / 32)..<(rows.upperBound / 32) {
-                    let blk = row + b * t.type.blockBytes
-                    let g = b - rows.lowerBound / 32
-                    let d = blk.loadUnaligned(as: Float16.self)
-                    let m = t.type == .q4_1 ? blk.loadUnaligned(fromByteOffset: 2, as: Float16.self) : 0
-                    guard d.isFinite && m.isFinite else {
-                        throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) has " +
-                            "scale \(d)\(t.type == .q4_1 ? " and min \(m)" : ""), expected finite values")
-                    }
-                    p.scales?.pointer(as: Float16.self)[g * n + oLocal] = d  // grouped formats have both
-                    if t.type == .q4_1 { p.offsets?.pointer(as: Float16.self)[g * n + oLocal] = m }
-                    let qs = blk + (t.type == .q4_1 ? 4 : 2)
-                    for j in 0..<32 {
-                        let code: Float
-                        if t.type == .q8_0 {
-                            code = Float(qs.load(fromByteOffset: j, as: Int8.self))
-                        } else {
-                            let byte = qs.load(fromByteOffset: j & 15, as: UInt8.self)
-                            code = Float(j < 16 ? byte & 15 : byte >> 4)
+            } catch {
+                failures[k] = error as? ActSparseError ?? .file(path: path, problem: "\(error)")
+            }
+        }
+        for k in 0..<chunks.count { if let e = failures[k] { throw e } }
+        // The file's pages of this tensor slice are not needed again (the embedding rows the model reads later
+        // fault back in): dropping them keeps a loaded model at about 1× its file, not 2×.
+        release(t.offset + cols.lowerBound * rowBytes, bytes: cols.count * rowBytes)
+        return p
+    }
+
+    /// Repacks GGUF rows cols[local] (output channels) of rows `rows` into the plain layout of `p`: direct byte
+    /// moves per type, one GGUF block at a time (the scalar reference is `dequantizeRow` vs `PlainWeights.weight`,
+    /// compared in the tests).
+    private func repack(_ t: TensorInfo, into p: PlainWeights, rows: Range<Int>, cols: Range<Int>, local: Range<Int>,
+                        rowBytes: Int) throws {
+        let src = data(t), dst = p.codes.raw, ld = p.rowStride, n = cols.count
+        let r0 = rows.lowerBound
+        switch t.type {
+        case .f32, .f16, .bf16:
+            let size = t.type == .f32 ? 4 : 2
+            for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 32) {  // 32-row tiles stay in cache
+                let i1 = min(rows.upperBound, i0 + 32)
+                for oLocal in local {
+                    let row = src + (cols.lowerBound + oLocal) * rowBytes
+                    if size == 4 {
+                        for i in i0..<i1 {
+                            (dst + (i - r0) * ld + oLocal * 4).storeBytes(
+                                of: row.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self), as: UInt32.self)
                         }
-                        p.set(g * 32 + j, oLocal, code, codec)
+                    } else {
+                        for i in i0..<i1 {
+                            (dst + (i - r0) * ld + oLocal * 2).storeBytes(
+                                of: row.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self), as: UInt16.self)
+                        }
+                    }
+                }
+            }
+        case .q4_0, .q4_1, .q8_0:
+            let bb = t.type.blockBytes, q41 = t.type == .q4_1
+            let scales = p.scales?.pointer(as: Float16.self), mins = p.offsets?.pointer(as: Float16.self)
+            for b in (rows.lowerBound / 32)..<(rows.upperBound / 32) {
+                let g = b - r0 / 32
+                let groupRows = dst + g * 32 * ld
+                /// Scale (and min) of GGUF block (o, b) into the plain group tables; its 32 codes' address.
+                func block(_ oLocal: Int) throws -> UnsafeRawPointer {
+                    let o = cols.lowerBound + oLocal
+                    let blk = src + o * rowBytes + b * bb
+                    let d = blk.loadUnaligned(as: Float16.self)
+                    let m = q41 ? blk.loadUnaligned(fromByteOffset: 2, as: Float16.self) : 0
+                    guard d.isFinite && m.isFinite else {
+                        throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) " +
+                            "has scale \(d)\(q41 ? " and min \(m)" : ""), expected finite values")
+                    }
+                    scales?[g * n + oLocal] = d
+                    if q41 { mins?[g * n + oLocal] = m }
+                    return blk + (q41 ? 4 : 2)
+                }
+                if t.type == .q8_0 {
+                    for oLocal in local {
+                        let qs = try block(oLocal)
+                        for j in 0..<32 {
+                            (groupRows + j * ld + oLocal).storeBytes(of: qs.load(fromByteOffset: j, as: UInt8.self),
+                                                                     as: UInt8.self)
+                        }
+                    }
+                    continue
+                }
+                // int4: in a 32-column block of the plain layout, columns k and k + half share byte k (low and
+                // high nibble; half = 16 except in a short tail block). Whole bytes, no read-modify-write.
+                for base in stride(from: local.lowerBound, to: local.upperBound, by: 32) {
+                    let width = min(32, n - base), half = min(16, (width + 1) / 2)
+                    for k in 0..<half {
+                        let loQ = try block(base + k)
+                        let hiQ = k + half < width ? try block(base + k + half) : nil
+                        for j in 0..<16 {  // GGUF byte j holds element j (low nibble) and j + 16 (high nibble)
+                            let a = loQ.load(fromByteOffset: j, as: UInt8.self)
+                            let c = hiQ?.load(fromByteOffset: j, as: UInt8.self) ?? 0
+                            (groupRows + j * ld + base / 2 + k).storeBytes(of: (a & 15) | (c << 4), as: UInt8.self)
+                            (groupRows + (j + 16) * ld + base / 2 + k).storeBytes(of: (a >> 4) | (c & 0xF0),
+                                                                                 as: UInt8.self)
+                        }
                     }
                 }
             }
         }
-        return p
+    }
+
+    /// Drops this process's copies of the file pages wholly inside [offset, offset + bytes) (mmap'd files only).
+    func release(_ offset: Int, bytes: Int) {
+        guard mapped else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset + page - 1) / page * page, end = (offset + bytes) / page * page
+        if end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
     }
 
     /// Row `r` of a 2-D tensor (dims [n, rows]: n contiguous), dequantized into `out` (n floats): embedding lookup.
