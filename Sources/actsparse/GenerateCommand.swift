@@ -73,6 +73,11 @@ struct GenerateCommand: ParsableCommand {
             "decode \(f(run.tokensPerSecond, 1)) tokens/s at target sparsity \(f(s.gateUp, 2))/\(f(s.down, 2)) "
                 + "(realized gate/up \(f(sGU, 3)), down \(f(sD, 3)))",
         ]
+        // Thresholds calibrated on other text (or a synthetic model) can miss the target badly: say so.
+        if run.decodes > 0, !s.dense, abs(sGU - s.gateUp) > 0.05 || abs(sD - s.down) > 0.05 {
+            lines.append("warning: realized sparsity \(f(sGU, 3))/\(f(sD, 3)) is more than 5 points from the target "
+                + "\(f(s.gateUp, 2))/\(f(s.down, 2)): recalibrate (`actsparse calibrate`) on text like this prompt")
+        }
         if let dense {
             lines.append("dense decode \(f(dense.tokensPerSecond, 1)) tokens/s, prefill \(f(dense.prefillMs, 1)) ms: "
                 + "sparse speedup \(f(run.tokensPerSecond / dense.tokensPerSecond, 2))×")
