@@ -43,7 +43,10 @@ public final class DistributedLlama {
         config = try LlamaConfig(gguf: g)
         let c = config
         self.context = min(max(1, context), c.context)
-        try DistributedLlama.checkMemory(g, c, comm: comm, context: self.context, path: path)
+        let share = try DistributedLlama.checkMemory(g, c, comm: comm, context: self.context, path: path)
+        let progress = Progress("loading \(c.name)", total: share, unit: .bytes, enabled: comm.isRoot)
+        g.onRepacked = { progress.advance($0) }
+        defer { g.onRepacked = nil }
         var ms: [DistributedMLP] = []
         let packing = GrowableBuffer()  // the layers run one after another: one prefill packing buffer
         for l in 0..<c.layers {
@@ -63,6 +66,7 @@ public final class DistributedLlama {
         }
         mlps = ms
         model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: self.context) { ms[$0] } : nil
+        progress.finish()
         try FaultInjection.at(.load, rank: comm.rank)
         try comm.barrier()  // ready: every rank loaded its share
         // The load timeout stays until the first step header: rank 0 may first read and tokenize a long text.
@@ -71,13 +75,18 @@ public final class DistributedLlama {
     /// Throws (naming this rank's needs and what is available) unless its weights and, on rank 0, the KV cache
     /// fit in memory. The estimate is the file bytes of the tensors it repacks (the plain layout stores the
     /// same codes and scales) plus the KV cache at `context`.
-    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, context: Int, path: String) throws {
+    /// Returns the file bytes this rank repacks.
+    @discardableResult
+    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, context: Int, path: String) throws
+        -> Int
+    {
         var mlp = 0, rest = 0
         for (name, t) in g.tensors where name != "token_embd.weight" {
             if name.contains(".ffn_") && t.dims.count == 2 { mlp += t.bytes } else { rest += t.bytes }
         }
         if g.tensors["output.weight"] == nil, let e = g.tensors["token_embd.weight"] { rest += e.bytes }  // tied head
         var needed = mlp / max(1, comm.size)
+        let repacked = needed + (comm.isRoot ? rest : 0)
         var itemised = "MLP slices \(Memory.describe(needed))"
         if comm.isRoot {
             let (kv, o1) = (2 * c.layers * c.kvDim).multipliedReportingOverflow(by: context)
@@ -91,6 +100,7 @@ public final class DistributedLlama {
                 "at --context \(context)"
         }
         try Memory.require(needed, for: "\(path) on rank \(comm.rank) (\(itemised))")
+        return repacked
     }
 
     func header(_ step: Step, _ m: Int = 0) throws {

@@ -44,10 +44,14 @@ struct CalibrateCommand: ParsableCommand {
                 }
             }
             let t0 = Timing.now()
-            for start in stride(from: 0, to: ids.count - chunk + 1, by: chunk) {
+            let starts = Array(stride(from: 0, to: ids.count - chunk + 1, by: chunk))
+            let progress = Progress("calibrating", total: starts.count, unit: .items("chunks of \(chunk) tokens"))
+            for start in starts {
                 model.reset()
                 try llm.prefill(Array(ids[start..<(start + chunk)]))
+                progress.advance(1)
             }
+            progress.finish()
             try llm.stop()
             let table = calibrator.table(config: c, modelBytes: llm.gguf.size)
             let path = out ?? ModelCache.defaultThresholds(for: modelOptions.model)

@@ -44,6 +44,7 @@ extension GGUFFile {
         // The file's pages of this tensor slice are not needed again (the embedding rows the model reads later
         // fault back in): dropping them keeps a loaded model at about 1× its file, not 2×.
         release(t.offset + cols.lowerBound * rowBytes, bytes: cols.count * rowBytes)
+        onRepacked?(cols.count * rowBytes * rows.count / ic)
         return p
     }
 

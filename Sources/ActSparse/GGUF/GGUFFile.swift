@@ -49,6 +49,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let size: Int
     /// Bytes of the header: metadata and tensor table (the data follows, aligned).
     public let headerBytes: Int
+    /// Called with the file bytes of each tensor slice `plainWeights` has repacked (a progress bar).
+    public var onRepacked: ((Int) -> Void)?
     /// The bytes are an mmap of the file (unmapped on deinit), or a private copy (freed on deinit).
     let mapped: Bool
 
