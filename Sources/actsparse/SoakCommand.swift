@@ -109,12 +109,7 @@ struct RSSSampler {
     /// Anonymous resident memory (RssAnon of /proc/self/status), MB: heap, scratch, KV cache, repacked weights.
     /// File-backed pages are left out: rows of the mmap'd embedding table join the RSS as new tokens are first
     /// seen (bounded by the table's size), which is not growth of the process's own memory.
-    static func residentMB() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RssAnon:") }),
-              let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
-        return kb * 1024 / 1e6
-    }
+    static func residentMB() -> Double { Memory.status("RssAnon") / 1e6 }
 
     mutating func tick() {
         ticks += 1

@@ -29,13 +29,17 @@ public enum Memory {
         }
     }
 
-    /// Peak resident set of this process (VmHWM), bytes; 0 where it cannot be read.
-    public static func peakResident() -> Double {
+    /// A "KEY:  N kB" line of /proc/self/status (VmHWM: peak RSS, RssAnon: anonymous RSS …) in bytes; 0 where it
+    /// cannot be read.
+    public static func status(_ key: String) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
               let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
         return kb * 1024
     }
+
+    /// Peak resident set of this process (VmHWM), bytes.
+    public static func peakResident() -> Double { status("VmHWM") }
 
     public static func describe(_ bytes: Int) -> String {
         bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / Double(1 << 30))
