@@ -1,3 +1,4 @@
+import ActSparse
 import ArgumentParser
 
 @main
@@ -13,6 +14,17 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (effective GB/s next to a read-bandwidth probe measured in the same run).",
         subcommands: [BenchFC.self])
+}
+
+/// A text file (calibration, evaluation) as UTF-8, or one clear error naming it.
+func readText(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ActSparseError.file(path: path, problem: "cannot read the text file")
+    }
+    guard let s = String(data: data, encoding: .utf8) else {
+        throw ActSparseError.file(path: path, problem: "not UTF-8 text")
+    }
+    return s
 }
 
 /// Comma-separated list parsing for options such as `--sparsity 0,0.5,0.7`.

@@ -35,8 +35,11 @@ struct BenchFC: ParsableCommand {
         cfg.formats = try parseList(format, "--format") { $0 }.map { try WeightFormat(parsing: $0, defaultGroup: group) }
         cfg.sparsities = try parseList(sparsity, "--sparsity") { Double($0) }
         for s in cfg.sparsities where !(0...1).contains(s) { throw ValidationError("--sparsity \(s) not in 0...1") }
-        cfg.threads = try parseList(threads, "--threads") { Int($0) }
-        cfg.prefillM = m.isEmpty ? [] : try parseList(m, "--m") { Int($0) }
+        cfg.threads = try parseList(threads, "--threads") { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
+        cfg.prefillM = m.isEmpty ? [] : try parseList(m, "--m") { Int($0).flatMap { (1...65536).contains($0) ? $0 : nil } }
+        guard iterations >= 1, (0...(1 << 20)).contains(coldMib) else {
+            throw ValidationError("--iterations must be ≥ 1 and --cold-mib in 0...1048576, found \(iterations), \(coldMib)")
+        }
         cfg.iterations = iterations
         cfg.coldBytes = coldMib << 20
         cfg.seed = seed

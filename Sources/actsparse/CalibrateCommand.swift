@@ -32,7 +32,7 @@ struct CalibrateCommand: ParsableCommand {
                                            threads: threadOptions.resolved, context: max(chunk, 16))
             let model = llm.model!
             let c = llm.config
-            let body = try String(contentsOfFile: text, encoding: .utf8)
+            let body = try readText(text)
             let ids = Array(model.tokenizer.encode(body).prefix(tokens))
             guard ids.count >= chunk else {
                 throw ValidationError("\(text): \(ids.count) tokens, need at least --chunk \(chunk)")

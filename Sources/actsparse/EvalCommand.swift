@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
             let opts = try SparsityOptions.parse(thresholds.map { ["--thresholds", $0] } ?? [])
             let table = try SparsityOptions.parse(["--thresholds", opts.path(for: modelOptions.model)])
                 .table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
-            let ids = Array(model.tokenizer.encode(try String(contentsOfFile: text, encoding: .utf8)).prefix(tokens + 1))
+            let ids = Array(model.tokenizer.encode(try readText(text)).prefix(tokens + 1))
             guard ids.count > 2 else { throw ValidationError("\(text) has too few tokens") }
 
             var rows: [String] = ["target,layer,realized_gate_up,realized_down,nll,ppl,delta_nll"]
