@@ -96,11 +96,22 @@ extension GGUFFile {
                     return blk + (q41 ? 4 : 2)
                 }
                 if t.type == .q8_0 {
-                    for oLocal in local {
-                        let qs = try block(oLocal)
+                    // 8 columns at a time: an 8 × 8 byte transpose in registers, one 8-byte store per row.
+                    var oLocal = local.lowerBound
+                    while oLocal + 8 <= local.upperBound {
+                        let q0 = try block(oLocal)  // block k's codes are rowBytes further on
+                        for k in 1..<8 { _ = try block(oLocal + k) }
+                        for c in 0..<4 {
+                            let rows8 = transpose8x8(q0 + 8 * c, stride: rowBytes)
+                            for r in 0..<8 { (groupRows + (8 * c + r) * ld + oLocal).storeBytes(of: rows8[r], as: UInt64.self) }
+                        }
+                        oLocal += 8
+                    }
+                    for o in oLocal..<local.upperBound {
+                        let qs = try block(o)
                         for j in 0..<32 {
-                            (groupRows + j * ld + oLocal).storeBytes(of: qs.load(fromByteOffset: j, as: UInt8.self),
-                                                                     as: UInt8.self)
+                            (groupRows + j * ld + o).storeBytes(of: qs.load(fromByteOffset: j, as: UInt8.self),
+                                                                as: UInt8.self)
                         }
                     }
                     continue
@@ -109,6 +120,26 @@ extension GGUFFile {
                 // high nibble; half = 16 except in a short tail block). Whole bytes, no read-modify-write.
                 for base in stride(from: local.lowerBound, to: local.upperBound, by: 32) {
                     let width = min(32, n - base), half = min(16, (width + 1) / 2)
+                    if width == 32 {
+                        // Whole block: 8 byte columns at a time from 8 low-nibble and 8 high-nibble blocks.
+                        for k in stride(from: 0, to: 16, by: 8) {
+                            let a0 = try block(base + k), c0 = try block(base + k + 16)
+                            for t in 1..<8 { _ = try block(base + k + t); _ = try block(base + k + 16 + t) }
+                            for h in 0..<2 {  // GGUF bytes 0..<8, then 8..<16
+                                let a = transpose8x8(a0 + 8 * h, stride: rowBytes)
+                                let c = transpose8x8(c0 + 8 * h, stride: rowBytes)
+                                let low = SIMD8<UInt64>(repeating: 0x0F0F_0F0F_0F0F_0F0F)
+                                let lo = (a & low) | ((c & low) &<< 4)       // rows j: elements j
+                                let hi = ((a &>> 4) & low) | (c & ~low)      // rows j + 16: elements j + 16
+                                for r in 0..<8 {
+                                    let j = 8 * h + r
+                                    (groupRows + j * ld + base / 2 + k).storeBytes(of: lo[r], as: UInt64.self)
+                                    (groupRows + (j + 16) * ld + base / 2 + k).storeBytes(of: hi[r], as: UInt64.self)
+                                }
+                            }
+                        }
+                        continue
+                    }
                     for k in 0..<half {
                         let loQ = try block(base + k)
                         let hiQ = k + half < width ? try block(base + k + half) : nil
@@ -123,6 +154,19 @@ extension GGUFFile {
                 }
             }
         }
+    }
+
+    /// Eight 8-byte rows at p, p + stride, … as columns: byte k of result r is byte r of row k.
+    @inline(__always)
+    private func transpose8x8(_ p: UnsafeRawPointer, stride: Int) -> SIMD8<UInt64> {
+        var w = SIMD8<UInt64>(), out = SIMD8<UInt64>()
+        for k in 0..<8 { w[k] = p.loadUnaligned(fromByteOffset: k * stride, as: UInt64.self) }
+        for r in 0..<8 {
+            var word: UInt64 = 0
+            for k in 0..<8 { word |= ((w[k] &>> UInt64(8 * r)) & 0xFF) &<< UInt64(8 * k) }
+            out[r] = word
+        }
+        return out
     }
 
     /// Drops this process's copies of the file pages wholly inside [offset, offset + bytes) (mmap'd files only).
