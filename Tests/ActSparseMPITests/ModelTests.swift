@@ -152,6 +152,13 @@ struct ModelTests {
         for text in ["héllo wörld 123 ✓", "  two  spaces\n\nnew lines\t", "don't we'll", "日本語"] {
             #expect(tok.decode(tok.encode(text)) == text, "\(text)")
         }
+        // The BPE cache must not conflate canonically equivalent text (U+037E GREEK QUESTION MARK ≡ ";" as a
+        // Swift String): the fuzzer found "x;" cached, then "x\u{37E}" encoded as "x;".
+        for (first, second) in [("6;", "6\u{37E}"), ("e\u{301}", "\u{E9}"), ("\u{212B}", "\u{C5}")] {
+            _ = tok.encode(first)
+            let ids = tok.encode(second)
+            #expect(ids.flatMap { tok.bytes(of: $0) } == Array(second.utf8), "\(second.unicodeScalars.map(\.value))")
+        }
         var stream = TextStream()
         let bytes = Array("é✓".utf8)
         var out = ""

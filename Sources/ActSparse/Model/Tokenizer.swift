@@ -14,9 +14,10 @@ public final class Tokenizer: @unchecked Sendable {
     /// GPT-2's byte ↔ printable-character map.
     let byteToChar: [Character]
     let charToByte: [Character: UInt8]
-    /// BPE results of recent pre-tokens, emptied when it reaches `cacheLimit` (a long-running process sees an
-    /// unbounded number of distinct pieces: the soak test caught this growing).
-    var cache: [String: [Int32]] = [:]
+    /// BPE results of recent pre-tokens, keyed by their exact UTF-8 bytes (String keys conflate canonically
+    /// equivalent text: the fuzzer found U+037E come out as ";"), emptied at `cacheLimit` entries (a long-running
+    /// process sees an unbounded number of distinct pieces).
+    var cache: [[UInt8]: [Int32]] = [:]
     static let cacheLimit = 1 << 14
 
     public init(gguf: GGUFFile) throws {
@@ -185,7 +186,8 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Byte-level BPE of one pre-token.
     func bpe(_ piece: String) -> [Int32] {
-        if let hit = cache[piece] { return hit }
+        let key = Array(piece.utf8)
+        if let hit = cache[key] { return hit }
         var symbols = piece.utf8.map { String(byteToChar[Int($0)]) }
         while symbols.count > 1 {
             var bestRank = Int.max, at = -1
@@ -205,7 +207,7 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         if cache.count >= Tokenizer.cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[piece] = out
+        cache[key] = out
         return out
     }
 
