@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Test-only failures at the per-token protocol's steps, from `ACTSPARSE_FAULT=RANK:STEP:KIND[@N]`: rank RANK
-/// fails the N-th time (default 3) it reaches STEP. Steps: load (after loading, before the ready barrier),
+/// fails the N-th time (default 3; load happens once: 1) it reaches STEP. Steps: load (after loading, before the ready barrier),
 /// header (rank 0's step header), kept-h, a (gather-mode gatherv of a / reduce-mode local threshold), kept-a,
 /// out (gatherv or reduce of the MLP output). Kinds: error (a thrown error), nan (this rank's outgoing floats at
 /// that step become NaN), kill (SIGKILL), stall (sleeps until killed). Unset: every check is one branch.
