@@ -81,7 +81,7 @@ struct SoakCommand: ParsableCommand {
             while n < perPrompt && done < tokens && llm.contextLeft > 0 {
                 let next = try sampler.sample(logits, count: model.config.vocab)
                 logits = try llm.decode(next)
-                _ = model.tokenizer.decode([next])
+                _ = model.tokenizer.decode([next])  // as streaming output does: its memory counts too
                 n += 1
                 done += 1
                 rss.tick()

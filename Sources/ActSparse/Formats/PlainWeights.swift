@@ -55,11 +55,6 @@ public final class PlainWeights: @unchecked Sendable {
     }
 
     @inline(__always) func row(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(codes.raw + i * rowStride) }
-
-    /// Stores a code (already in the format's range) at (i, o): loaders that repack packed blocks.
-    @inline(__always) func set(_ i: Int, _ o: Int, _ code: Float, _ codec: any RowCodec.Type) {
-        codec.store(codes.raw + i * rowStride, o, oc: oc, code)
-    }
 }
 
 // MARK: - Reference dequantization (scalar; the kernels' twin)
