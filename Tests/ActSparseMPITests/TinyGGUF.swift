@@ -64,6 +64,8 @@ struct TinyGGUF {
                     for j in 0..<16 { out.append(q[j] | (q[j + 16] << 4)) }
                 }
             }
+        default:
+            return type.encode(v)
         }
         return out
     }

@@ -6,6 +6,9 @@ import Testing
 let maxQuantizationError: [WeightFormat.Kind: Float] = [
     .f32: 0, .f16: 1.0 / 2048, .bf16: 1.0 / 256, .int8sym: 0.5 / 127 + 1e-3, .int8asym: 0.5 / 255 + 1e-3,
     .int8group: 0.5 / 127 + 1e-3, .int4sym: 0.5 / 7 + 1e-3, .int4asym: 0.5 / 15 + 2e-3,
+    .int5sym: 0.5 / 15 + 1e-3, .int5asym: 0.5 / 31 + 2e-3,
+    // k-quants: 6-bit sub-scales rounded up (and Q4_K/Q5_K's min rounded down) stretch the grid a little
+    .q4k: 1.0 / 15, .q5k: 1.0 / 31, .q6k: 1.0 / 31,
 ]
 
 @Suite("formats")
@@ -18,7 +21,7 @@ struct FormatTests {
             let d = q.dequantized()
             // Each weight against the range of its own scale unit: the column (per-OC formats), the group of G
             // input channels in its column (grouped formats), or itself (float formats, relative rounding).
-            let asymmetric = format.kind == .int8asym || format.kind == .int4asym
+            let asymmetric = format.kind == .int8asym || format.traits.hasMin
             var worst: Float = 0, limit: Float = 0
             for o in 0..<oc {
                 let column = (0..<ic).map { w[$0 * oc + o] }

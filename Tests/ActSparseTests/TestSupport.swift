@@ -39,11 +39,14 @@ let allFormats: [WeightFormat] = [
     try! WeightFormat(.int8sym), try! WeightFormat(.int8asym), try! WeightFormat(.int8group, group: 32),
     try! WeightFormat(.int4sym, group: 32), try! WeightFormat(.int4sym, group: 64),
     try! WeightFormat(.int4asym, group: 32), try! WeightFormat(.int4asym, group: 128),
+    try! WeightFormat(.int5sym, group: 32), try! WeightFormat(.int5asym, group: 64),
+    try! WeightFormat(.q4k), try! WeightFormat(.q5k), try! WeightFormat(.q6k),
 ]
 
 /// Shapes with tails: OC not a multiple of 16/32, IC odd for ungrouped formats, IC/G odd for grouped ones.
 func shapes(for f: WeightFormat) -> [(ic: Int, oc: Int)] {
     let g = f.group
+    if f.traits.superBlock > 0 { return [(256, 37), (256, 1), (512, 100), (768, 64), (256, 289)] }
     if g > 0 { return [(3 * g, 37), (g, 1), (5 * g, 100), (3 * g, 64), (g, 289)] }
     return [(67, 37), (1, 1), (33, 100), (16, 64), (45, 289)]
 }

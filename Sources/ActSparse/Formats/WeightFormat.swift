@@ -1,5 +1,5 @@
 /// A weight format: the storage of one weight code plus how codes are scaled back to real values.
-/// This is the one table of per-format traits; kernels dispatch through `WeightFormat.Kind.codec`.
+/// Per-format traits live in one table, `WeightFormat.Kind.traits` (FormatTraits.swift).
 public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: String, CaseIterable, Sendable {
         case f32, f16, bf16
@@ -13,15 +13,25 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
         case int4sym
         /// int4, asymmetric, f16 scale and min per (group, OC) — GGUF Q4_1 with G = 32: w = d·q + m, q ∈ 0…15
         case int4asym
+        /// int5, symmetric — GGUF Q5_0 with G = 32: w = d·(q − 16), q ∈ 0…31
+        case int5sym
+        /// int5, asymmetric — GGUF Q5_1 with G = 32: w = d·q + m
+        case int5asym
+        /// GGUF Q4_K: super-blocks of 256, groups of 32, w = (D·sc)·q − Dmin·mn, q ∈ 0…15, sc, mn ∈ 0…63
+        case q4k = "q4_k"
+        /// GGUF Q5_K: as Q4_K with q ∈ 0…31
+        case q5k = "q5_k"
+        /// GGUF Q6_K: super-blocks of 256, groups of 16, w = (D·sc)·(q − 32), q ∈ 0…63, sc ∈ −128…127
+        case q6k = "q6_k"
     }
 
-    /// How stored codes become weights.
+    /// How stored codes become weights (coarse view of `FormatTraits.Scales`).
     public enum Scaling: Sendable {
         /// The codes are the weights (float formats).
         case none
         /// One f32 scale (and optional zero point) per OC for all input channels.
         case perOC
-        /// One f16 scale (and optional min) per (group, OC).
+        /// One scale (and optional min) per (group, OC).
         case perGroup
     }
 
@@ -32,7 +42,10 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
 
     public init(_ kind: Kind, group: Int = 0) throws {
         self.kind = kind
-        if kind.scaling == .perGroup {
+        let t = kind.traits
+        if let fixed = t.fixedGroup {
+            self.group = fixed  // the format fixes it
+        } else if t.isGrouped {
             guard group > 0, group % 32 == 0 else {
                 throw ActSparseError.invalidValue(
                     what: "group size for \(kind.rawValue)", expected: "a positive multiple of 32 (32, 64, 128)",
@@ -47,11 +60,11 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
     /// A format whose group is known to be valid (a multiple of 32 for grouped kinds): the GGUF types' formats.
     init(valid kind: Kind, group: Int) {
         self.kind = kind
-        self.group = kind.scaling == .perGroup ? group : 0
+        self.group = kind.traits.fixedGroup ?? (kind.scaling == .perGroup ? group : 0)
     }
 
     /// Parses `f32`, `f16`, `bf16`, `int8`/`int8sym`, `int8asym`, `int8group`/`q8_0`, `int4`/`int4sym`/`q4_0`,
-    /// `int4asym`/`q4_1`; a `-gNN` suffix sets the group (else `defaultGroup`; 32 for the q* names).
+    /// `int4asym`/`q4_1`, `int5sym`/`q5_0`, `int5asym`/`q5_1`, `q4_k`, `q5_k`, `q6_k`; a `-gNN` suffix sets the group (else `defaultGroup`; 32 for the q* names).
     public init(parsing text: String, defaultGroup: Int = 128) throws {
         var name = text.lowercased()
         var group = defaultGroup
@@ -65,7 +78,8 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
         }
         let aliases: [String: (Kind, Int?)] = [
             "int8": (.int8sym, nil), "q8_0": (.int8group, 32), "int4": (.int4sym, nil),
-            "q4_0": (.int4sym, 32), "q4_1": (.int4asym, 32),
+            "q4_0": (.int4sym, 32), "q4_1": (.int4asym, 32), "q5_0": (.int5sym, 32), "q5_1": (.int5asym, 32),
+            "q4k": (.q4k, nil), "q5k": (.q5k, nil), "q6k": (.q6k, nil),
         ]
         if let (k, g) = aliases[name] {
             try self.init(k, group: g ?? group)
@@ -77,69 +91,33 @@ public struct WeightFormat: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { group > 0 ? "\(kind.rawValue)-g\(group)" : kind.rawValue }
+    public var description: String {
+        group > 0 && kind.traits.fixedGroup == nil ? "\(kind.rawValue)-g\(group)" : kind.rawValue
+    }
+    public var traits: FormatTraits { kind.traits }
     public var scaling: Scaling { kind.scaling }
 
     /// Bytes of codes in one plain row of `oc` output channels.
-    public func rowBytes(_ oc: Int) -> Int { kind.codec.rowBytes(oc) }
+    public func rowBytes(_ oc: Int) -> Int { kind.traits.codec.type.rowBytes(oc) }
 
-    /// Bytes of scales/offsets per OC per scale unit (group or whole IC).
-    public var scaleBytesPerUnit: Int {
-        switch kind {
-        case .f32, .f16, .bf16: return 0
-        case .int8sym: return 4
-        case .int8asym: return 8
-        case .int8group, .int4sym: return 2
-        case .int4asym: return 4
-        }
-    }
-
-    /// Bytes a full (dense) read of an [IC, OC] weight touches: codes plus scales.
+    /// Bytes a full (dense) read of an [IC, OC] weight touches: codes plus scales (and super-block scales).
     public func denseBytes(ic: Int, oc: Int) -> Int {
-        let units = scaling == .perGroup ? (ic + group - 1) / group : (scaling == .perOC ? 1 : 0)
-        return ic * rowBytes(oc) + units * oc * scaleBytesPerUnit
+        let t = kind.traits
+        let units = t.isGrouped ? (ic + group - 1) / group : (scaling == .perOC ? 1 : 0)
+        let supers = t.superBlock > 0 ? (ic + t.superBlock - 1) / t.superBlock : 0
+        return ic * rowBytes(oc) + units * oc * t.unitBytes + supers * oc * t.superBytes
     }
 }
 
 extension WeightFormat.Kind {
     public var scaling: WeightFormat.Scaling {
-        switch self {
-        case .f32, .f16, .bf16: return .none
-        case .int8sym, .int8asym: return .perOC
-        case .int8group, .int4sym, .int4asym: return .perGroup
+        switch traits.scales {
+        case .none: return .none
+        case .perOC: return .perOC
+        case .group, .superGroup: return .perGroup
         }
     }
 
-    /// The storage codec: the single place that maps a format to its code type.
-    var codec: any RowCodec.Type {
-        switch self {
-        case .f32: return F32Codec.self
-        case .f16: return F16Codec.self
-        case .bf16: return BF16Codec.self
-        case .int8sym, .int8group: return I8Codec.self
-        case .int8asym: return U8Codec.self
-        case .int4sym, .int4asym: return U4Codec.self
-        }
-    }
-
-    /// Calls `visitor` with the concrete codec type, so that generic kernels are specialised per format.
-    func visit<V: CodecVisitor>(_ visitor: V) -> V.Result {
-        switch self {
-        case .f32: return visitor.visit(F32Codec.self)
-        case .f16: return visitor.visit(F16Codec.self)
-        case .bf16: return visitor.visit(BF16Codec.self)
-        case .int8sym, .int8group: return visitor.visit(I8Codec.self)
-        case .int8asym: return visitor.visit(U8Codec.self)
-        case .int4sym, .int4asym: return visitor.visit(U4Codec.self)
-        }
-    }
-
-    /// The constant subtracted from int4 sym codes (w = d·(q − 8)); 0 for every other format.
-    var codeOffset: Float { self == .int4sym ? 8 : 0 }
-}
-
-/// A generic operation run once per concrete codec (see `WeightFormat.Kind.visit`).
-protocol CodecVisitor {
-    associatedtype Result
-    func visit<C: RowCodec>(_ codec: C.Type) -> Result
+    /// The constant subtracted from codes of symmetric formats (w = d·(q − z)); 0 for every other format.
+    var codeOffset: Float { traits.codeOffset }
 }

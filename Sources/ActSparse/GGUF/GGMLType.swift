@@ -1,67 +1,139 @@
-/// Tensor element types of GGUF files that ActSparse reads, with their block geometry.
-public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
-    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, bf16 = 30
+/// Tensor element types of GGUF files that ActSparse reads. `traits` is the one table of their geometry and of
+/// the engine format each loads into without loss; `unpack` is the one decoder of their blocks.
+public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_K = 12, q5_K = 13, q6_K = 14
+    case bf16 = 30
 
-    /// Elements per block (1 for plain floats).
-    public var blockSize: Int {
+    public struct Traits: Sendable {
+        public let name: String
+        /// Elements per block (1 for plain floats) and bytes per block.
+        public let blockSize: Int, blockBytes: Int
+        /// The engine format a tensor of this type loads into without loss (group 32, or the k-quant's own).
+        public let engine: WeightFormat.Kind
+    }
+
+    public var traits: Traits {
         switch self {
-        case .f32, .f16, .bf16: return 1
-        case .q4_0, .q4_1, .q8_0: return 32
+        case .f32: return .init(name: "F32", blockSize: 1, blockBytes: 4, engine: .f32)
+        case .f16: return .init(name: "F16", blockSize: 1, blockBytes: 2, engine: .f16)
+        case .bf16: return .init(name: "BF16", blockSize: 1, blockBytes: 2, engine: .bf16)
+        case .q4_0: return .init(name: "Q4_0", blockSize: 32, blockBytes: 18, engine: .int4sym)
+        case .q4_1: return .init(name: "Q4_1", blockSize: 32, blockBytes: 20, engine: .int4asym)
+        case .q5_0: return .init(name: "Q5_0", blockSize: 32, blockBytes: 22, engine: .int5sym)
+        case .q5_1: return .init(name: "Q5_1", blockSize: 32, blockBytes: 24, engine: .int5asym)
+        case .q8_0: return .init(name: "Q8_0", blockSize: 32, blockBytes: 34, engine: .int8group)
+        case .q4_K: return .init(name: "Q4_K", blockSize: 256, blockBytes: 144, engine: .q4k)
+        case .q5_K: return .init(name: "Q5_K", blockSize: 256, blockBytes: 176, engine: .q5k)
+        case .q6_K: return .init(name: "Q6_K", blockSize: 256, blockBytes: 210, engine: .q6k)
         }
     }
 
-    /// Bytes per block.
-    public var blockBytes: Int {
-        switch self {
-        case .f32: return 4
-        case .f16, .bf16: return 2
-        case .q4_0: return MemoryLayout<BlockQ4_0>.size
-        case .q4_1: return MemoryLayout<BlockQ4_1>.size
-        case .q8_0: return MemoryLayout<BlockQ8_0>.size
-        }
-    }
+    public var blockSize: Int { traits.blockSize }
+    public var blockBytes: Int { traits.blockBytes }
+    public var engineFormat: WeightFormat { WeightFormat(valid: traits.engine, group: 32) }
+    public var description: String { traits.name }
+    public var isQuantized: Bool { traits.blockSize > 1 }
 
-    /// The engine format a tensor of this type loads into without loss.
-    public var engineFormat: WeightFormat {
-        switch self {
-        case .f32: return WeightFormat(valid: .f32, group: 0)
-        case .f16: return WeightFormat(valid: .f16, group: 0)
-        case .bf16: return WeightFormat(valid: .bf16, group: 0)
-        case .q4_0: return WeightFormat(valid: .int4sym, group: 32)
-        case .q4_1: return WeightFormat(valid: .int4asym, group: 32)
-        case .q8_0: return WeightFormat(valid: .int8group, group: 32)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .f32: return "F32"
-        case .f16: return "F16"
-        case .bf16: return "BF16"
-        case .q4_0: return "Q4_0"
-        case .q4_1: return "Q4_1"
-        case .q8_0: return "Q8_0"
-        }
-    }
+    /// ggml's names of the types this build does not read, for an error that names what the file holds.
+    static let otherNames: [UInt32: String] = [
+        9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S",
+        20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64",
+        29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0",
+    ]
+    /// "Q2_K (10)" or "type 99": how an unsupported raw type is named in errors.
+    static func describe(raw: UInt32) -> String { otherNames[raw].map { "\($0) (\(raw))" } ?? "type \(raw)" }
+    static var supportedList: String { allCases.map(\.description).joined(separator: ", ") }
 }
 
-// MARK: - Packed blocks (ggml layout; sizes checked in tests: 18, 20 and 34 bytes)
+// MARK: - Block decoding (ggml's layouts; checked against the PyPI `gguf` package's numpy dequantizer)
 
-/// 32 weights: w = d·(q − 8); qs[j] holds element j (low nibble) and j + 16 (high nibble).
-public struct BlockQ4_0 {
-    public var d: Float16
-    public var qs: InlineArray<16, UInt8>
-}
+extension GGMLType {
+    /// Unpacks one quantized block into integer codes and scale parameters in the engine format's terms:
+    /// codes[j] for element j (Q8_0: the int8's bit pattern); per group g of the block, `scale[g]`/`minimum[g]`:
+    /// f16 bit patterns of d and m (32-element formats) or the integer sub-scale and sub-min (k-quants; Q6_K's
+    /// int8 sub-scale as its bit pattern). Returns the k-quant super-block's D and Dmin (zero otherwise).
+    @inline(__always)
+    func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
+                minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
+        switch self {
+        case .f32, .f16, .bf16:
+            return (0, 0)
+        case .q8_0:
+            scale[0] = b.loadUnaligned(as: UInt16.self)
+            for j in 0..<32 { codes[j] = b.load(fromByteOffset: 2 + j, as: UInt8.self) }
+        case .q4_0, .q4_1:
+            let q41 = self == .q4_1
+            scale[0] = b.loadUnaligned(as: UInt16.self)
+            if q41 { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
+            let qs = b + (q41 ? 4 : 2)
+            for j in 0..<16 {  // byte j: element j (low nibble), element j + 16 (high nibble)
+                let v = qs.load(fromByteOffset: j, as: UInt8.self)
+                codes[j] = v & 15; codes[j + 16] = v >> 4
+            }
+        case .q5_0, .q5_1:
+            let q51 = self == .q5_1
+            scale[0] = b.loadUnaligned(as: UInt16.self)
+            if q51 { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
+            let h = b + (q51 ? 4 : 2)
+            let qh = h.loadUnaligned(as: UInt32.self)  // bit j: element j's bit 4
+            for j in 0..<16 {
+                let v = h.load(fromByteOffset: 4 + j, as: UInt8.self)
+                codes[j] = (v & 15) | UInt8((qh >> UInt32(j)) & 1) << 4
+                codes[j + 16] = (v >> 4) | UInt8((qh >> UInt32(j + 16)) & 1) << 4
+            }
+        case .q4_K, .q5_K:
+            // d, dmin (f16), 12 bytes of 6-bit sub-scales and sub-mins, [Q5_K: 32 bytes of high bits], 128 bytes
+            // of nibbles: chunk c of 64 elements = 32 bytes, low nibbles elements 64c + j, high 64c + 32 + j.
+            let s = b + 4
+            for j in 0..<4 {
+                let dj = s.load(fromByteOffset: j, as: UInt8.self), mj = s.load(fromByteOffset: 4 + j, as: UInt8.self)
+                let mdj = s.load(fromByteOffset: 8 + j, as: UInt8.self)
+                scale[j] = UInt16(dj & 63); minimum[j] = UInt16(mj & 63)
+                scale[j + 4] = UInt16((mdj & 15) | ((dj >> 2) & 0x30))
+                minimum[j + 4] = UInt16((mdj >> 4) | ((mj >> 2) & 0x30))
+            }
+            let q5 = self == .q5_K
+            let qh = b + 16, qs = b + (q5 ? 48 : 16)
+            for c in 0..<4 {
+                for j in 0..<32 {
+                    let v = qs.load(fromByteOffset: 32 * c + j, as: UInt8.self)
+                    var lo = v & 15, hi = v >> 4
+                    if q5 {
+                        let h = qh.load(fromByteOffset: j, as: UInt8.self)
+                        lo |= ((h >> UInt8(2 * c)) & 1) << 4
+                        hi |= ((h >> UInt8(2 * c + 1)) & 1) << 4
+                    }
+                    codes[64 * c + j] = lo; codes[64 * c + 32 + j] = hi
+                }
+            }
+            return (b.loadUnaligned(as: Float16.self), b.loadUnaligned(fromByteOffset: 2, as: Float16.self))
+        case .q6_K:
+            // ql[128], qh[64], 16 int8 sub-scales, d: half h of 128 elements: ql[64h + j] low nibble → element
+            // 128h + j, high → 128h + 64 + j; qh[32h + j] bits 2s…2s+1 → element 128h + 32s + j's bits 4–5.
+            for h in 0..<2 {
+                for j in 0..<64 {
+                    let v = b.load(fromByteOffset: 64 * h + j, as: UInt8.self)
+                    codes[128 * h + j] = v & 15; codes[128 * h + 64 + j] = v >> 4
+                }
+                for j in 0..<32 {
+                    let v = b.load(fromByteOffset: 128 + 32 * h + j, as: UInt8.self)
+                    for s in 0..<4 { codes[128 * h + 32 * s + j] |= ((v >> UInt8(2 * s)) & 3) << 4 }
+                }
+            }
+            for g in 0..<16 { scale[g] = UInt16(b.load(fromByteOffset: 192 + g, as: UInt8.self)) }
+            return (b.loadUnaligned(fromByteOffset: 208, as: Float16.self), 0)
+        }
+        return (0, 0)
+    }
 
-/// 32 weights: w = d·q + m; nibbles as Q4_0.
-public struct BlockQ4_1 {
-    public var d: Float16
-    public var m: Float16
-    public var qs: InlineArray<16, UInt8>
-}
-
-/// 32 weights: w = d·q, q signed.
-public struct BlockQ8_0 {
-    public var d: Float16
-    public var qs: InlineArray<32, Int8>
+    /// Scale parameters in a block that must be finite for the file to mean numbers (d, m; D, Dmin).
+    func checkFinite(_ b: UnsafeRawPointer) -> Bool {
+        switch self {
+        case .f32, .f16, .bf16: return true
+        case .q8_0, .q4_0, .q5_0: return b.loadUnaligned(as: Float16.self).isFinite
+        case .q4_1, .q5_1, .q4_K, .q5_K:
+            return b.loadUnaligned(as: Float16.self).isFinite && b.loadUnaligned(fromByteOffset: 2, as: Float16.self).isFinite
+        case .q6_K: return b.loadUnaligned(fromByteOffset: 208, as: Float16.self).isFinite
+        }
+    }
 }

@@ -75,6 +75,12 @@ extension GGUFFile {
                     }
                 }
             }
+        case .q5_0, .q5_1, .q4_K, .q5_K, .q6_K:
+            switch p.format.traits.codec {
+            case .u4: try repackBlocks(U4Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
+            case .u5: try repackBlocks(U5Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
+            default: try repackBlocks(U6Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
+            }
         case .q4_0, .q4_1, .q8_0:
             let bb = t.type.blockBytes, q41 = t.type == .q4_1
             let scales = p.scales?.pointer(as: Float16.self), mins = p.offsets?.pointer(as: Float16.self)
@@ -156,6 +162,68 @@ extension GGUFFile {
         }
     }
 
+    /// Repack through the type's block decoder (`GGMLType.unpack`): per GGUF block-row and 32 output columns,
+    /// unpack 32 blocks into a [32, blockSize] code tile, transpose it 8 × 8 bytes at a time into [blockSize, 32]
+    /// and store each row of 32 codes as one codec block; scales go to the group (and super-block) tables.
+    private func repackBlocks<C: RowCodec>(_: C.Type, _ t: TensorInfo, into p: PlainWeights, rows: Range<Int>,
+                                           cols: Range<Int>, local: Range<Int>, rowBytes: Int) throws {
+        let src = data(t), dst = p.codes.raw, ld = p.rowStride, n = cols.count
+        let bs = t.type.blockSize, bb = t.type.blockBytes, G = p.format.group, perBlock = bs / G
+        let traits = p.format.traits, r0 = rows.lowerBound
+        let S = max(1, traits.superBlock)
+        let tile = UnsafeMutablePointer<UInt8>.allocate(capacity: 32 * bs)   // [32 cols, bs]
+        let tileT = UnsafeMutablePointer<UInt8>.allocate(capacity: bs * 32)  // [bs, 32 cols]
+        let sc = UnsafeMutablePointer<UInt16>.allocate(capacity: 16), mn = UnsafeMutablePointer<UInt16>.allocate(capacity: 16)
+        defer { tile.deallocate(); tileT.deallocate(); sc.deallocate(); mn.deallocate() }
+        sc.initialize(repeating: 0, count: 16); mn.initialize(repeating: 0, count: 16)
+        let f16Scales = p.scaleElementBytes == 2
+        for b in (rows.lowerBound / bs)..<(rows.upperBound / bs) {
+            let i0 = b * bs - r0  // first plain row of this block
+            for base in stride(from: local.lowerBound, to: local.upperBound, by: 32) {
+                let width = min(32, local.upperBound - base)
+                for c in 0..<width {
+                    let o = cols.lowerBound + base + c
+                    let blk = src + o * rowBytes + b * bb
+                    guard t.type.checkFinite(blk) else {
+                        throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) " +
+                                                  "has a non-finite scale, expected finite values")
+                    }
+                    let (d, dmin) = t.type.unpack(blk, codes: tile + c * bs, scale: sc, minimum: mn)
+                    for gj in 0..<perBlock {
+                        let u = (i0 / G + gj) * n + base + c
+                        if f16Scales {
+                            p.scales!.pointer(as: UInt16.self)[u] = sc[gj]
+                            if let m = p.offsets { m.pointer(as: UInt16.self)[u] = mn[gj] }
+                        } else {
+                            p.scales!.pointer(as: UInt8.self)[u] = UInt8(truncatingIfNeeded: sc[gj])
+                            if let m = p.offsets { m.pointer(as: UInt8.self)[u] = UInt8(truncatingIfNeeded: mn[gj]) }
+                        }
+                    }
+                    if let D = p.superScales {
+                        let su = (i0 / S) * n + base + c
+                        D.pointer(as: Float16.self)[su] = d
+                        p.superMins?.pointer(as: Float16.self)[su] = dmin
+                    }
+                }
+                if width == 32 {
+                    for cb in 0..<4 {
+                        for rb in 0..<(bs / 8) {
+                            let rows8 = transpose8x8(UnsafeRawPointer(tile + cb * 8 * bs + rb * 8), stride: bs)
+                            for r in 0..<8 {
+                                UnsafeMutableRawPointer(tileT + (rb * 8 + r) * 32 + cb * 8).storeBytes(of: rows8[r], as: UInt64.self)
+                            }
+                        }
+                    }
+                    for j in 0..<bs { C.storeBlock32(dst + (i0 + j) * ld, base, tileT + j * 32) }
+                } else {
+                    for j in 0..<bs {
+                        for c in 0..<width { C.store(dst + (i0 + j) * ld, base + c, oc: n, Float(tile[c * bs + j])) }
+                    }
+                }
+            }
+        }
+    }
+
     /// Eight 8-byte rows at p, p + stride, … as columns: byte k of result r is byte r of row k.
     @inline(__always)
     private func transpose8x8(_ p: UnsafeRawPointer, stride: Int) -> SIMD8<UInt64> {
@@ -177,7 +245,8 @@ extension GGUFFile {
         if end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
     }
 
-    /// Row `r` of a 2-D tensor (dims [n, rows]: n contiguous), dequantized into `out` (n floats): embedding lookup.
+    /// Row `r` of a 2-D tensor (dims [n, rows]: n contiguous), dequantized into `out` (n floats): embedding lookup
+    /// and the scalar reference of every type (the engine format's formula over `GGMLType.unpack`).
     public func dequantizeRow(_ t: TensorInfo, _ r: Int, into out: UnsafeMutablePointer<Float>) {
         let n = t.dims[0]
         let rowBytes = n / t.type.blockSize * t.type.blockBytes
@@ -187,24 +256,29 @@ extension GGUFFile {
         case .f16: for i in 0..<n { out[i] = Float(row.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)) }
         case .bf16:
             for i in 0..<n { out[i] = Float(bitPattern: UInt32(row.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16) }
-        case .q4_0, .q4_1, .q8_0:
-            for b in 0..<(n / 32) {
-                let blk = row + b * t.type.blockBytes
-                let d = Float(blk.loadUnaligned(as: Float16.self))
-                let m = t.type == .q4_1 ? Float(blk.loadUnaligned(fromByteOffset: 2, as: Float16.self)) : 0
-                let qs = blk + (t.type == .q4_1 ? 4 : 2)
-                for j in 0..<32 {
-                    let v: Float
-                    switch t.type {
-                    case .q8_0: v = d * Float(qs.load(fromByteOffset: j, as: Int8.self))
-                    case .q4_0:
-                        let byte = qs.load(fromByteOffset: j & 15, as: UInt8.self)
-                        v = d * (Float(j < 16 ? byte & 15 : byte >> 4) - 8)
-                    default:
-                        let byte = qs.load(fromByteOffset: j & 15, as: UInt8.self)
-                        v = d * Float(j < 16 ? byte & 15 : byte >> 4) + m
+        default:
+            let bs = t.type.blockSize, f = t.type.engineFormat, tr = f.traits
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bs) { codes in
+                withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 32) { p in
+                    let sc = p.baseAddress!, mn = sc + 16
+                    for b in 0..<(n / bs) {
+                        let (d, dmin) = t.type.unpack(row + b * t.type.blockBytes, codes: codes.baseAddress!, scale: sc,
+                                                      minimum: mn)
+                        for j in 0..<bs {
+                            let g = j / f.group
+                            let q: Float = tr.codec == .i8 ? Float(Int8(bitPattern: codes[j])) : Float(codes[j])
+                            let v: Float
+                            switch tr.scales {
+                            case .superGroup(let hasMin, let signed):
+                                let s = Float(d) * (signed ? Float(Int8(truncatingIfNeeded: sc[g])) : Float(sc[g]))
+                                v = hasMin ? s * q + -(Float(dmin) * Float(mn[g])) : s * (q - tr.codeOffset)
+                            default:
+                                let s = Float(Float16(bitPattern: sc[g]))
+                                v = tr.hasMin ? s * q + Float(Float16(bitPattern: mn[g])) : s * (q - tr.codeOffset)
+                            }
+                            out[b * bs + j] = v
+                        }
                     }
-                    out[b * 32 + j] = v
                 }
             }
         }

@@ -149,8 +149,8 @@ public final class GGUFFile: @unchecked Sendable {
             var names: [String] = []
             for (name, dims, rawType, rel) in infos {
                 guard let type = GGMLType(rawValue: rawType) else {
-                    throw ActSparseError.file(path: path, problem: "tensor \(name): unsupported type \(rawType) " +
-                        "(supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)")
+                    throw ActSparseError.file(path: path, problem: "tensor \(name): unsupported type \(GGMLType.describe(raw: rawType)) " +
+                        "(supported: \(GGMLType.supportedList))")
                 }
                 var elements = 1
                 for d in dims {

@@ -21,7 +21,7 @@ extension SparseFC {
         Parallel.run(decodeChunks.count) { worker in
             var j = job
             j.range = self.decodeChunks[worker]
-            weights.format.kind.visit(j)
+            weights.format.traits.codec.visit(j)
         }
     }
 }
@@ -57,9 +57,7 @@ struct DecodeJob: CodecVisitor {
             // group is over before the hardware prefetcher would have found them.
             var nextScales: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
             if g != .max && fc.prefetchRows && k1 < count {
-                let u = (Int(idx[k1]) / g) * w.oc
-                nextScales = (UnsafeRawPointer(w.scales!.pointer(as: Float16.self) + u),
-                              w.offsets.map { UnsafeRawPointer($0.pointer(as: Float16.self) + u) })
+                nextScales = w.scaleRows(group: Int(idx[k1]) / g)
             }
             var p = k
             while p < k1 {
@@ -110,9 +108,9 @@ struct DecodeJob: CodecVisitor {
                     actsparse_prefetch(p6 + off); actsparse_prefetch(p7 + off)
                 }
             }
-            if let d = nextScales.0 {  // 32 f16 scales = one line per block
-                actsparse_prefetch(d + 2 * o)
-                if let m = nextScales.1 { actsparse_prefetch(m + 2 * o) }
+            if let d = nextScales.0 {  // ≤ 64 bytes of scales per 32-column block
+                actsparse_prefetch(d + fc.scaleElementBytes * o)
+                if let m = nextScales.1 { actsparse_prefetch(m + fc.scaleElementBytes * o) }
             }
             let p = UnsafeMutableRawPointer(acc + o)
             var a = first ? V() : p.loadUnaligned(as: V.self)

@@ -30,7 +30,7 @@ extension SparseFC {
         Parallel.run(prefillChunks.count) { worker in
             var j = job
             j.worker = worker
-            weights.format.kind.visit(j)
+            weights.format.traits.codec.visit(j)
         }
     }
 }
@@ -72,39 +72,20 @@ struct PrefillJob: CodecVisitor {
                                 into panel: UnsafeMutablePointer<Float>) {
         let NC = SparseFC.NC, oc = w.oc
         let full = col + NC <= oc
-        let kind = w.format.kind
+        let grouped = w.format.scaling == .perGroup
+        var scales = GroupScales(w, group: grouped ? rows.lowerBound / w.format.group : 0)
         for i in rows {
             let dst = panel + (i - rows.lowerBound) * NC
             guard full else {
                 for c in 0..<NC { dst[c] = col + c < oc ? w.weight(i, col + c) : 0 }
                 continue
             }
+            if grouped && i % w.format.group == 0 { scales = GroupScales(w, group: i / w.format.group) }
             let r = w.row(i)
             for half in 0..<2 {
                 let o = col + half * 32
                 var (a, b) = C.load32(r, o)
-                switch kind.scaling {
-                case .none:
-                    break
-                case .perOC:
-                    let s = w.scales!.pointer(as: Float.self)
-                    if kind == .int8asym {
-                        let z = w.offsets!.pointer(as: Float.self)
-                        a = s.load16(o) * (a - z.load16(o)); b = s.load16(o + 16) * (b - z.load16(o + 16))
-                    } else {
-                        a = s.load16(o) * a; b = s.load16(o + 16) * b
-                    }
-                case .perGroup:
-                    let u = (i / w.format.group) * oc
-                    let d = UnsafePointer(w.scales!.pointer(as: Float16.self) + u)
-                    if kind == .int4asym {
-                        let mn = UnsafePointer(w.offsets!.pointer(as: Float16.self) + u)
-                        a = loadHalf16(d, o) * a + loadHalf16(mn, o); b = loadHalf16(d, o + 16) * b + loadHalf16(mn, o + 16)
-                    } else {
-                        let z = SIMD16<Float>(repeating: kind.codeOffset)
-                        a = loadHalf16(d, o) * (a - z); b = loadHalf16(d, o + 16) * (b - z)
-                    }
-                }
+                a = scales.weights16(a, o); b = scales.weights16(b, o + 16)
                 let p = UnsafeMutableRawPointer(dst + half * 32)
                 p.storeBytes(of: a, as: SIMD16<Float>.self)
                 p.storeBytes(of: b, toByteOffset: 64, as: SIMD16<Float>.self)

@@ -18,6 +18,8 @@ public final class SparseFC: @unchecked Sendable {
     /// Rows shorter than this many bytes per worker chunk count as short (see `DecodeJob.pass`); measured:
     /// 8 rows + prefetch gained on SmolLM2's 288–768-byte rows and lost ~30 % on 44 KB f32 rows.
     static let shortRowBytes = 4096
+    /// Bytes per scale element of the weights (prefetch stride).
+    let scaleElementBytes: Int
     /// Decode OC chunks, one per worker, aligned to the 32-column codec blocks.
     let decodeChunks: [Range<Int>]
     /// Prefill OC chunks, aligned to NC.
@@ -31,6 +33,7 @@ public final class SparseFC: @unchecked Sendable {
         packedX = packing ?? GrowableBuffer()
         self.threads = max(1, threads)
         partial = try AlignedBuffer(bytes: weights.oc * 4 + 64)
+        scaleElementBytes = weights.scaleElementBytes
         decodeChunks = Parallel.split(weights.oc, parts: self.threads, align: 32)
         let chunkBytes = weights.rowStride / max(1, decodeChunks.count)
         prefetchRows = chunkBytes < SparseFC.shortRowBytes
