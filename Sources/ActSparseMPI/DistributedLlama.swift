@@ -52,10 +52,12 @@ public final class DistributedLlama {
         for l in 0..<c.layers {
             let names = ["gate": "blk.\(l).ffn_gate.weight", "up": "blk.\(l).ffn_up.weight",
                          "down": "blk.\(l).ffn_down.weight"]
-            let gateType = try g.tensor("blk.\(l).ffn_gate.weight", dims: [c.hidden, c.intermediate]).type
+            // Intermediate slices cut gate/up by OC and down by IC: align them to every one's block (Q4_K_M mixes
+            // Q5_0 gate/up with Q6_K down: 256).
+            let align = try names.values.map { try g.tensor($0).type.blockSize }.max() ?? 32
             ms.append(try DistributedMLP(
                 comm: comm, mode: mode, hidden: c.hidden, intermediate: c.intermediate,
-                align: gateType.blockSize, threads: threads, layer: l, packing: packing
+                align: align, threads: threads, layer: l, activation: c.architecture.activation, packing: packing
             ) { name, rows, cols in
                 let dims = name == "down" ? [c.intermediate, c.hidden] : [c.hidden, c.intermediate]
                 guard let tensor = names[name] else {

@@ -1,6 +1,7 @@
 import ActSparse
 
-/// A Llama SwiGLU MLP, out = down(silu(gate(h)) ⊙ up(h)), sharded over the ranks of a communicator.
+/// A gated MLP, out = down(act(gate(h)) ⊙ up(h)) with the family's activation (SwiGLU: silu, GeGLU: GELU),
+/// sharded over the ranks of a communicator.
 ///
 /// Per decode token (h and out live on rank 0):
 /// - `gather` (the design card): rank 0 thresholds h → broadcast count, then indices + values → every rank runs
@@ -18,6 +19,8 @@ public final class DistributedMLP: FeedForward {
     public let intermediate: Int
     /// The model layer this MLP is (named in errors).
     public let layer: Int
+    /// The gate's activation (per model, not per MLP kind).
+    public let activation: GatedActivation
     /// Intermediate columns per rank (gate/up OC slices; in reduce mode also down's IC slices).
     public let interPlan: ShardPlan
     /// Hidden columns per rank (down's OC slices, gather mode).
@@ -34,7 +37,7 @@ public final class DistributedMLP: FeedForward {
     // MARK: Scratch, allocated once
     /// kept channels of h (width H), of a (width I in gather mode, I_r in reduce mode)
     let keptH: SparseActivation, keptA: SparseActivation
-    /// [I_r] gate output, then a = silu(g)·u in place
+    /// [I_r] gate output, then a = act(g)·u in place
     let g: UnsafeMutablePointer<Float>
     /// [I_r] up output
     let u: UnsafeMutablePointer<Float>
@@ -63,13 +66,14 @@ public final class DistributedMLP: FeedForward {
     /// group along IC (intermediate slices cut down's IC in reduce mode).
     /// `packing` is the prefill packing scratch, shareable by MLPs that run one after another.
     public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, align: Int, threads: Int,
-                layer: Int = 0, packing: GrowableBuffer = GrowableBuffer(),
+                layer: Int = 0, activation: GatedActivation = .silu, packing: GrowableBuffer = GrowableBuffer(),
                 slice: (String, Range<Int>, Range<Int>) throws -> PlainWeights) throws {
         self.comm = comm
         self.mode = mode
         self.hidden = hidden
         self.intermediate = intermediate
         self.layer = layer
+        self.activation = activation
         interPlan = try ShardPlan(total: intermediate, ranks: comm.size, align: max(32, align))
         hiddenPlan = try ShardPlan(total: hidden, ranks: comm.size, align: 32)
         let mine = interPlan.slices[comm.rank]
@@ -156,10 +160,10 @@ extension DistributedMLP {
         }
         keptGateUp += keptH.count
         tokens += 1
-        // 2. gate and up on my intermediate slice; a = silu(g)·u in place of g.
+        // 2. gate and up on my intermediate slice; a = act(g)·u in place of g.
         try gemv(gate, keptH, g)
         try gemv(up, keptH, u)
-        SwiGLU.apply(gate: g, up: u, into: g, count: mine.count)
+        activation.apply(gate: g, up: u, into: g, count: mine.count)
         switch mode {
         case .gather:
             // 3. a to rank 0, thresholded there, broadcast back; down on my hidden slice; out gathered.
@@ -253,7 +257,7 @@ extension DistributedMLP {
         let gm = try scratch[1].floats(m * mine.count), um = try scratch[2].floats(m * mine.count)
         try gate.prefill(xs, m: m, into: gm)
         try up.prefill(xs, m: m, into: um)
-        SwiGLU.apply(gate: gm, up: um, into: gm, count: m * mine.count)
+        activation.apply(gate: gm, up: um, into: gm, count: m * mine.count)
         if comm.size == 1, let capture { capture(xs, gm, m) }
         switch mode {
         case .gather:
@@ -321,7 +325,7 @@ extension DistributedMLP {
             try keptH.keepAll(h, count: hidden)
             try gate.decode(keptH, into: g)
             try up.decode(keptH, into: u)
-            SwiGLU.apply(gate: g, up: u, into: g, count: mine.count)
+            activation.apply(gate: g, up: u, into: g, count: mine.count)
             try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0)
             if comm.isRoot { aAbs.add(aFull, count: intermediate) }
         }

@@ -6,7 +6,8 @@ struct ActSparseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "actsparse",
         abstract: "Batch-1 LLM decoding on CPUs with dynamic activation sparsity, over MPI ranks.",
-        subcommands: [GenerateCommand.self, CalibrateCommand.self, EvalCommand.self, MLPCommand.self, SoakCommand.self,
+        subcommands: [GenerateCommand.self, CalibrateCommand.self, EvalCommand.self, TokenizeCommand.self, MLPCommand.self,
+                      SoakCommand.self,
                       Bench.self, CommCheck.self])
 }
 

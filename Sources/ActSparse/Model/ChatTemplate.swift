@@ -1,19 +1,31 @@
-/// The model's chat template, for the ChatML family (`<|im_start|>role\n…<|im_end|>\n`) that SmolLM2 and many
-/// others use. The GGUF holds a Jinja template; rather than a Jinja engine we recognise ChatML and take the
-/// default system message out of the template text. Other templates are an error naming the file.
+/// The model's chat turns. The GGUF holds a Jinja template; rather than a Jinja engine we recognise the three
+/// families' turn markers in it — ChatML (`<|im_start|>role\n…<|im_end|>\n`: SmolLM2, Qwen2), Llama-3
+/// (`<|start_header_id|>role<|end_header_id|>\n\n…<|eot_id|>`) and Gemma (`<start_of_turn>user\n…<end_of_turn>\n`)
+/// — and take a default system message out of a ChatML template. A file without a template gets its
+/// architecture's turns (Gemma-3 GGUFs often carry none); any other template is an error naming the file.
 public struct ChatTemplate: Sendable {
+    public let style: Architecture.Chat
     public let defaultSystem: String?
 
     public init(gguf g: GGUFFile) throws {
-        guard let t = g.metadata["tokenizer.chat_template"]?.string else {
-            throw ActSparseError.file(path: g.path, problem: "no tokenizer.chat_template: --chat needs one")
-        }
-        guard t.contains("<|im_start|>") else {
-            throw ActSparseError.file(path: g.path, problem: "chat template is not ChatML (<|im_start|>…); " +
-                                      "use --prompt without --chat")
+        let t = g.metadata["tokenizer.chat_template"]?.string
+        if let t {
+            if t.contains("<|im_start|>") { style = .chatML }
+            else if t.contains("<|start_header_id|>") { style = .llama3 }
+            else if t.contains("<start_of_turn>") { style = .gemma }
+            else {
+                throw ActSparseError.file(path: g.path, problem: "chat template is none of ChatML (<|im_start|>…), " +
+                                          "Llama-3 (<|start_header_id|>…) or Gemma (<start_of_turn>…); use --prompt without --chat")
+            }
+        } else {
+            let arch = try Architecture(named: try g.string("general.architecture"), path: g.path)
+            guard arch.chat == .gemma else {
+                throw ActSparseError.file(path: g.path, problem: "no tokenizer.chat_template: --chat needs one")
+            }
+            style = arch.chat
         }
         let marker = "<|im_start|>system\n"
-        if let r = t.firstRange(of: marker), let e = t[r.upperBound...].firstRange(of: "<|im_end|>") {
+        if style == .chatML, let t, let r = t.firstRange(of: marker), let e = t[r.upperBound...].firstRange(of: "<|im_end|>") {
             defaultSystem = String(t[r.upperBound..<e.lowerBound])
         } else {
             defaultSystem = nil
@@ -35,7 +47,20 @@ public struct ChatTemplate: Sendable {
 
     func segments(user: String, system: String?) -> [(text: String, template: Bool)] {
         var s: [(String, Bool)] = []
-        if let sys = system ?? defaultSystem { s += [("<|im_start|>system\n", true), (sys, false), ("<|im_end|>\n", true)] }
-        return s + [("<|im_start|>user\n", true), (user, false), ("<|im_end|>\n<|im_start|>assistant\n", true)]
+        let sys = system ?? defaultSystem
+        switch style {
+        case .chatML:
+            if let sys { s += [("<|im_start|>system\n", true), (sys, false), ("<|im_end|>\n", true)] }
+            return s + [("<|im_start|>user\n", true), (user, false), ("<|im_end|>\n<|im_start|>assistant\n", true)]
+        case .llama3:
+            if let sys { s += [("<|start_header_id|>system<|end_header_id|>\n\n", true), (sys, false), ("<|eot_id|>", true)] }
+            return s + [("<|start_header_id|>user<|end_header_id|>\n\n", true), (user, false),
+                        ("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", true)]
+        case .gemma:
+            // Gemma has no system role: its template puts the system text at the top of the first user turn.
+            s = [("<start_of_turn>user\n", true)]
+            if let sys { s += [(sys + "\n\n", false)] }
+            return s + [(user, false), ("<end_of_turn>\n<start_of_turn>model\n", true)]
+        }
     }
 }

@@ -1,4 +1,4 @@
-/// A dense SwiGLU MLP of one GGUF layer in one process, every channel kept: out = down(silu(gate(h)) ⊙ up(h)).
+/// A dense gated MLP of one GGUF layer in one process, every channel kept: out = down(act(gate(h)) ⊙ up(h)).
 /// The reference the sparse path must equal bit for bit at threshold 0, and the MLP of the fuzzer's model.
 public final class DenseMLP: FeedForward {
     /// [H, I], [H, I], [I, H]
@@ -8,6 +8,8 @@ public final class DenseMLP: FeedForward {
     /// [I] gate output (then a in place), up output
     let g: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>
     let hidden: Int, intermediate: Int
+    /// silu (SwiGLU) or GELU (GeGLU): the family's
+    let activation: GatedActivation
 
     public init(gguf file: GGUFFile, layer l: Int, config c: LlamaConfig, threads: Int) throws {
         func fc(_ n: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
@@ -19,6 +21,7 @@ public final class DenseMLP: FeedForward {
         down = try fc("ffn_down", c.intermediate, c.hidden)
         hidden = c.hidden
         intermediate = c.intermediate
+        activation = c.architecture.activation
         h = SparseActivation(width: c.hidden)
         a = SparseActivation(width: c.intermediate)
         g = .allocate(capacity: c.intermediate)
@@ -32,7 +35,7 @@ public final class DenseMLP: FeedForward {
         try h.keepAll(x, count: hidden)
         try gate.decode(h, into: g)
         try up.decode(h, into: u)
-        SwiGLU.apply(gate: g, up: u, into: g, count: intermediate)
+        activation.apply(gate: g, up: u, into: g, count: intermediate)
         try a.keepAll(g, count: intermediate)
         try down.decode(a, into: out)
     }

@@ -1,6 +1,8 @@
-/// A Llama forward pass (embedding → [RMSNorm → GQA attention with RoPE and a KV cache → RMSNorm → SwiGLU MLP]
-/// × L → RMSNorm → tied LM head) on the rank that owns the model. The MLPs are `FeedForward` blocks supplied by
-/// the caller (sharded over MPI ranks or local); every other linear layer is a dense `SparseFC` here.
+/// The forward pass of the Llama-shaped families (embedding → [RMSNorm → GQA attention with RoPE and a KV cache →
+/// RMSNorm → gated MLP] × L → RMSNorm → LM head) on the rank that owns the model. What differs between Llama,
+/// Qwen2 and Gemma-3 (biases, q/k norms, post-norms, RoPE pairing, sliding windows, embedding scale, the MLP's
+/// activation) is read from `config.architecture`, not forked. The MLPs are `FeedForward` blocks supplied by the
+/// caller (sharded over MPI ranks or local); every other linear layer is a dense `SparseFC` here.
 public final class LlamaModel {
     public let config: LlamaConfig
     public let gguf: GGUFFile
@@ -13,6 +15,14 @@ public final class LlamaModel {
         let attnNorm: [Float], ffnNorm: [Float]
         /// [H, qDim], [H, kvDim], [H, kvDim], [qDim, H]
         let q: SparseFC, k: SparseFC, v: SparseFC, o: SparseFC
+        /// [qDim], [kvDim], [kvDim] projection biases (Qwen2)
+        let qBias: [Float]?, kBias: [Float]?, vBias: [Float]?
+        /// [headDim] per-head RMSNorm weights of q and k (Gemma-3)
+        let qNorm: [Float]?, kNorm: [Float]?
+        /// [H] RMSNorm weights of the attention and MLP outputs (Gemma-3)
+        let postAttnNorm: [Float]?, postFFNNorm: [Float]?
+        /// Sliding-window layer (local RoPE base, attends to the last `config.window` positions)
+        let local: Bool
     }
     let layers: [Layer]
     /// [H]
@@ -36,8 +46,8 @@ public final class LlamaModel {
     let denseH: SparseActivation, denseQ: SparseActivation
     /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V
     let prefillScratch = (0..<7).map { _ in GrowableBuffer() }
-    /// [context, headDim / 2] RoPE cos and sin
-    let ropeCos: [Float], ropeSin: [Float]
+    /// [context, headDim / 2] RoPE cos and sin of the global layers and of the sliding-window layers
+    let ropeCos: [Float], ropeSin: [Float], localCos: [Float], localSin: [Float]
     /// Tokens in the KV cache.
     public private(set) var position = 0
     /// Decode time split (ns): attention block (norm, projections, attention), MLP block, LM head.
@@ -55,8 +65,14 @@ public final class LlamaModel {
         var ls: [Layer] = []
         var ms: [FeedForward] = []
         let packing = GrowableBuffer()
+        let arch = c.architecture
         func fc(_ name: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
             try SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads, packing: packing)
+        }
+        /// A 1-D tensor: required, optional (nil if absent), or absent.
+        func vector(_ name: String, _ n: Int, required: Bool) throws -> [Float]? {
+            guard required || g.tensors[name] != nil else { return nil }
+            return try g.floats(name, count: n)
         }
         for l in 0..<c.layers {
             let p = "blk.\(l)."
@@ -68,7 +84,15 @@ public final class LlamaModel {
                             q: try fc(p + "attn_q.weight", c.hidden, c.qDim),
                             k: try fc(p + "attn_k.weight", c.hidden, c.kvDim),
                             v: try fc(p + "attn_v.weight", c.hidden, c.kvDim),
-                            o: try fc(p + "attn_output.weight", c.qDim, c.hidden)))
+                            o: try fc(p + "attn_output.weight", c.qDim, c.hidden),
+                            qBias: try vector(p + "attn_q.bias", c.qDim, required: arch.qkvBias),
+                            kBias: try vector(p + "attn_k.bias", c.kvDim, required: arch.qkvBias),
+                            vBias: try vector(p + "attn_v.bias", c.kvDim, required: arch.qkvBias),
+                            qNorm: try vector(p + "attn_q_norm.weight", c.headDim, required: arch.qkNorm),
+                            kNorm: try vector(p + "attn_k_norm.weight", c.headDim, required: arch.qkNorm),
+                            postAttnNorm: try vector(p + "post_attention_norm.weight", c.hidden, required: arch.postNorms),
+                            postFFNNorm: try vector(p + "post_ffw_norm.weight", c.hidden, required: arch.postNorms),
+                            local: c.isLocal(l)))
             ms.append(try makeMLP(l))
         }
         layers = ls
@@ -88,17 +112,32 @@ public final class LlamaModel {
         logits = .allocate(capacity: c.vocab)
         denseH = SparseActivation(width: c.hidden)
         denseQ = SparseActivation(width: c.qDim)
+        // Llama-3's long-context RoPE arrives as per-frequency divisors (rope_freqs.weight [headDim / 2]).
+        let factors = try vector("rope_freqs.weight", c.headDim / 2, required: false)
+        if let factors, factors.contains(where: { !($0 >= 1e-3 && $0 <= 1e6) }) {
+            throw ActSparseError.file(path: g.path, problem: "rope_freqs.weight: expected factors in 0.001...1e6")
+        }
+        (ropeCos, ropeSin) = LlamaModel.ropeTable(c, base: c.ropeBase, scale: c.ropeScale, factors: factors)
+        if let local = arch.localRopeBase, c.window > 0 {
+            (localCos, localSin) = LlamaModel.ropeTable(c, base: local, scale: 1, factors: nil)
+        } else {
+            (localCos, localSin) = ([], [])
+        }
+    }
+
+    /// cos and sin of pos·scale·base^(−2i/d) / factor[i] for every position and frequency i < d/2.
+    static func ropeTable(_ c: LlamaConfig, base: Float, scale: Float, factors: [Float]?) -> ([Float], [Float]) {
         let half = c.headDim / 2
-        var cs = [Float](repeating: 0, count: ctx * half), sn = cs
-        for p in 0..<ctx {
+        var cs = [Float](repeating: 0, count: c.context * half), sn = cs
+        for p in 0..<c.context {
             for i in 0..<half {
-                let theta = Double(p) * pow(Double(c.ropeBase), -2 * Double(i) / Double(c.headDim))
+                let theta = Double(p) * Double(scale) * pow(Double(base), -2 * Double(i) / Double(c.headDim)) /
+                    Double(factors?[i] ?? 1)
                 cs[p * half + i] = Float(cos(theta))
                 sn[p * half + i] = Float(sin(theta))
             }
         }
-        ropeCos = cs
-        ropeSin = sn
+        return (cs, sn)
     }
 
     deinit {
@@ -120,7 +159,7 @@ public final class LlamaModel {
         guard token >= 0 && Int(token) < c.vocab else {
             throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(token)")
         }
-        gguf.dequantizeRow(embedding, Int(token), into: x)
+        embed(Int(token), into: x)
         var t0 = Timing.now()
         for (l, layer) in layers.enumerated() {
             rmsNorm(x, layer.attnNorm, into: xn)
@@ -128,19 +167,18 @@ public final class LlamaModel {
             try layer.q.decode(denseH, into: q)
             try layer.k.decode(denseH, into: kv)
             try layer.v.decode(denseH, into: vv)
-            rope(q, heads: c.heads, pos: position)
-            rope(kv, heads: c.kvHeads, pos: position)
+            prepareQKV(layer, q: q, k: kv, v: vv, pos: position)
             let slot = (l * c.context + position) * c.kvDim
             (kCache + slot).update(from: kv, count: c.kvDim)
             (vCache + slot).update(from: vv, count: c.kvDim)
             attend(layer: l, pos: position, q: q, into: attn)
             try denseQ.keepAll(attn, count: c.qDim)
             try layer.o.decode(denseQ, into: branch)
-            for i in 0..<c.hidden { x[i] += branch[i] }
+            residual(branch, layer.postAttnNorm, into: x)
             rmsNorm(x, layer.ffnNorm, into: xn)
             let t1 = Timing.now()
             try mlps[l].decode(xn, into: branch)
-            for i in 0..<c.hidden { x[i] += branch[i] }
+            residual(branch, layer.postFFNNorm, into: x)
             let t2 = Timing.now()
             decodeNanos.attention &+= t1 - t0
             decodeNanos.mlp &+= t2 - t1
@@ -178,7 +216,7 @@ public final class LlamaModel {
             guard t >= 0 && Int(t) < c.vocab else {
                 throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")
             }
-            gguf.dequantizeRow(embedding, Int(t), into: X + r * c.hidden)
+            embed(Int(t), into: X + r * c.hidden)
         }
         for (l, layer) in layers.enumerated() {
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.attnNorm, into: XN + r * c.hidden) }
@@ -187,18 +225,17 @@ public final class LlamaModel {
             try layer.v.prefill(XN, m: m, into: V)
             for r in 0..<m {
                 let pos = position + r
-                rope(Q + r * c.qDim, heads: c.heads, pos: pos)
-                rope(K + r * c.kvDim, heads: c.kvHeads, pos: pos)
+                prepareQKV(layer, q: Q + r * c.qDim, k: K + r * c.kvDim, v: V + r * c.kvDim, pos: pos)
                 let slot = (l * c.context + pos) * c.kvDim
                 (kCache + slot).update(from: K + r * c.kvDim, count: c.kvDim)
                 (vCache + slot).update(from: V + r * c.kvDim, count: c.kvDim)
             }
             for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
             try layer.o.prefill(A, m: m, into: B)
-            for i in 0..<(m * c.hidden) { X[i] += B[i] }
+            for r in 0..<m { residual(B + r * c.hidden, layer.postAttnNorm, into: X + r * c.hidden) }
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.ffnNorm, into: XN + r * c.hidden) }
             try mlps[l].prefill(XN, m: m, into: B)
-            for i in 0..<(m * c.hidden) { X[i] += B[i] }
+            for r in 0..<m { residual(B + r * c.hidden, layer.postFFNNorm, into: X + r * c.hidden) }
         }
         position += m
         return try head(X + (m - 1) * c.hidden)
@@ -206,24 +243,56 @@ public final class LlamaModel {
 
     // MARK: - Building blocks
 
-    func rmsNorm(_ v: UnsafePointer<Float>, _ w: [Float], into out: UnsafeMutablePointer<Float>) {
-        let n = config.hidden
+    /// The embedding row of `token` (scaled by √hidden where the family does).
+    func embed(_ token: Int, into out: UnsafeMutablePointer<Float>) {
+        gguf.dequantizeRow(embedding, token, into: out)
+        if config.architecture.embeddingScale {
+            let s = Float(config.hidden).squareRoot()
+            for i in 0..<config.hidden { out[i] *= s }
+        }
+    }
+
+    /// x += branch, the branch first RMS-normed where the family norms it (Gemma-3's post-norms).
+    func residual(_ branch: UnsafeMutablePointer<Float>, _ postNorm: [Float]?, into x: UnsafeMutablePointer<Float>) {
+        if let postNorm { rmsNorm(branch, postNorm, into: branch) }
+        for i in 0..<config.hidden { x[i] += branch[i] }
+    }
+
+    /// Biases, per-head q/k norms and RoPE on one token's q, k and v at `pos`.
+    func prepareQKV(_ layer: Layer, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+                    v: UnsafeMutablePointer<Float>, pos: Int) {
+        let c = config
+        if let b = layer.qBias { for i in 0..<c.qDim { q[i] += b[i] } }
+        if let b = layer.kBias { for i in 0..<c.kvDim { k[i] += b[i] } }
+        if let b = layer.vBias { for i in 0..<c.kvDim { v[i] += b[i] } }
+        if let w = layer.qNorm { for h in 0..<c.heads { rmsNorm(q + h * c.headDim, w, into: q + h * c.headDim, count: c.headDim) } }
+        if let w = layer.kNorm { for h in 0..<c.kvHeads { rmsNorm(k + h * c.headDim, w, into: k + h * c.headDim, count: c.headDim) } }
+        rope(q, heads: c.heads, pos: pos, local: layer.local)
+        rope(k, heads: c.kvHeads, pos: pos, local: layer.local)
+    }
+
+    /// out = v / rms(v) ⊙ w over `count` values (default: hidden). `out` may alias `v`.
+    func rmsNorm(_ v: UnsafePointer<Float>, _ w: [Float], into out: UnsafeMutablePointer<Float>, count: Int? = nil) {
+        let n = count ?? config.hidden
         var ss: Float = 0
         for i in 0..<n { ss += v[i] * v[i] }
         let scale = 1 / (ss / Float(n) + config.eps).squareRoot()
         for i in 0..<n { out[i] = v[i] * scale * w[i] }
     }
 
-    /// RoPE on adjacent pairs (ggml's "normal" mode: GGUF Llama q/k weights are permuted for it).
-    func rope(_ v: UnsafeMutablePointer<Float>, heads: Int, pos: Int) {
+    /// RoPE: adjacent pairs (ggml's normal mode, Llama) or pairs (i, i + d/2) (NEOX mode, Qwen2 and Gemma).
+    func rope(_ v: UnsafeMutablePointer<Float>, heads: Int, pos: Int, local: Bool) {
         let d = config.headDim, half = d / 2
+        let cs = local ? localCos : ropeCos, sn = local ? localSin : ropeSin
+        let neox = config.architecture.rope == .neox
         for h in 0..<heads {
             let base = v + h * d
             for i in 0..<half {
-                let c = ropeCos[pos * half + i], s = ropeSin[pos * half + i]
-                let a = base[2 * i], b = base[2 * i + 1]
-                base[2 * i] = a * c - b * s
-                base[2 * i + 1] = a * s + b * c
+                let c = cs[pos * half + i], s = sn[pos * half + i]
+                let (ia, ib) = neox ? (i, i + half) : (2 * i, 2 * i + 1)
+                let a = base[ia], b = base[ib]
+                base[ia] = a * c - b * s
+                base[ib] = a * s + b * c
             }
         }
     }
@@ -233,10 +302,13 @@ public final class LlamaModel {
     /// the arithmetic, bounds this at long contexts). Head dims that are multiples of 16 go through SIMD16.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
-        let c = config, d = c.headDim, n = pos + 1
+        let c = config, d = c.headDim
+        // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
+        let first = layers[l].local ? max(0, pos - c.window + 1) : 0
+        let n = pos + 1 - first
         let group = c.heads / c.kvHeads
-        let scale = 1 / Float(d).squareRoot()
-        let kBase = kCache + l * c.context * c.kvDim, vBase = vCache + l * c.context * c.kvDim
+        let scale = c.attentionScale
+        let kBase = kCache + (l * c.context + first) * c.kvDim, vBase = vCache + (l * c.context + first) * c.kvDim
         let vec = d % 16 == 0
         for kvh in 0..<c.kvHeads {
             // scores[g * n + t] = q_(kvh·group+g) · k_t

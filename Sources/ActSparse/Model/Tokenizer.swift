@@ -1,7 +1,24 @@
-/// GPT-2 style byte-level BPE, read from a GGUF vocabulary (tokenizer.ggml.tokens / merges / token_type).
-/// Pre-tokenization follows llama.cpp's "smollm"/"gpt2" rules: digits split one by one (smollm), then
-/// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ .
+import Foundation
+
+/// A GGUF vocabulary's tokenizer, as llama.cpp runs it:
+/// - `tokenizer.ggml.model = gpt2`: byte-level BPE (tokens / merges), after a pre-tokenizer named by
+///   `tokenizer.ggml.pre`: GPT-2's regex ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+),
+///   alone or after splitting digits one by one (smollm …), or Llama-3's / Qwen2's (see `Pre`).
+/// - `tokenizer.ggml.model = llama`: SentencePiece-style (scores, byte fallback, ▁ for spaces; Tokenizer+SPM).
+/// Text is first split on user-defined tokens (always) and control tokens (only in template text).
 public final class Tokenizer: @unchecked Sendable {
+    /// The pre-tokenizers implemented (llama.cpp's names in `init`).
+    enum Pre { case gpt2, gpt2Digits, llama3, qwen2, none }
+    public enum Model { case bpe, spm }
+    public let model: Model
+    let pre: Pre
+    /// SPM: per-token scores (higher merges first); id of the token for each byte (<0xXX>), −1 if none
+    let scores: [Float]
+    let byteTokens: [Int32]
+    /// SPM: prefix a space to the text (and after every control token)
+    let addSpacePrefix: Bool
+    /// User-defined tokens (type 4), matched verbatim in any text, longest first.
+    let userDefined: [(String, Int32)]
     public let tokens: [String]
     let ids: [String: Int32]
     /// "left right" → merge rank (lower merges first)
@@ -10,7 +27,8 @@ public final class Tokenizer: @unchecked Sendable {
     public let specials: [(String, Int32)]
     public let bos: Int32?
     public let eos: Int32
-    let splitDigits: Bool
+    /// End of turn (Llama-3's <|eot_id|>), when the vocabulary names one.
+    public let eot: Int32?
     /// GPT-2's byte ↔ printable-character map.
     let byteToChar: [Character]
     let charToByte: [Character: UInt8]
@@ -22,14 +40,22 @@ public final class Tokenizer: @unchecked Sendable {
 
     public init(gguf: GGUFFile) throws {
         let path = gguf.path
-        let model = try gguf.string("tokenizer.ggml.model")
-        guard model == "gpt2" else {
-            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.model: expected gpt2 (byte-level BPE), found \(model)")
+        let modelName = try gguf.string("tokenizer.ggml.model")
+        switch modelName {
+        case "gpt2": model = .bpe
+        case "llama": model = .spm
+        default:
+            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.model: expected gpt2 (byte-level BPE) or " +
+                                      "llama (SentencePiece), found \(modelName) (not supported)")
         }
         let md = gguf.metadata
-        guard let tokValues = md["tokenizer.ggml.tokens"]?.array, !tokValues.isEmpty,
-              let mergeValues = md["tokenizer.ggml.merges"]?.array
-        else { throw ActSparseError.file(path: path, problem: "missing tokenizer.ggml.tokens or merges") }
+        guard let tokValues = md["tokenizer.ggml.tokens"]?.array, !tokValues.isEmpty else {
+            throw ActSparseError.file(path: path, problem: "missing tokenizer.ggml.tokens")
+        }
+        let mergeValues = md["tokenizer.ggml.merges"]?.array ?? []
+        if model == .bpe && md["tokenizer.ggml.merges"]?.array == nil {
+            throw ActSparseError.file(path: path, problem: "missing tokenizer.ggml.merges (a gpt2 vocabulary needs them)")
+        }
         let toks = tokValues.compactMap(\.string), merges = mergeValues.compactMap(\.string)
         guard toks.count == tokValues.count, merges.count == mergeValues.count, toks.count <= Int(Int32.max) else {
             throw ActSparseError.file(path: path, problem: "tokenizer.ggml.tokens and merges: expected arrays of strings")
@@ -47,9 +73,13 @@ public final class Tokenizer: @unchecked Sendable {
             throw ActSparseError.file(path: path, problem: "tokenizer.ggml.token_type: expected \(toks.count) " +
                                       "integers (one per token), found \(typeValues.count) values")
         }
-        specials = types.enumerated().filter { $0.element == 3 }.map { (toks[$0.offset], Int32($0.offset)) }
-            .filter { !$0.0.isEmpty }
-            .sorted { $0.0.count > $1.0.count }  // longest first
+        func ofType(_ k: Int) -> [(String, Int32)] {
+            types.enumerated().filter { $0.element == k }.map { (toks[$0.offset], Int32($0.offset)) }
+                .filter { !$0.0.isEmpty }
+                .sorted { $0.0.utf8.count != $1.0.utf8.count ? $0.0.utf8.count > $1.0.utf8.count : $0.1 < $1.1 }
+        }
+        specials = ofType(3)  // longest first, as llama.cpp partitions
+        userDefined = ofType(4)
         /// A token id from the metadata: within the vocabulary.
         func tokenID(_ key: String) throws -> Int32? {
             guard let v = md[key] else { return nil }
@@ -58,20 +88,43 @@ public final class Tokenizer: @unchecked Sendable {
             }
             return Int32(id)
         }
-        let addBos = md["tokenizer.ggml.add_bos_token"]?.bool ?? false
+        let addBos = md["tokenizer.ggml.add_bos_token"]?.bool ?? (model == .spm)
         bos = addBos ? try tokenID("tokenizer.ggml.bos_token_id") : nil
         eos = try tokenID("tokenizer.ggml.eos_token_id") ?? 0
-        // The pre-tokenizers this implements (llama.cpp's names): GPT-2's regex, alone or after splitting digits
-        // one by one. Any other (Llama-3's llama-bpe, Qwen2's qwen2, …) is refused by name: encoding it with the
+        eot = try tokenID("tokenizer.ggml.eot_token_id")
+        // The pre-tokenizers this implements (llama.cpp's names). Any other is refused by name: encoding with the
         // wrong rules would silently give other token ids than the model was trained on.
         let pre = md["tokenizer.ggml.pre"]?.string
         let digitsSplit: Set = ["smollm", "starcoder", "refact", "command-r", "codeshell", "exaone"]
-        guard let pre, pre == "gpt2" || digitsSplit.contains(pre) else {
-            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.pre: expected one of gpt2, " +
-                "\(digitsSplit.sorted().joined(separator: ", ")), found \(pre ?? "none") (this pre-tokenizer is not " +
-                "supported yet)")
+        let llama3: Set = ["llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral"]
+        let qwen2: Set = ["qwen2", "deepseek-r1-qwen"]
+        switch (model, pre) {
+        case (.spm, nil), (.spm, "default"): self.pre = .none
+        case (.bpe, "gpt2"): self.pre = .gpt2
+        case (.bpe, let p?) where digitsSplit.contains(p): self.pre = .gpt2Digits
+        case (.bpe, let p?) where llama3.contains(p): self.pre = .llama3
+        case (.bpe, let p?) where qwen2.contains(p): self.pre = .qwen2
+        default:
+            let known = model == .spm ? ["default"] : ["gpt2"] + (digitsSplit.union(llama3).union(qwen2)).sorted()
+            throw ActSparseError.file(path: path, problem: "tokenizer.ggml.pre: expected one of " +
+                "\(known.joined(separator: ", ")) for a \(modelName) vocabulary, found \(pre ?? "none") (this " +
+                "pre-tokenizer is not supported yet)")
         }
-        splitDigits = digitsSplit.contains(pre)
+        if model == .spm {
+            let sv = md["tokenizer.ggml.scores"]?.array ?? []
+            let sc = sv.compactMap { $0.float.map(Float.init) }
+            guard sc.count == toks.count, sc.allSatisfy(\.isFinite) else {
+                throw ActSparseError.file(path: path, problem: "tokenizer.ggml.scores: expected \(toks.count) finite " +
+                                          "numbers (one per token), found \(sv.count) values")
+            }
+            scores = sc
+            var bt = [Int32](repeating: -1, count: 256)
+            for b in 0..<256 { bt[b] = ids[String(format: "<0x%02X>", b)] ?? -1 }
+            byteTokens = bt
+            addSpacePrefix = md["tokenizer.ggml.add_space_prefix"]?.bool ?? true
+        } else {
+            scores = []; byteTokens = []; addSpacePrefix = false
+        }
         var b2c = [Character](repeating: " ", count: 256)
         var c2b: [Character: UInt8] = [:]
         var n = 0
@@ -99,24 +152,45 @@ public final class Tokenizer: @unchecked Sendable {
     /// `encode` without BOS: for pieces of a longer prompt.
     public func encodeText(_ text: String, specials parse: Bool) -> [Int32] {
         var out: [Int32] = []
-        var rest = Substring(text)
-        if !parse {
-            for piece in pretokenize(text) { out += bpe(piece) }
-            return out
-        }
-        while !rest.isEmpty {
-            // The earliest special token, if any.
-            var best: (Range<Substring.Index>, Int32)?
-            for (s, id) in specials {
-                if let r = rest.firstRange(of: s), r.lowerBound < (best?.0.lowerBound ?? rest.endIndex) { best = (r, id) }
+        var previousWasToken = true  // SPM prefixes a space to the text and after every special token
+        for fragment in partition(text, specials: parse) {
+            switch fragment {
+            case .token(let id):
+                out.append(id)
+                previousWasToken = true
+            case .text(let t):
+                if model == .spm {
+                    out += spm(addSpacePrefix && previousWasToken ? " " + t : t)
+                } else {
+                    for piece in pretokenize(t) { out += bpe(piece) }
+                }
+                previousWasToken = false
             }
-            let plain = best.map { rest[..<$0.0.lowerBound] } ?? rest
-            for piece in pretokenize(String(plain)) { out += bpe(piece) }
-            guard let (r, id) = best else { break }
-            out.append(id)
-            rest = rest[r.upperBound...]
         }
         return out
+    }
+
+    enum Fragment { case text(String), token(Int32) }
+
+    /// llama.cpp's partition: for each special token, longest first, every text fragment is split at its
+    /// occurrences. User-defined tokens always; control tokens only when `specials`.
+    func partition(_ text: String, specials parse: Bool) -> [Fragment] {
+        var fragments: [Fragment] = [.text(text)]
+        for (s, id) in (parse ? specials : []) + userDefined where text.contains(s) {
+            var next: [Fragment] = []
+            for f in fragments {
+                guard case .text(let t) = f else { next.append(f); continue }
+                var rest = Substring(t)
+                while let r = rest.firstRange(of: s) {
+                    if r.lowerBound > rest.startIndex { next.append(.text(String(rest[..<r.lowerBound]))) }
+                    next.append(.token(id))
+                    rest = rest[r.upperBound...]
+                }
+                if !rest.isEmpty { next.append(.text(String(rest))) }
+            }
+            fragments = next
+        }
+        return fragments
     }
 
     /// Splits text into pre-tokens (see the type's comment).
@@ -136,6 +210,8 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         func isS(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+        if pre == .llama3 || pre == .qwen2 { return pretokenizeLlama3(s, digits: pre == .llama3 ? 3 : 1, isL: isL, isN: isN) }
+        let splitDigits = pre == .gpt2Digits
         var i = 0
         while i < s.count {
             let start = i
@@ -171,18 +247,64 @@ public final class Tokenizer: @unchecked Sendable {
         return pieces
     }
 
-    func contraction(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
+    func contraction(_ s: [Unicode.Scalar], _ i: Int, ignoringCase: Bool = false) -> Int? {
         for suffix in ["re", "ve", "ll", "s", "t", "m", "d"] {
             let u = Array(suffix.unicodeScalars)
-            if i + u.count <= s.count && Array(s[i..<(i + u.count)]) == u { return u.count }
+            guard i + u.count <= s.count else { continue }
+            // ASCII case folding is all (?i:…) can change here: the suffixes are ASCII letters
+            let got = s[i..<(i + u.count)].map { c in
+                ignoringCase && ("A"..."Z").contains(c) ? Unicode.Scalar(c.value + 32)! : c
+            }
+            if got == u { return u.count }
         }
         return nil
+    }
+
+    /// Llama-3's pre-tokenizer (Qwen2's with `digits` = 1):
+    /// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    func pretokenizeLlama3(_ s: [Unicode.Scalar], digits: Int, isL: (Unicode.Scalar) -> Bool,
+                           isN: (Unicode.Scalar) -> Bool) -> [String] {
+        func isS(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
+        func isNL(_ c: Unicode.Scalar) -> Bool { c == "\r" || c == "\n" }
+        var pieces: [String] = []
+        var i = 0
+        while i < s.count {
+            let start = i, c = s[i]
+            if c == "'", let len = contraction(s, i + 1, ignoringCase: true) {
+                i += 1 + len
+            } else if isL(c) || (!isNL(c) && !isL(c) && !isN(c) && i + 1 < s.count && isL(s[i + 1])) {
+                i += 1
+                while i < s.count && isL(s[i]) { i += 1 }
+            } else if isN(c) {
+                while i < s.count && i - start < digits && isN(s[i]) { i += 1 }
+            } else if !isS(c) || (c == " " && i + 1 < s.count && !isS(s[i + 1]) && !isL(s[i + 1]) && !isN(s[i + 1])) {
+                // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+                if c == " " { i += 1 }
+                while i < s.count && !isS(s[i]) && !isL(s[i]) && !isN(s[i]) { i += 1 }
+                while i < s.count && isNL(s[i]) { i += 1 }
+            } else {
+                var j = i
+                while j < s.count && isS(s[j]) { j += 1 }
+                if let lastNL = (i..<j).last(where: { isNL(s[$0]) }) {
+                    i = lastNL + 1                      // \s*[\r\n]+
+                } else if j < s.count && j - i > 1 {
+                    i = j - 1                           // \s+(?!\S): the last space prefixes the next piece
+                } else {
+                    i = j                               // \s+
+                }
+            }
+            if i == start { i += 1 }
+            pieces.append(String(String.UnicodeScalarView(s[start..<i])))
+        }
+        return pieces
     }
 
     /// Whether the vocabulary has a token for this single byte. Bytes without one are dropped by `encode`, as
     /// llama.cpp and Hugging Face's BPE (without byte fallback) drop them: SmolLM2 has no token for some control
     /// bytes. Every other byte round-trips: decode(encode(x)) == x.
-    public func encodable(_ byte: UInt8) -> Bool { ids[String(byteToChar[Int(byte)])] != nil }
+    public func encodable(_ byte: UInt8) -> Bool {
+        model == .spm ? byteTokens[Int(byte)] >= 0 : ids[String(byteToChar[Int(byte)])] != nil
+    }
 
     /// Byte-level BPE of one pre-token.
     func bpe(_ piece: String) -> [Int32] {
@@ -217,7 +339,11 @@ public final class Tokenizer: @unchecked Sendable {
     public func bytes(of id: Int32) -> [UInt8] {
         guard id >= 0 && Int(id) < tokens.count else { return [] }
         let t = tokens[Int(id)]
-        if specials.contains(where: { $0.1 == id }) { return Array(t.utf8) }
+        if specials.contains(where: { $0.1 == id }) || userDefined.contains(where: { $0.1 == id }) { return Array(t.utf8) }
+        if model == .spm {
+            if let b = byteTokens.firstIndex(of: id) { return [UInt8(b)] }
+            return Array(t.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
+        }
         return t.compactMap { charToByte[$0] }
     }
 
