@@ -105,16 +105,16 @@ struct ModelTests {
         } catch {
             #expect("\(error)".contains("blk.0.ffn_gate.weight") && "\(error)".contains("nan"), "\(error)")
         }
-        // An unknown tensor type id (e.g. Q5_K = 13) is named.
+        // A tensor type this build does not read (Q2_K = 10) is named by ggml's name and id.
         var raw = good
         let name = Array("token_embd.weight".utf8)
         if let at = (0..<(raw.count - name.count)).first(where: { Array(raw[$0..<($0 + name.count)]) == name }) {
             let typeOffset = at + name.count + 4 + 2 * 8
-            raw[typeOffset] = 13
-            let path = try TinyGGUF.write(raw, name: "q5k")
+            raw[typeOffset] = 10
+            let path = try TinyGGUF.write(raw, name: "q2k")
             defer { try? FileManager.default.removeItem(atPath: path) }
             #expect(throws: ActSparseError.self) { try GGUFFile(path: path) }
-            do { _ = try GGUFFile(path: path) } catch { #expect("\(error)".contains("unsupported type 13"), "\(error)") }
+            do { _ = try GGUFFile(path: path) } catch { #expect("\(error)".contains("unsupported type Q2_K (10)"), "\(error)") }
         }
     }
 
