@@ -100,12 +100,12 @@ public final class Tokenizer: @unchecked Sendable {
         let qwen2: Set = ["qwen2", "deepseek-r1-qwen"]
         switch (model, pre) {
         case (.spm, nil), (.spm, "default"): self.pre = .none
-        case (.bpe, "gpt2"): self.pre = .gpt2
+        case (.bpe, "gpt2"), (.bpe, "gpt-2"): self.pre = .gpt2
         case (.bpe, let p?) where digitsSplit.contains(p): self.pre = .gpt2Digits
         case (.bpe, let p?) where llama3.contains(p): self.pre = .llama3
         case (.bpe, let p?) where qwen2.contains(p): self.pre = .qwen2
         default:
-            let known = model == .spm ? ["default"] : ["gpt2"] + (digitsSplit.union(llama3).union(qwen2)).sorted()
+            let known = model == .spm ? ["default"] : ["gpt-2"] + (digitsSplit.union(llama3).union(qwen2)).sorted()
             throw ActSparseError.file(path: path, problem: "tokenizer.ggml.pre: expected one of " +
                 "\(known.joined(separator: ", ")) for a \(modelName) vocabulary, found \(pre ?? "none") (this " +
                 "pre-tokenizer is not supported yet)")

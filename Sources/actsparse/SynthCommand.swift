@@ -1,0 +1,52 @@
+import ActSparse
+import ArgumentParser
+import Foundation
+
+/// `actsparse synth`: a full-size GGUF with random weights, for speed, memory, loading and scaling at 7B scale.
+struct SynthCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Writes a GGUF with random weights of a family's shape and a llama.cpp type mix.",
+        discussion: """
+            Weights are random blocks whose scales keep activations finite (std 1/√IC per projection); the file \
+            follows the GGUF spec, so llama.cpp loads it too. Example, a Llama-2-7B-shaped Q4_K_M file with \
+            SmolLM2's tokenizer (≈ 4 GB):
+              actsparse synth --arch llama --preset llama2-7b --types q4_k_m --tokenizer-from SMOLLM2.gguf --out /tmp/l7.gguf
+            """)
+
+    @Option(help: "Architecture: \(Architecture.known.map(\.name).joined(separator: ", ")).") var arch = "llama"
+    @Option(help: "Shape: \(Synthesizer.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var preset = "tiny"
+    @Option(help: "Type mix: \(Synthesizer.Mix.allCases.map(\.rawValue).joined(separator: ", ")).") var types = "q4_k_m"
+    @Option(help: "Copy the tokenizer (and vocabulary size) of this GGUF (default: a byte-level vocabulary).")
+    var tokenizerFrom: String?
+    @Option(help: "Layers (default: the preset's).") var layers: Int?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Output file.") var out: String
+
+    func validate() throws {
+        guard Synthesizer.Preset(rawValue: preset) != nil else { throw ValidationError("--preset: unknown \(preset)") }
+        guard Synthesizer.Mix(rawValue: types) != nil else { throw ValidationError("--types: unknown \(types)") }
+        if let layers, !(1...256).contains(layers) { throw ValidationError("--layers must be 1...256, found \(layers)") }
+    }
+
+    func run() throws {
+        do {
+            let a = try Architecture(named: arch, path: "--arch")
+            var shape = Synthesizer.Preset(rawValue: preset)!.shape
+            if let layers { shape.layers = layers }
+            let tok = try tokenizerFrom.map { try GGUFFile(path: $0) }
+            let s = try Synthesizer(architecture: a, shape: shape, mix: Synthesizer.Mix(rawValue: types)!, tokenizer: tok, seed: seed)
+            let total = s.layout().tensors.reduce(0) { $0 + $1.bytes }
+            let progress = Progress("writing \(out)", total: total, unit: .bytes, enabled: true)
+            let t0 = Date()
+            try s.write(to: out) { progress.advance($0) }
+            progress.finish()
+            FileHandle.standardError.write(Data(String(format: "wrote %@: %@ %@ %d layers, %.2f GB in %.1f s\n", out, arch,
+                preset, s.shape.layers, Double(total) / 1e9, Date().timeIntervalSince(t0)).utf8))
+        } catch {
+            FileHandle.standardError.write(Data("actsparse: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
