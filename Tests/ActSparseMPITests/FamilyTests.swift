@@ -1,0 +1,68 @@
+import ActSparse
+import ActSparseMPI
+import Foundation
+import Testing
+
+/// Every family × type mix on tiny synthetic files (`actsparse synth --preset tiny`): decode and prefill logits
+/// against the Double reference forward, 1-rank sparse at t = 0 equal to dense, and a sliding window that bites.
+@Suite("families on synthetic files")
+struct FamilyTests {
+    static let cases: [(String, Synthesizer.Mix)] = Architecture.known.flatMap { a in
+        Synthesizer.Mix.allCases.map { (a.name, $0) }
+    }
+
+    func write(_ arch: String, _ mix: Synthesizer.Mix, window: Int? = nil) throws -> String {
+        var shape = Synthesizer.Preset.tiny.shape
+        shape.context = 64
+        let s = try Synthesizer(architecture: try Architecture(named: arch, path: "test"), shape: shape, mix: mix,
+                                tokenizer: nil, seed: 7)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(arch)-\(mix)-\(UUID()).gguf").path
+        var w = s.layout()
+        if let window, let i = w.metadata.firstIndex(where: { $0.0.hasSuffix(".attention.sliding_window") }) {
+            w.metadata[i].1 = .u32(UInt32(window))
+        }
+        try s.write(to: path, layout: w)
+        return path
+    }
+
+    @Test("decode and prefill logits match the scalar reference", arguments: FamilyTests.cases)
+    func matchesReference(arch: String, mix: Synthesizer.Mix) throws {
+        let path = try write(arch, mix, window: arch == "gemma3" ? 4 : nil)  // 6 tokens > window 4: it bites
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let llm = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64)
+        #expect(llm.config.architecture.name == arch)
+        if arch == "gemma3" { #expect(llm.config.window == 4 && llm.config.isLocal(0) && llm.config.isLocal(1)) }
+        let ref = try ReferenceLlama(llm.gguf)
+        let tokens: [Int32] = [5, 80, 200, 7, 150, 33]
+        var last: [Double] = []
+        for (k, t) in tokens.enumerated() {
+            let got = try llm.decode(t)
+            let want = ref.step(Int(t))
+            let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
+            let err = (0..<want.count).map { abs(Double(got[$0]) - want[$0]) }.max()!
+            #expect(err <= maxLogitError * rms, "\(arch) \(mix) token #\(k): max |Δlogit| \(err), rms \(rms)")
+            last = want
+        }
+        llm.model!.reset()
+        let p = try llm.prefill(tokens)
+        let rms = (last.reduce(0) { $0 + $1 * $1 } / Double(last.count)).squareRoot()
+        let err = (0..<last.count).map { abs(Double(p[$0]) - last[$0]) }.max()!
+        #expect(err <= maxLogitError * rms, "\(arch) \(mix) prefill: max |Δlogit| \(err)")
+    }
+
+    @Test("an unknown architecture is refused by name")
+    func unknownArchitecture() throws {
+        var tiny = TinyGGUF()
+        tiny.linearType = .q8_0
+        let path = try TinyGGUF.write(tiny.bytes(mutateKV: { kv in
+            if let i = kv.firstIndex(where: { $0.0 == "general.architecture" }) { kv[i].1 = .str("mamba") }
+        }))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try LlamaConfig(gguf: try GGUFFile(path: path))
+            Issue.record("mamba accepted")
+        } catch {
+            #expect("\(error)".contains("mamba") && "\(error)".contains("gemma3") && "\(error)".contains(path))
+        }
+    }
+}
