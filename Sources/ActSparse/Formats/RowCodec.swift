@@ -1,3 +1,5 @@
+import CActSparse
+
 /// Storage of one plain row of codes: `oc` values, OC contiguous.
 /// `load32` reads the raw codes of columns o..<o+32 (o a multiple of 32, the block fully inside the row) as floats;
 /// `value`/`store` address any single column, tails included. Scaling is not the codec's business.
@@ -181,31 +183,30 @@ enum U4Codec: RowCodec {
     }
 }
 
+/// The high bits of 5- and 6-bit codes live in 32-bit "bit planes", one per bit, laid out so that a plane
+/// broadcast to 16 bytes and masked gives every lane its bit with byte-wide operations only (no per-lane
+/// variable shifts — those ran 3–8× slower): column k of a 32-column block sits in byte (k mod 16) mod 4 of the
+/// word, at bit (k mod 16) / 4, plus 4 for columns 16…31.
+@inline(__always) func planeBit(_ k: Int) -> UInt32 { UInt32(8 * ((k & 15) & 3) + (k & 15) / 4 + (k >= 16 ? 4 : 0)) }
+
 /// 5-bit codes in 20-byte blocks of 32 columns: 16 bytes of low nibbles as U4Codec (byte k = column k low,
-/// column k + 16 high), then a little-endian UInt32 whose bit k is column k's bit 4. A tail block is padded to
-/// full size, so every column has the same place in its block.
+/// column k + 16 high), then one bit plane (see `planeBit`) of bit 4. A tail block is padded to full size, so
+/// every column has the same place in its block.
 enum U5Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { (oc + 31) / 32 * 20 }
     @inline(__always) static func blockOffset(_ o: Int) -> Int { (o >> 5) * 20 }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         let p = row + blockOffset(o)
-        let b = p.loadUnaligned(as: SIMD16<UInt8>.self)
-        let h = SIMD16<UInt32>(repeating: p.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-        var lo = SIMD16<UInt32>()
-        for i in 0..<16 { lo[i] = UInt32(b[i]) }
-        let hiBits = h &>> laneShifts16
-        let l = (lo & 15) | ((hiBits & 1) &<< 4)
-        let u = (lo &>> 4) | (((hiBits &>> 16) & 1) &<< 4)
-        var fl = SIMD16<Float>(), fh = SIMD16<Float>()
-        for i in 0..<16 { fl[i] = Float(Int32(bitPattern: l[i])); fh[i] = Float(Int32(bitPattern: u[i])) }
-        return (fl, fh)
+        var pair = (SIMD16<Float>(), SIMD16<Float>())
+        withUnsafeMutableBytes(of: &pair) { actsparse_load_planes(p, 1, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }  // C: CActSparse.h
+        return pair
     }
     @inline(__always) static func value(_ row: UnsafeRawPointer, _ o: Int, oc: Int) -> Float {
         let p = row + blockOffset(o), k = o & 31
         let byte = p.load(fromByteOffset: k & 15, as: UInt8.self)
         let nib = k < 16 ? byte & 15 : byte >> 4
         let hb = p.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
-        return Float(UInt32(nib) | ((hb >> UInt32(k)) & 1) << 4)
+        return Float(UInt32(nib) | ((hb >> planeBit(k)) & 1) << 4)
     }
     static func store(_ row: UnsafeMutableRawPointer, _ o: Int, oc: Int, _ code: Float) {
         let p = row + blockOffset(o), k = o & 31, q = UInt32(code) & 31
@@ -213,69 +214,57 @@ enum U5Codec: RowCodec {
         let shift: UInt8 = k < 16 ? 0 : 4
         p.storeBytes(of: (old & ~(15 << shift)) | (UInt8(q & 15) << shift), toByteOffset: k & 15, as: UInt8.self)
         var hb = p.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
-        hb = (hb & ~(1 << UInt32(k))) | ((q >> 4) << UInt32(k))
+        hb = (hb & ~(1 << planeBit(k))) | ((q >> 4) << planeBit(k))
         p.storeBytes(of: hb, toByteOffset: 16, as: UInt32.self)
     }
     static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>) {
         let p = row + blockOffset(o)
         p.storeBytes(of: packNibbles(c), as: SIMD16<UInt8>.self)
         var h: UInt32 = 0
-        for k in 0..<32 { h |= UInt32((c[k] >> 4) & 1) << UInt32(k) }
+        for k in 0..<32 { h |= UInt32((c[k] >> 4) & 1) << planeBit(k) }
         p.storeBytes(of: h, toByteOffset: 16, as: UInt32.self)
     }
 }
 
-/// 6-bit codes in 24-byte blocks of 32 columns: 16 bytes of low nibbles as U5Codec, then two little-endian
-/// UInt32 words of 2-bit high parts: bits 2k…2k+1 of word 0 are column k's bits 4–5, of word 1 column k + 16's.
+/// 6-bit codes in 24-byte blocks of 32 columns: 16 bytes of low nibbles as U5Codec, then the bit planes of bit 4
+/// and of bit 5 (see `planeBit`).
 enum U6Codec: RowCodec {
     static func rowBytes(_ oc: Int) -> Int { (oc + 31) / 32 * 24 }
     @inline(__always) static func blockOffset(_ o: Int) -> Int { (o >> 5) * 24 }
     @inline(__always) static func load32(_ row: UnsafeRawPointer, _ o: Int) -> (SIMD16<Float>, SIMD16<Float>) {
         let p = row + blockOffset(o)
-        let b = p.loadUnaligned(as: SIMD16<UInt8>.self)
-        let h0 = SIMD16<UInt32>(repeating: p.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-        let h1 = SIMD16<UInt32>(repeating: p.loadUnaligned(fromByteOffset: 20, as: UInt32.self))
-        var lo = SIMD16<UInt32>()
-        for i in 0..<16 { lo[i] = UInt32(b[i]) }
-        let l = (lo & 15) | (((h0 &>> laneShifts2x16) & 3) &<< 4)
-        let u = (lo &>> 4) | (((h1 &>> laneShifts2x16) & 3) &<< 4)
-        var fl = SIMD16<Float>(), fh = SIMD16<Float>()
-        for i in 0..<16 { fl[i] = Float(Int32(bitPattern: l[i])); fh[i] = Float(Int32(bitPattern: u[i])) }
-        return (fl, fh)
+        var pair = (SIMD16<Float>(), SIMD16<Float>())
+        withUnsafeMutableBytes(of: &pair) { actsparse_load_planes(p, 2, $0.baseAddress!.assumingMemoryBound(to: Float.self)) }
+        return pair
     }
     @inline(__always) static func value(_ row: UnsafeRawPointer, _ o: Int, oc: Int) -> Float {
         let p = row + blockOffset(o), k = o & 31
         let byte = p.load(fromByteOffset: k & 15, as: UInt8.self)
         let nib = k < 16 ? byte & 15 : byte >> 4
-        let h = p.loadUnaligned(fromByteOffset: k < 16 ? 16 : 20, as: UInt32.self)
-        return Float(UInt32(nib) | ((h >> UInt32(2 * (k & 15))) & 3) << 4)
+        let h4 = p.loadUnaligned(fromByteOffset: 16, as: UInt32.self), h5 = p.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
+        let b4: UInt32 = (h4 >> planeBit(k)) & 1, b5: UInt32 = (h5 >> planeBit(k)) & 1
+        return Float(UInt32(nib) | b4 << 4 | b5 << 5)
     }
     static func store(_ row: UnsafeMutableRawPointer, _ o: Int, oc: Int, _ code: Float) {
         let p = row + blockOffset(o), k = o & 31, q = UInt32(code) & 63
         let old = p.load(fromByteOffset: k & 15, as: UInt8.self)
         let shift: UInt8 = k < 16 ? 0 : 4
         p.storeBytes(of: (old & ~(15 << shift)) | (UInt8(q & 15) << shift), toByteOffset: k & 15, as: UInt8.self)
-        let off = k < 16 ? 16 : 20, s = UInt32(2 * (k & 15))
-        var h = p.loadUnaligned(fromByteOffset: off, as: UInt32.self)
-        h = (h & ~(3 << s)) | ((q >> 4) << s)
-        p.storeBytes(of: h, toByteOffset: off, as: UInt32.self)
+        for (bit, off) in [(4, 16), (5, 20)] {
+            var h = p.loadUnaligned(fromByteOffset: off, as: UInt32.self)
+            h = (h & ~(1 << planeBit(k))) | (((q >> UInt32(bit)) & 1) << planeBit(k))
+            p.storeBytes(of: h, toByteOffset: off, as: UInt32.self)
+        }
     }
     static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>) {
         let p = row + blockOffset(o)
         p.storeBytes(of: packNibbles(c), as: SIMD16<UInt8>.self)
-        var h0: UInt32 = 0, h1: UInt32 = 0
-        for k in 0..<16 {
-            h0 |= UInt32((c[k] >> 4) & 3) << UInt32(2 * k)
-            h1 |= UInt32((c[k + 16] >> 4) & 3) << UInt32(2 * k)
+        var h4: UInt32 = 0, h5: UInt32 = 0
+        for k in 0..<32 {
+            h4 |= UInt32((c[k] >> 4) & 1) << planeBit(k)
+            h5 |= UInt32((c[k] >> 5) & 1) << planeBit(k)
         }
-        p.storeBytes(of: h0, toByteOffset: 16, as: UInt32.self)
-        p.storeBytes(of: h1, toByteOffset: 20, as: UInt32.self)
+        p.storeBytes(of: h4, toByteOffset: 16, as: UInt32.self)
+        p.storeBytes(of: h5, toByteOffset: 20, as: UInt32.self)
     }
-}
-
-/// Per-lane shift counts: lane i → i, and lane i → 2i (5- and 6-bit high parts). Computed, not stored globals:
-/// a global `let` would be a lazy-initialised load in the kernels' inner loops.
-@inline(__always) var laneShifts16: SIMD16<UInt32> { SIMD16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
-@inline(__always) var laneShifts2x16: SIMD16<UInt32> {
-    SIMD16(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 }
