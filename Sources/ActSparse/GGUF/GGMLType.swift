@@ -47,7 +47,57 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
 
 // MARK: - Block decoding (ggml's layouts; checked against the PyPI `gguf` package's numpy dequantizer)
 
+import CActSparse
+
 extension GGMLType {
+    /// `unpack`'s codes through the vectorised C decoders (loading's fast path; the Swift `unpack` is their
+    /// reference, and the tests compare both with gguf-py). Scales still come from `unpack`'s Swift code.
+    @inline(__always)
+    func unpackFast(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
+                    minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
+        switch self {
+        case .q4_K, .q5_K:
+            actsparse_unpack_k45(b.assumingMemoryBound(to: UInt8.self), self == .q5_K ? 1 : 0, codes)
+            return unpackScales(b, scale: scale, minimum: minimum)
+        case .q6_K:
+            actsparse_unpack_q6k(b.assumingMemoryBound(to: UInt8.self), codes)
+            return unpackScales(b, scale: scale, minimum: minimum)
+        case .q5_0, .q5_1:
+            let h = b.assumingMemoryBound(to: UInt8.self) + (self == .q5_1 ? 4 : 2)
+            actsparse_unpack_q5(h, h + 4, codes)
+            return unpackScales(b, scale: scale, minimum: minimum)
+        default:
+            return unpack(b, codes: codes, scale: scale, minimum: minimum)
+        }
+    }
+
+    /// The scale part of `unpack` (d, m per group; k-quant sub-scales and D, Dmin).
+    @inline(__always)
+    func unpackScales(_ b: UnsafeRawPointer, scale: UnsafeMutablePointer<UInt16>,
+                      minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
+        switch self {
+        case .q5_0, .q5_1:
+            scale[0] = b.loadUnaligned(as: UInt16.self)
+            if self == .q5_1 { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
+            return (0, 0)
+        case .q4_K, .q5_K:
+            let s = b + 4
+            for j in 0..<4 {
+                let dj = s.load(fromByteOffset: j, as: UInt8.self), mj = s.load(fromByteOffset: 4 + j, as: UInt8.self)
+                let mdj = s.load(fromByteOffset: 8 + j, as: UInt8.self)
+                scale[j] = UInt16(dj & 63); minimum[j] = UInt16(mj & 63)
+                scale[j + 4] = UInt16((mdj & 15) | ((dj >> 2) & 0x30))
+                minimum[j + 4] = UInt16((mdj >> 4) | ((mj >> 2) & 0x30))
+            }
+            return (b.loadUnaligned(as: Float16.self), b.loadUnaligned(fromByteOffset: 2, as: Float16.self))
+        case .q6_K:
+            for g in 0..<16 { scale[g] = UInt16(b.load(fromByteOffset: 192 + g, as: UInt8.self)) }
+            return (b.loadUnaligned(fromByteOffset: 208, as: Float16.self), 0)
+        default:
+            return (0, 0)
+        }
+    }
+
     /// Unpacks one quantized block into integer codes and scale parameters in the engine format's terms:
     /// codes[j] for element j (Q8_0: the int8's bit pattern); per group g of the block, `scale[g]`/`minimum[g]`:
     /// f16 bit patterns of d and m (32-element formats) or the integer sub-scale and sub-min (k-quants; Q6_K's

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CActSparse
 
 // MARK: - Loading tensors into the engine's layouts
 
@@ -188,7 +189,7 @@ extension GGUFFile {
                         throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) " +
                                                   "has a non-finite scale, expected finite values")
                     }
-                    let (d, dmin) = t.type.unpack(blk, codes: tile + c * bs, scale: sc, minimum: mn)
+                    let (d, dmin) = t.type.unpackFast(blk, codes: tile + c * bs, scale: sc, minimum: mn)
                     for gj in 0..<perBlock {
                         let u = (i0 / G + gj) * n + base + c
                         if f16Scales {
@@ -206,15 +207,11 @@ extension GGUFFile {
                     }
                 }
                 if width == 32 {
-                    for cb in 0..<4 {
-                        for rb in 0..<(bs / 8) {
-                            let rows8 = transpose8x8(UnsafeRawPointer(tile + cb * 8 * bs + rb * 8), stride: bs)
-                            for r in 0..<8 {
-                                UnsafeMutableRawPointer(tileT + (rb * 8 + r) * 32 + cb * 8).storeBytes(of: rows8[r], as: UInt64.self)
-                            }
-                        }
+                    actsparse_transpose32(tile, Int32(bs), tileT)
+                    let planes = Int32(p.format.traits.codec == .u6 ? 2 : p.format.traits.codec == .u5 ? 1 : 0)
+                    for j in 0..<bs {
+                        actsparse_pack32(tileT + j * 32, planes, (dst + (i0 + j) * ld + C.blockOffset(base)).assumingMemoryBound(to: UInt8.self))
                     }
-                    for j in 0..<bs { C.storeBlock32(dst + (i0 + j) * ld, base, tileT + j * 32) }
                 } else {
                     for j in 0..<bs {
                         for c in 0..<width { C.store(dst + (i0 + j) * ld, base + c, oc: n, Float(tile[c * bs + j])) }

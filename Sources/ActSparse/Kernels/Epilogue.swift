@@ -15,13 +15,14 @@ struct Epilogue {
     let sc: UnsafeRawPointer?, mn: UnsafePointer<UInt8>?
     let signedSub: Bool
     let sx: Float
-    /// z·Σx for a constant z
-    let zs: Float
+    /// z·Σx for a constant z; the constant z
+    let zs: Float, offset: Float
 
     init(_ w: PlainWeights, group: Int, sx: Float) {
         self.sx = sx
         let t = w.format.traits, oc = w.oc
         zs = t.codeOffset * sx
+        offset = t.codeOffset
         var s32: UnsafePointer<Float>? = nil, z32: UnsafePointer<Float>? = nil
         var d16: UnsafePointer<Float16>? = nil, m16: UnsafePointer<Float16>? = nil
         var sc: UnsafeRawPointer? = nil, mn: UnsafePointer<UInt8>? = nil
@@ -92,6 +93,22 @@ struct Epilogue {
         case .superGroup: y[o] = y[o] + Float(d16![o]) * subScale(o) * (a - zs)
         case .superGroupMin:
             y[o] = y[o] + Float(d16![o]) * subScale(o) * a + -(Float(m16![o]) * Float(mn![o])) * sx
+        }
+    }
+
+    /// Weights of 16 codes q in columns o..<o+16 (prefill panels): the scalar reference's formula per lane.
+    @inline(__always) func weights16(_ q: SIMD16<Float>, _ o: Int) -> SIMD16<Float> {
+        switch kind {
+        case .copy: return q
+        case .perOC: return UnsafeRawPointer(s32! + o).loadUnaligned(as: SIMD16<Float>.self) * (q - SIMD16(repeating: offset))
+        case .perOCZero:
+            return UnsafeRawPointer(s32! + o).loadUnaligned(as: SIMD16<Float>.self) *
+                (q - UnsafeRawPointer(z32! + o).loadUnaligned(as: SIMD16<Float>.self))
+        case .group: return loadHalf16(d16!, o) * (q - SIMD16(repeating: offset))
+        case .groupMin: return loadHalf16(d16!, o) * q + loadHalf16(m16!, o)
+        case .superGroup: return superScale16(o) * (q - SIMD16(repeating: offset))
+        case .superGroupMin:
+            return superScale16(o) * q + -(loadHalf16(m16!, o) * widen(UnsafeRawPointer(mn! + o).loadUnaligned(as: SIMD16<UInt8>.self)))
         }
     }
 

@@ -73,14 +73,14 @@ struct PrefillJob: CodecVisitor {
         let NC = SparseFC.NC, oc = w.oc
         let full = col + NC <= oc
         let grouped = w.format.scaling == .perGroup
-        var scales = GroupScales(w, group: grouped ? rows.lowerBound / w.format.group : 0)
+        var scales = Epilogue(w, group: grouped ? rows.lowerBound / w.format.group : 0, sx: 0)
         for i in rows {
             let dst = panel + (i - rows.lowerBound) * NC
             guard full else {
                 for c in 0..<NC { dst[c] = col + c < oc ? w.weight(i, col + c) : 0 }
                 continue
             }
-            if grouped && i % w.format.group == 0 { scales = GroupScales(w, group: i / w.format.group) }
+            if grouped && i % w.format.group == 0 { scales = Epilogue(w, group: i / w.format.group, sx: 0) }
             let r = w.row(i)
             for half in 0..<2 {
                 let o = col + half * 32

@@ -44,4 +44,84 @@ static inline void actsparse_load_planes(const void *p, int planes, float *out) 
     __builtin_memcpy(out + 16, &fu, 64);
 }
 
+// MARK: Loading: GGUF blocks → codes → plain-layout blocks (GGUFFile+Weights.swift; the Swift twins are
+// GGMLType.unpack and the codecs' store/storeBlock32, compared in the tests).
+typedef unsigned char actsparse_u8x32 __attribute__((ext_vector_type(32)));
+typedef unsigned int actsparse_u32x4 __attribute__((ext_vector_type(4)));
+
+/// Q4_K (q5 = 0) / Q5_K (q5 = 1) block → 256 codes: chunk c of 64 elements = 32 bytes of nibbles (elements
+/// 64c + j low, 64c + 32 + j high); Q5_K's qh[j] bit 2c / 2c + 1 is their bit 4.
+static inline void actsparse_unpack_k45(const unsigned char *b, int q5, unsigned char *codes) {
+    const unsigned char *qs = b + (q5 ? 48 : 16);
+    actsparse_u8x32 qh;
+    if (q5) __builtin_memcpy(&qh, b + 16, 32);
+    for (int c = 0; c < 4; c++) {
+        actsparse_u8x32 v;
+        __builtin_memcpy(&v, qs + 32 * c, 32);
+        actsparse_u8x32 lo = v & 15, hi = v >> 4;
+        if (q5) {
+            lo |= ((qh >> (2 * c)) & 1) << 4;
+            hi |= ((qh >> (2 * c + 1)) & 1) << 4;
+        }
+        __builtin_memcpy(codes + 64 * c, &lo, 32);
+        __builtin_memcpy(codes + 64 * c + 32, &hi, 32);
+    }
+}
+
+/// Q6_K block → 256 codes (0…63): ql[64h + j] low nibble → element 128h + j, high → 128h + 64 + j;
+/// qh[32h + j] bits 2s…2s+1 → element 128h + 32s + j's bits 4–5.
+static inline void actsparse_unpack_q6k(const unsigned char *b, unsigned char *codes) {
+    for (int h = 0; h < 2; h++) {
+        actsparse_u8x32 qh;
+        __builtin_memcpy(&qh, b + 128 + 32 * h, 32);
+        for (int half = 0; half < 2; half++) {
+            actsparse_u8x32 v;
+            __builtin_memcpy(&v, b + 64 * h + 32 * half, 32);
+            actsparse_u8x32 lo = (v & 15) | (((qh >> (2 * half)) & 3) << 4);       // elements 128h + 32half + j
+            actsparse_u8x32 hi = (v >> 4) | (((qh >> (2 * half + 4)) & 3) << 4);  // elements 128h + 64 + 32half + j
+            __builtin_memcpy(codes + 128 * h + 32 * half, &lo, 32);
+            __builtin_memcpy(codes + 128 * h + 64 + 32 * half, &hi, 32);
+        }
+    }
+}
+
+/// Q5_0 / Q5_1 codes: qh (32 bits, bit j = element j's bit 4) and 16 bytes of nibbles (j low, j + 16 high).
+static inline void actsparse_unpack_q5(const unsigned char *qh, const unsigned char *qs, unsigned char *codes) {
+    unsigned int h;
+    __builtin_memcpy(&h, qh, 4);
+    for (int j = 0; j < 16; j++) {
+        codes[j] = (qs[j] & 15) | (((h >> j) & 1) << 4);
+        codes[j + 16] = (qs[j] >> 4) | (((h >> (j + 16)) & 1) << 4);
+    }
+}
+
+/// tile [32][n] bytes → out [n][32] (n a multiple of 8).
+static inline void actsparse_transpose32(const unsigned char *tile, int n, unsigned char *out) {
+    for (int r = 0; r < n; r += 8)
+        for (int c = 0; c < 32; c++) {
+            unsigned long long w;
+            __builtin_memcpy(&w, tile + c * n + r, 8);
+            for (int k = 0; k < 8; k++) out[(r + k) * 32 + c] = (unsigned char)(w >> (8 * k));
+        }
+}
+
+/// 32 codes → one plain block: 16 bytes of nibbles (k low, k + 16 high) and `planes` bit planes (see
+/// actsparse_load_planes): the 0/1 bytes of columns 0…15 read as four words w0…w3 give the plane's low half as
+/// w0 | w1 << 1 | w2 << 2 | w3 << 3.
+static inline void actsparse_pack32(const unsigned char *codes, int planes, unsigned char *dst) {
+    actsparse_u8x16 lo, hi;
+    __builtin_memcpy(&lo, codes, 16);
+    __builtin_memcpy(&hi, codes + 16, 16);
+    actsparse_u8x16 nib = (lo & 15) | (hi << 4);
+    __builtin_memcpy(dst, &nib, 16);
+    for (int p = 0; p < planes; p++) {
+        actsparse_u8x16 bl = (lo >> (4 + p)) & 1, bh = (hi >> (4 + p)) & 1;
+        actsparse_u32x4 wl, wh;
+        __builtin_memcpy(&wl, &bl, 16);
+        __builtin_memcpy(&wh, &bh, 16);
+        unsigned int word = (wl[0] | wl[1] << 1 | wl[2] << 2 | wl[3] << 3) | (wh[0] | wh[1] << 1 | wh[2] << 2 | wh[3] << 3) << 4;
+        __builtin_memcpy(dst + 16 + 4 * p, &word, 4);
+    }
+}
+
 #endif
