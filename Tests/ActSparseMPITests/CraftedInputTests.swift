@@ -134,7 +134,7 @@ struct CraftedInputTests {
         // Llama-3's pre-tokenizer is not implemented: refused by name, never encoded with the wrong rules.
         expectRefused(tiny.bytes(mutateKV: { kv in
             if let i = kv.firstIndex(where: { $0.0 == "tokenizer.ggml.pre" }) { kv[i].1 = .str("tekken") }
-        }), "tekken", "tokenizer.ggml.pre: expected one of gpt2")
+        }), "tekken", "tokenizer.ggml.pre: expected one of gpt-2")
         expectRefused(tiny.bytes(mutateKV: { kv in kv.removeAll { $0.0 == "tokenizer.ggml.pre" } }), "nopre",
                       "found none")
         expectRefused(tiny.bytes(mutateKV: { kv in

@@ -178,6 +178,11 @@ extension GGUFFile {
         defer { tile.deallocate(); tileT.deallocate(); sc.deallocate(); mn.deallocate() }
         sc.initialize(repeating: 0, count: 16); mn.initialize(repeating: 0, count: 16)
         let f16Scales = p.scaleElementBytes == 2
+        // Raw pointers hoisted out of the loops (class properties in them cost a retain/release per element).
+        let scales = p.scales!.raw, mins = p.offsets?.raw
+        let supers = p.superScales?.pointer(as: Float16.self), superMins = p.superMins?.pointer(as: Float16.self)
+        let planes = Int32(traits.codec == .u6 ? 2 : traits.codec == .u5 ? 1 : 0)
+        let type = t.type
         for b in (rows.lowerBound / bs)..<(rows.upperBound / bs) {
             let i0 = b * bs - r0  // first plain row of this block
             for base in stride(from: local.lowerBound, to: local.upperBound, by: 32) {
@@ -185,30 +190,29 @@ extension GGUFFile {
                 for c in 0..<width {
                     let o = cols.lowerBound + base + c
                     let blk = src + o * rowBytes + b * bb
-                    guard t.type.checkFinite(blk) else {
+                    guard type.checkFinite(blk) else {
                         throw ActSparseError.file(path: path, problem: "tensor \(t.name): block \(b) of row \(o) " +
                                                   "has a non-finite scale, expected finite values")
                     }
-                    let (d, dmin) = t.type.unpackFast(blk, codes: tile + c * bs, scale: sc, minimum: mn)
+                    let (d, dmin) = type.unpackFast(blk, codes: tile + c * bs, scale: sc, minimum: mn)
                     for gj in 0..<perBlock {
                         let u = (i0 / G + gj) * n + base + c
                         if f16Scales {
-                            p.scales!.pointer(as: UInt16.self)[u] = sc[gj]
-                            if let m = p.offsets { m.pointer(as: UInt16.self)[u] = mn[gj] }
+                            scales.storeBytes(of: sc[gj], toByteOffset: 2 * u, as: UInt16.self)
+                            mins?.storeBytes(of: mn[gj], toByteOffset: 2 * u, as: UInt16.self)
                         } else {
-                            p.scales!.pointer(as: UInt8.self)[u] = UInt8(truncatingIfNeeded: sc[gj])
-                            if let m = p.offsets { m.pointer(as: UInt8.self)[u] = UInt8(truncatingIfNeeded: mn[gj]) }
+                            scales.storeBytes(of: UInt8(truncatingIfNeeded: sc[gj]), toByteOffset: u, as: UInt8.self)
+                            mins?.storeBytes(of: UInt8(truncatingIfNeeded: mn[gj]), toByteOffset: u, as: UInt8.self)
                         }
                     }
-                    if let D = p.superScales {
+                    if let supers {
                         let su = (i0 / S) * n + base + c
-                        D.pointer(as: Float16.self)[su] = d
-                        p.superMins?.pointer(as: Float16.self)[su] = dmin
+                        supers[su] = d
+                        superMins?[su] = dmin
                     }
                 }
                 if width == 32 {
                     actsparse_transpose32(tile, Int32(bs), tileT)
-                    let planes = Int32(p.format.traits.codec == .u6 ? 2 : p.format.traits.codec == .u5 ? 1 : 0)
                     for j in 0..<bs {
                         actsparse_pack32(tileT + j * 32, planes, (dst + (i0 + j) * ld + C.blockOffset(base)).assumingMemoryBound(to: UInt8.self))
                     }

@@ -95,14 +95,34 @@ static inline void actsparse_unpack_q5(const unsigned char *qh, const unsigned c
     }
 }
 
-/// tile [32][n] bytes → out [n][32] (n a multiple of 8).
+typedef unsigned long long actsparse_u64x4 __attribute__((ext_vector_type(4)));
+
+/// tile [32][n] bytes → out [n][32] (n a multiple of 8). Eight rows at a time: lane g of word vector w[i] holds
+/// bytes r..r+8 of column 8g + i; three rounds of masked swaps (8-, 16-, 32-bit) transpose each 8 × 8 byte
+/// square, after which w[k] is output row r + k, all 32 columns.
 static inline void actsparse_transpose32(const unsigned char *tile, int n, unsigned char *out) {
-    for (int r = 0; r < n; r += 8)
-        for (int c = 0; c < 32; c++) {
-            unsigned long long w;
-            __builtin_memcpy(&w, tile + c * n + r, 8);
-            for (int k = 0; k < 8; k++) out[(r + k) * 32 + c] = (unsigned char)(w >> (8 * k));
+    for (int r = 0; r < n; r += 8) {
+        actsparse_u64x4 w[8];
+        for (int i = 0; i < 8; i++)
+            for (int g = 0; g < 4; g++) {
+                unsigned long long x;
+                __builtin_memcpy(&x, tile + (8 * g + i) * n + r, 8);
+                w[i][g] = x;
+            }
+        for (int i = 0; i < 8; i += 2) {
+            actsparse_u64x4 t = ((w[i] >> 8) ^ w[i + 1]) & 0x00FF00FF00FF00FFULL;
+            w[i + 1] ^= t; w[i] ^= t << 8;
         }
+        for (int i = 0; i < 8; i += (i % 4 == 1) ? 3 : 1) {
+            actsparse_u64x4 t = ((w[i] >> 16) ^ w[i + 2]) & 0x0000FFFF0000FFFFULL;
+            w[i + 2] ^= t; w[i] ^= t << 16;
+        }
+        for (int i = 0; i < 4; i++) {
+            actsparse_u64x4 t = ((w[i] >> 32) ^ w[i + 4]) & 0x00000000FFFFFFFFULL;
+            w[i + 4] ^= t; w[i] ^= t << 32;
+        }
+        for (int k = 0; k < 8; k++) __builtin_memcpy(out + (r + k) * 32, &w[k], 32);
+    }
 }
 
 /// 32 codes → one plain block: 16 bytes of nibbles (k low, k + 16 high) and `planes` bit planes (see
