@@ -11,9 +11,10 @@ struct FamilyTests {
         Synthesizer.Mix.allCases.map { (a.name, $0) }
     }
 
-    func write(_ arch: String, _ mix: Synthesizer.Mix, window: Int? = nil) throws -> String {
+    func write(_ arch: String, _ mix: Synthesizer.Mix, window: Int? = nil, hidden: Int? = nil) throws -> String {
         var shape = Synthesizer.Preset.tiny.shape
         shape.context = 64
+        if let hidden { shape.hidden = hidden }
         let s = try Synthesizer(architecture: try Architecture(named: arch, path: "test"), shape: shape, mix: mix,
                                 tokenizer: nil, seed: 7)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(arch)-\(mix)-\(UUID()).gguf").path
@@ -29,6 +30,21 @@ struct FamilyTests {
     func matchesReference(arch: String, mix: Synthesizer.Mix) throws {
         let path = try write(arch, mix, window: arch == "gemma3" ? 4 : nil)  // 6 tokens > window 4: it bites
         defer { try? FileManager.default.removeItem(atPath: path) }
+        try compare(path, arch: arch, mix: mix)
+    }
+
+    @Test("k-quant mixes on 192-wide rows fall back to Q5_0 / Q5_1 / Q8_0 as llama.cpp's do, and still match",
+          arguments: [Synthesizer.Mix.q4_k_m, .q5_k_m])
+    func fallbacks(mix: Synthesizer.Mix) throws {
+        let types: Set<GGMLType> = mix == .q4_k_m ? [.q5_0, .q8_0, .q4_K, .q6_K, .f32] : [.q5_1, .q8_0, .q5_K, .q6_K, .f32]
+        let path = try write("llama", mix, hidden: 192)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let g = try GGUFFile(path: path)
+        #expect(Set(g.tensorNames.map { try! g.tensor($0).type }) == types)
+        try compare(path, arch: "llama", mix: mix)
+    }
+
+    func compare(_ path: String, arch: String, mix: Synthesizer.Mix) throws {
         let llm = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64)
         #expect(llm.config.architecture.name == arch)
         if arch == "gemma3" { #expect(llm.config.window == 4 && llm.config.isLocal(0) && llm.config.isLocal(1)) }

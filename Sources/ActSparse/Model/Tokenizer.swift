@@ -194,7 +194,23 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Splits text into pre-tokens (see the type's comment).
-    func pretokenize(_ text: String) -> [String] {
+    func pretokenize(_ text: String) -> [String] { Tokenizer.pretokenize(text, pre: pre) }
+
+    /// The pre-token pieces of `text` under llama.cpp's pre-tokenizer `name` (gpt-2, smollm, llama-bpe, qwen2, …):
+    /// for tests against other implementations and for seeing how a text splits.
+    public static func pretokenize(_ text: String, preTokenizer name: String) -> [String]? {
+        let pre: Pre
+        switch name {
+        case "gpt2", "gpt-2": pre = .gpt2
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone": pre = .gpt2Digits
+        case "llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral": pre = .llama3
+        case "qwen2", "deepseek-r1-qwen": pre = .qwen2
+        default: return nil
+        }
+        return pretokenize(text, pre: pre)
+    }
+
+    static func pretokenize(_ text: String, pre: Pre) -> [String] {
         let s = Array(text.unicodeScalars)
         var pieces: [String] = []
         func isL(_ c: Unicode.Scalar) -> Bool {
@@ -247,7 +263,7 @@ public final class Tokenizer: @unchecked Sendable {
         return pieces
     }
 
-    func contraction(_ s: [Unicode.Scalar], _ i: Int, ignoringCase: Bool = false) -> Int? {
+    static func contraction(_ s: [Unicode.Scalar], _ i: Int, ignoringCase: Bool = false) -> Int? {
         for suffix in ["re", "ve", "ll", "s", "t", "m", "d"] {
             let u = Array(suffix.unicodeScalars)
             guard i + u.count <= s.count else { continue }
@@ -262,7 +278,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// Llama-3's pre-tokenizer (Qwen2's with `digits` = 1):
     /// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-    func pretokenizeLlama3(_ s: [Unicode.Scalar], digits: Int, isL: (Unicode.Scalar) -> Bool,
+    static func pretokenizeLlama3(_ s: [Unicode.Scalar], digits: Int, isL: (Unicode.Scalar) -> Bool,
                            isN: (Unicode.Scalar) -> Bool) -> [String] {
         func isS(_ c: Unicode.Scalar) -> Bool { c.properties.isWhitespace }
         func isNL(_ c: Unicode.Scalar) -> Bool { c == "\r" || c == "\n" }
