@@ -73,11 +73,11 @@ struct KernelTests {
         #expect(a.count == 5)
     }
 
-    @Test("prefill GEMM matches the reference for M = 2, 7, 64", arguments: allFormats)
+    @Test("prefill matches the reference for M = 2, 7 (row GEMVs), 9, 13, 64 (GEMM)", arguments: allFormats)
     func prefillMatchesReference(format: WeightFormat) throws {
         for (ic, oc) in shapes(for: format) where ic * oc <= 320 * 289 {
             let w = try PlainWeights.quantize(makeWeights(ic: ic, oc: oc, seed: 9), ic: ic, oc: oc, format: format)
-            for m in [2, 7, 64] {
+            for m in [2, 7, 9, 13, 64] {
                 let x = makeActivation(m * ic, seed: UInt64(m))
                 var scale = [Float](repeating: 0, count: m * oc)
                 for r in 0..<m {

@@ -11,6 +11,13 @@ extension SparseFC {
             throw ActSparseError.invalidValue(what: "prefill activation x[\(i / ic), \(i % ic)]",
                                               expected: "a finite value", found: "\(x[i])")
         }
+        if m <= SparseFC.gemvRowsMax {
+            for r in 0..<m {
+                try rowActivation.keepAll(x + r * ic, count: ic)
+                decodeUnchecked(rowActivation, into: y + r * oc)
+            }
+            return
+        }
         let MR = SparseFC.MR
         let tiles = (m + MR - 1) / MR
         // Pack x as [tile][IC][MR]: one broadcast per (row, i) reads sequentially. Missing rows are zeros.
