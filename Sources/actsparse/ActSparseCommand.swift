@@ -14,7 +14,7 @@ struct ActSparseCommand: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (effective GB/s next to a read-bandwidth probe measured in the same run).",
-        subcommands: [BenchFC.self])
+        subcommands: [BenchFC.self, BenchModel.self])
 }
 
 /// A text file (calibration, evaluation) as UTF-8, or one clear error naming it.

@@ -144,6 +144,11 @@ public final class LlamaModel {
         for p in [kCache, vCache, x, xn, branch, q, attn, kv, vv, scores, logits] { p.deallocate() }
     }
 
+    /// Bytes of weights one dense decode token reads in the attention projections (q, k, v, o of every layer)
+    /// and in the LM head: the denominators of their effective GB/s.
+    public var attentionWeightBytes: Int { layers.reduce(0) { $0 + $1.q.weights.bytes + $1.k.weights.bytes + $1.v.weights.bytes + $1.o.weights.bytes } }
+    public var headWeightBytes: Int { lmHead.weights.bytes }
+
     /// Forgets the KV cache (a new sequence).
     public func reset() { position = 0 }
 

@@ -1,0 +1,136 @@
+import ActSparse
+import ActSparseMPI
+import ArgumentParser
+import Foundation
+
+/// `actsparse bench model`: whole-model decode speed, dense and sparse, with each block's effective GB/s against
+/// a read probe measured in the same run.
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Whole-model decode: tokens/s dense and sparse, per block effective GB/s against a read probe.",
+        discussion: """
+            One process. For each thread count the model is loaded once and a read probe runs with that many \
+            threads; then, per sparsity, the same token sequence (greedy at dense, fed unchanged to every \
+            sparsity) is decoded --tokens times after a short prompt, --repeats times (median). Blocks: attention \
+            (q/k/v/o projections + attention), MLP, LM head; GB/s = weight bytes read / block time (attention \
+            counts only its projections' bytes). Sparsity > 0 needs calibrated thresholds (--thresholds, or the \
+            cached file for the model).
+            """)
+
+    @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
+    var model: String = ModelCache.defaultModel
+    @Option(help: "Thread counts (comma list).") var threads = "1,2"
+    @Option(help: "Target MLP sparsities (comma list; 0 = dense).") var sparsity = "0,0.5,0.7"
+    @Option(help: "Decoded tokens per measurement.") var tokens = 16
+    @Option(help: "Measurements per row (median reported).") var repeats = 3
+    @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
+    @Option(help: "KV cache length.") var context = 256
+    @Flag(help: "CSV instead of a table.") var csv = false
+
+    func run() throws {
+        let threadList = try parseList(threads, "--threads") { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
+        let sparsities = try parseList(sparsity, "--sparsity") { Double($0) }
+        for s in sparsities where !(0..<1).contains(s) { throw ValidationError("--sparsity \(s) not in 0..<1") }
+        guard (1...4096).contains(tokens), (1...100).contains(repeats), (16...(1 << 20)).contains(context) else {
+            throw ValidationError("--tokens 1...4096, --repeats 1...100, --context 16...1048576")
+        }
+        do {
+            try bench(threadList, sparsities)
+        } catch let e as ActSparseError {
+            FileHandle.standardError.write(Data("actsparse: \(e)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    struct Row {
+        var threads = 0, sparsity = 0.0, tokensPerSecond = 0.0, speedup = 1.0, read = 0.0
+        var attention = (ms: 0.0, gbps: 0.0), mlp = (ms: 0.0, gbps: 0.0), head = (ms: 0.0, gbps: 0.0)
+        var total = 0.0, realized = (0.0, 0.0), rssMB = 0.0
+    }
+
+    func bench(_ threadList: [Int], _ sparsities: [Double]) throws {
+        let probe = try ReadBandwidth()
+        var rows: [Row] = []
+        for t in threadList {
+            let llm = try DistributedLlama(comm: LocalCommunicator(), path: model, mode: .gather, threads: t, context: context)
+            guard let m = llm.model else { return }
+            var table: ThresholdTable?
+            if sparsities.contains(where: { $0 > 0 }) {
+                let path = thresholds ?? ModelCache.defaultThresholds(for: model)
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ActSparseError.file(path: path, problem: "no thresholds: run `actsparse calibrate --model \(model)`")
+                }
+                let tt = try ThresholdTable.load(path)
+                try tt.check(against: llm.config, modelBytes: llm.gguf.size, path: path)
+                table = tt
+            }
+            let read = probe.measure(threads: t)
+            let prompt = m.tokenizer.encode("The history of the city begins")
+            let budget = min(tokens, m.config.context - prompt.count - 1)
+            guard budget > 0 else { throw ValidationError("--context too small for the prompt and --tokens") }
+            // The token sequence: greedy at dense, then fed unchanged to every sparsity.
+            try llm.setThresholds(nil, gateUp: 0, down: 0)
+            m.reset()
+            var logits = try llm.prefill(prompt)
+            var sequence: [Int32] = []
+            for _ in 0..<budget {
+                let next = Int32((0..<m.config.vocab).max { logits[$0] < logits[$1] }!)
+                sequence.append(next)
+                logits = try llm.decode(next)
+            }
+            var denseRate = 0.0
+            for s in sparsities {
+                try llm.setThresholds(s > 0 ? table : nil, gateUp: s, down: s)
+                var rates: [Double] = [], splits: [(Double, Double, Double, Double)] = []
+                for _ in 0..<repeats {
+                    m.reset()
+                    _ = try llm.prefill(prompt)
+                    llm.resetStats()
+                    m.decodeNanos = (0, 0, 0)
+                    let seconds = try Timing.seconds { for tok in sequence { _ = try llm.decode(tok) } }
+                    rates.append(Double(sequence.count) / seconds)
+                    let n = Double(sequence.count)
+                    let mlpBytes = Double(llm.mlps.map(\.bytesRead).reduce(0, +)) / n
+                    splits.append((Double(m.decodeNanos.attention) / n, Double(m.decodeNanos.mlp) / n,
+                                   Double(m.decodeNanos.head) / n, mlpBytes))
+                }
+                let mid = rates.indices.sorted { rates[$0] < rates[$1] }[rates.count / 2]
+                let (aNs, mNs, hNs, mlpBytes) = splits[mid]
+                var r = Row()
+                r.threads = t; r.sparsity = s; r.tokensPerSecond = rates[mid]; r.read = read
+                if s == 0 { denseRate = rates[mid] }
+                r.speedup = denseRate > 0 ? rates[mid] / denseRate : .nan
+                let aBytes = Double(m.attentionWeightBytes), hBytes = Double(m.headWeightBytes)
+                r.attention = (aNs / 1e6, aBytes / aNs); r.mlp = (mNs / 1e6, mlpBytes / mNs); r.head = (hNs / 1e6, hBytes / hNs)
+                r.total = (aBytes + mlpBytes + hBytes) / (aNs + mNs + hNs)
+                r.realized = llm.realizedSparsity
+                r.rssMB = Memory.peakResident() / 1e6
+                rows.append(r)
+                report(r, header: rows.count == 1)
+            }
+        }
+    }
+
+    func report(_ r: Row, header: Bool) {
+        func pct(_ g: Double) -> String { f(100 * g / r.read, 0) }
+        if csv {
+            if header {
+                print("model,threads,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
+                      + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,peak_rss_mb")
+            }
+            print([URL(fileURLWithPath: model).lastPathComponent, "\(r.threads)", f(r.sparsity, 2), f(r.tokensPerSecond, 2),
+                   f(r.speedup, 3), f(r.read, 1), f(r.attention.ms, 2), f(r.attention.gbps, 1), f(r.mlp.ms, 2),
+                   f(r.mlp.gbps, 1), f(r.head.ms, 2), f(r.head.gbps, 1), f(r.total, 1), f(r.realized.0, 3),
+                   f(r.realized.1, 3), f(r.rssMB, 0)].joined(separator: ","))
+        } else {
+            if header {
+                print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB")
+            }
+            print(String(format: "%3d  %.2f %6.2f  %5.2f  %5.1f   %8.2f %5.1f %4@   %6.2f %5.1f %4@   %6.2f %5.1f %4@   %6.1f %4@   %.2f/%.2f %6.0f",
+                         r.threads, r.sparsity, r.tokensPerSecond, r.speedup, r.read, r.attention.ms, r.attention.gbps,
+                         pct(r.attention.gbps), r.mlp.ms, r.mlp.gbps, pct(r.mlp.gbps), r.head.ms, r.head.gbps,
+                         pct(r.head.gbps), r.total, pct(r.total), r.realized.0, r.realized.1, r.rssMB))
+        }
+    }
+}
