@@ -34,16 +34,19 @@ extension GGUFFile {
             // Tiles of 256 output channels: their GGUF rows stay in L2 while every group is moved.
             do {
                 for t0 in stride(from: chunks[k].lowerBound, to: chunks[k].upperBound, by: 256) {
-                    try repack(t, into: p, rows: rows, cols: cols, local: t0..<min(t0 + 256, chunks[k].upperBound),
-                               rowBytes: rowBytes)
+                    let t1 = min(t0 + 256, chunks[k].upperBound)
+                    try repack(t, into: p, rows: rows, cols: cols, local: t0..<t1, rowBytes: rowBytes)
+                    // This tile's file pages are not needed again (embedding rows the model reads later fault
+                    // back in): dropping them as we go keeps even a tensor that is most of the file (a tied
+                    // 262 144-token embedding) from being held twice at the peak.
+                    release(t.offset + (cols.lowerBound + t0) * rowBytes, bytes: (t1 - t0) * rowBytes)
                 }
             } catch {
                 failures[k] = error as? ActSparseError ?? .file(path: path, problem: "\(error)")
             }
         }
         for k in 0..<chunks.count { if let e = failures[k] { throw e } }
-        // The file's pages of this tensor slice are not needed again (the embedding rows the model reads later
-        // fault back in): dropping them keeps a loaded model at about 1× its file, not 2×.
+        // Pages straddling tile edges: the whole slice once more.
         release(t.offset + cols.lowerBound * rowBytes, bytes: cols.count * rowBytes)
         onRepacked?(cols.count * rowBytes * rows.count / ic)
         return p
