@@ -21,6 +21,10 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Copy the tokenizer (and vocabulary size) of this GGUF (default: a byte-level vocabulary).")
     var tokenizerFrom: String?
     @Option(help: "Layers (default: the preset's).") var layers: Int?
+    @Option(help: "Hidden size (default: the preset's).") var hidden: Int?
+    @Option(help: "MLP intermediate size (default: the preset's).") var intermediate: Int?
+    @Option(help: "Attention heads and KV heads, e.g. 32/8 (default: the preset's).") var heads: String?
+    @Option(help: "Vocabulary size without --tokenizer-from (default: the preset's).") var vocab: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(help: "Output file.") var out: String
 
@@ -28,6 +32,17 @@ struct SynthCommand: ParsableCommand {
         guard Synthesizer.Preset(rawValue: preset) != nil else { throw ValidationError("--preset: unknown \(preset)") }
         guard Synthesizer.Mix(rawValue: types) != nil else { throw ValidationError("--types: unknown \(types)") }
         if let layers, !(1...256).contains(layers) { throw ValidationError("--layers must be 1...256, found \(layers)") }
+        if let hidden, !(2...65536).contains(hidden) { throw ValidationError("--hidden must be 2...65536, found \(hidden)") }
+        if let intermediate, !(1...262_144).contains(intermediate) {
+            throw ValidationError("--intermediate must be 1...262144, found \(intermediate)")
+        }
+        if let vocab, !(259...(1 << 22)).contains(vocab) { throw ValidationError("--vocab must be 259...4194304, found \(vocab)") }
+        if let heads {
+            let p = heads.split(separator: "/").compactMap { Int($0) }
+            guard p.count == 2, p[0] >= 1, p[1] >= 1, p[0] % p[1] == 0 else {
+                throw ValidationError("--heads: expected H/KV with KV dividing H, found \(heads)")
+            }
+        }
     }
 
     func run() throws {
@@ -35,6 +50,16 @@ struct SynthCommand: ParsableCommand {
             let a = try Architecture(named: arch, path: "--arch")
             var shape = Synthesizer.Preset(rawValue: preset)!.shape
             if let layers { shape.layers = layers }
+            if let hidden { shape.hidden = hidden }
+            if let intermediate { shape.intermediate = intermediate }
+            if let vocab { shape.vocab = vocab }
+            if let heads {
+                let p = heads.split(separator: "/").compactMap { Int($0) }
+                shape.heads = p[0]; shape.kvHeads = p[1]
+            }
+            guard shape.hidden % shape.heads == 0, (shape.hidden / shape.heads) % 2 == 0 else {
+                throw ValidationError("--hidden \(shape.hidden) must be a multiple of 2 × the \(shape.heads) heads")
+            }
             let tok = try tokenizerFrom.map { try GGUFFile(path: $0) }
             let s = try Synthesizer(architecture: a, shape: shape, mix: Synthesizer.Mix(rawValue: types)!, tokenizer: tok, seed: seed)
             let total = s.layout().tensors.reduce(0) { $0 + $1.bytes }
