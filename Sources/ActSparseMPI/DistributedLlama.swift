@@ -28,7 +28,8 @@ public final class DistributedLlama {
     /// Every rank opens the same GGUF path and keeps only its MLP slices (rank 0 also the rest of the model).
     /// Setup runs under the communicator's timeout as the caller set it (the load timeout); then `stepTimeout`.
     public init(comm: Communicator, path: String, mode: DistributedMLP.Mode, threads: Int,
-                context: Int = 2048, stepTimeout: Double = CommunicatorDefaults.timeout) throws {
+                context: Int = 2048, kv: KVCache.Precision = .f32,
+                stepTimeout: Double = CommunicatorDefaults.timeout) throws {
         self.comm = comm
         self.stepTimeout = stepTimeout
         let g = try GGUFFile(path: path)
@@ -43,7 +44,7 @@ public final class DistributedLlama {
         config = try LlamaConfig(gguf: g)
         let c = config
         self.context = min(max(1, context), c.context)
-        let share = try DistributedLlama.checkMemory(g, c, comm: comm, context: self.context, path: path)
+        let share = try DistributedLlama.checkMemory(g, c, comm: comm, context: self.context, kv: kv, path: path)
         let progress = Progress("loading \(c.name)", total: share, unit: .bytes, enabled: comm.isRoot)
         g.onRepacked = { progress.advance($0) }
         defer { g.onRepacked = nil }
@@ -67,7 +68,7 @@ public final class DistributedLlama {
             })
         }
         mlps = ms
-        model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: self.context) { ms[$0] } : nil
+        model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: self.context, kvPrecision: kv) { ms[$0] } : nil
         progress.finish()
         try FaultInjection.at(.load, rank: comm.rank)
         try comm.barrier()  // ready: every rank loaded its share
@@ -79,7 +80,8 @@ public final class DistributedLlama {
     /// same codes and scales) plus the KV cache at `context`.
     /// Returns the file bytes this rank repacks.
     @discardableResult
-    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, context: Int, path: String) throws
+    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, context: Int, kv: KVCache.Precision,
+                            path: String) throws
         -> Int
     {
         var mlp = 0, rest = 0
@@ -91,8 +93,8 @@ public final class DistributedLlama {
         let repacked = needed + (comm.isRoot ? rest : 0)
         var itemised = "MLP slices \(Memory.describe(needed))"
         if comm.isRoot {
-            let (kv, o1) = (2 * c.layers * c.kvDim).multipliedReportingOverflow(by: context)
-            let (kvBytes, o2) = kv.multipliedReportingOverflow(by: MemoryLayout<Float>.size)
+            let (kvCount, o1) = (2 * c.layers * c.kvDim).multipliedReportingOverflow(by: context)
+            let (kvBytes, o2) = kvCount.multipliedReportingOverflow(by: kv.bytes)
             guard !o1, !o2 else {
                 throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
                                             available: Memory.available())

@@ -26,6 +26,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Measurements per row (median reported).") var repeats = 3
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
     @Option(help: "KV cache length.") var context = 256
+    @Option(help: "KV cache precision: f32 or f16.") var kv: KVCache.Precision = .f32
     @Flag(help: "CSV instead of a table.") var csv = false
 
     func run() throws {
@@ -53,7 +54,7 @@ struct BenchModel: ParsableCommand {
         let probe = try ReadBandwidth()
         var rows: [Row] = []
         for t in threadList {
-            let llm = try DistributedLlama(comm: LocalCommunicator(), path: model, mode: .gather, threads: t, context: context)
+            let llm = try DistributedLlama(comm: LocalCommunicator(), path: model, mode: .gather, threads: t, context: context, kv: kv)
             guard let m = llm.model else { return }
             var table: ThresholdTable?
             if sparsities.contains(where: { $0 > 0 }) {

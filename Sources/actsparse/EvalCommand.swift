@@ -33,7 +33,7 @@ struct EvalCommand: ParsableCommand {
                 return commOptions.problem() ?? modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
-                                           threads: threadOptions.resolved, context: tokens + 1,
+                                           threads: threadOptions.resolved, context: tokens + 1, kv: modelOptions.kv,
                                            stepTimeout: commOptions.resolved)
             guard let model = llm.model else { return try llm.follow() }
             let opts = try SparsityOptions.parse(thresholds.map { ["--thresholds", $0] } ?? [])

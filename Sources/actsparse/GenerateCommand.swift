@@ -34,7 +34,7 @@ struct GenerateCommand: ParsableCommand {
             }
             let t0 = Timing.now()
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
-                                           threads: threadOptions.resolved, context: modelOptions.context,
+                                           threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv,
                                            stepTimeout: commOptions.resolved)
             let loadSeconds = Double(Timing.now() - t0) * 1e-9
             guard let model = llm.model else { return try llm.follow() }

@@ -24,6 +24,8 @@ struct ModelOptions: ParsableArguments {
     var model: String = ModelCache.defaultModel
     @Option(help: "MLP distribution: gather or reduce.") var mode: DistributedMLP.Mode = .gather
     @Option(help: "KV cache length (tokens).") var context = 2048
+    @Option(help: "KV cache precision: f32 (exact) or f16 (half the bytes attention reads at long contexts).")
+    var kv: KVCache.Precision = .f32
 
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.
     func problem() -> String? {
@@ -64,3 +66,5 @@ struct SparsityOptions: ParsableArguments {
         return nil
     }
 }
+
+extension KVCache.Precision: ExpressibleByArgument {}

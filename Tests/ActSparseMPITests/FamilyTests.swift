@@ -66,6 +66,29 @@ struct FamilyTests {
         #expect(err <= maxLogitError * rms, "\(arch) \(mix) prefill: max |Δlogit| \(err)")
     }
 
+    /// f16 keeps 11 significant bits: logits through an f16 KV cache stay within this fraction of their RMS.
+    static let maxF16KVError = 5e-3
+
+    @Test("an f16 KV cache gives the f32 cache's logits within f16 rounding; sliding windows and GQA included",
+          arguments: ["llama", "gemma3"])
+    func f16KVCache(arch: String) throws {
+        let path = try write(arch, .q8_0, window: arch == "gemma3" ? 4 : nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let exact = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64)
+        let half = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64, kv: .f16)
+        #expect(half.model!.kvCache.precision == .f16 && exact.model!.kvCache.precision == .f32)
+        var worst = 0.0
+        for t: Int32 in [5, 80, 200, 7, 150, 33, 9, 1] {
+            let a = try exact.decode(t), b = try half.decode(t)
+            let n = exact.config.vocab
+            let rms = ((0..<n).reduce(0.0) { $0 + Double(a[$1]) * Double(a[$1]) } / Double(n)).squareRoot()
+            let err = (0..<n).map { abs(Double(a[$0]) - Double(b[$0])) }.max()!
+            worst = max(worst, err / rms)
+        }
+        #expect(worst <= FamilyTests.maxF16KVError, "\(arch): max |Δlogit| / rms \(worst)")
+        #expect(worst > 0, "the f16 cache must actually round")
+    }
+
     @Test("an unknown architecture is refused by name")
     func unknownArchitecture() throws {
         var tiny = TinyGGUF()

@@ -32,7 +32,7 @@ public final class LlamaModel {
 
     // MARK: Run state, allocated once
     /// [layers, context, kvDim] keys and values
-    let kCache: UnsafeMutablePointer<Float>, vCache: UnsafeMutablePointer<Float>
+    public let kvCache: KVCache
     /// [H] residual stream, normed copy, branch output
     let x: UnsafeMutablePointer<Float>, xn: UnsafeMutablePointer<Float>, branch: UnsafeMutablePointer<Float>
     /// [qDim] query, attention output; [kvDim] key, value
@@ -54,7 +54,7 @@ public final class LlamaModel {
     public var decodeNanos: (attention: UInt64, mlp: UInt64, head: UInt64) = (0, 0, 0)
 
     /// `makeMLP(layer)` builds layer l's MLP (it may shard it over ranks). `context` caps the KV cache.
-    public init(gguf g: GGUFFile, threads: Int, context: Int = 2048,
+    public init(gguf g: GGUFFile, threads: Int, context: Int = 2048, kvPrecision: KVCache.Precision = .f32,
                 makeMLP: (Int) throws -> FeedForward) throws {
         var c = try LlamaConfig(gguf: g)
         c.context = min(context, c.context)
@@ -103,8 +103,7 @@ public final class LlamaModel {
         lmHead = try SparseFC(weights: try g.plainWeights(head), threads: threads, packing: packing)
 
         let ctx = c.context
-        kCache = .allocate(capacity: c.layers * ctx * c.kvDim)
-        vCache = .allocate(capacity: c.layers * ctx * c.kvDim)
+        kvCache = try KVCache(layers: c.layers, context: ctx, kvDim: c.kvDim, precision: kvPrecision)
         x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
         q = .allocate(capacity: c.qDim); attn = .allocate(capacity: c.qDim)
         kv = .allocate(capacity: c.kvDim); vv = .allocate(capacity: c.kvDim)
@@ -141,7 +140,7 @@ public final class LlamaModel {
     }
 
     deinit {
-        for p in [kCache, vCache, x, xn, branch, q, attn, kv, vv, scores, logits] { p.deallocate() }
+        for p in [x, xn, branch, q, attn, kv, vv, scores, logits] { p.deallocate() }
     }
 
     /// Bytes of weights one dense decode token reads in the attention projections (q, k, v, o of every layer)
@@ -173,9 +172,7 @@ public final class LlamaModel {
             try layer.k.decode(denseH, into: kv)
             try layer.v.decode(denseH, into: vv)
             prepareQKV(layer, q: q, k: kv, v: vv, pos: position)
-            let slot = (l * c.context + position) * c.kvDim
-            (kCache + slot).update(from: kv, count: c.kvDim)
-            (vCache + slot).update(from: vv, count: c.kvDim)
+            kvCache.store(layer: l, pos: position, k: kv, v: vv)
             attend(layer: l, pos: position, q: q, into: attn)
             try denseQ.keepAll(attn, count: c.qDim)
             try layer.o.decode(denseQ, into: branch)
@@ -231,9 +228,7 @@ public final class LlamaModel {
             for r in 0..<m {
                 let pos = position + r
                 prepareQKV(layer, q: Q + r * c.qDim, k: K + r * c.kvDim, v: V + r * c.kvDim, pos: pos)
-                let slot = (l * c.context + pos) * c.kvDim
-                (kCache + slot).update(from: K + r * c.kvDim, count: c.kvDim)
-                (vCache + slot).update(from: V + r * c.kvDim, count: c.kvDim)
+                kvCache.store(layer: l, pos: pos, k: K + r * c.kvDim, v: V + r * c.kvDim)
             }
             for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
             try layer.o.prefill(A, m: m, into: B)
@@ -306,6 +301,13 @@ public final class LlamaModel {
     /// that share a KV head are done together, so each cached key and value is read once (the KV cache, not
     /// the arithmetic, bounds this at long contexts). Head dims that are multiples of 16 go through SIMD16.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        switch kvCache.precision {
+        case .f32: attend(KVf32.self, layer: l, pos: pos, q: q, into: out)
+        case .f16: attend(KVf16.self, layer: l, pos: pos, q: q, into: out)
+        }
+    }
+
+    func attend<E: KVElement>(_: E.Type, layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         let c = config, d = c.headDim
         // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
@@ -313,24 +315,24 @@ public final class LlamaModel {
         let n = pos + 1 - first
         let group = c.heads / c.kvHeads
         let scale = c.attentionScale
-        let kBase = kCache + (l * c.context + first) * c.kvDim, vBase = vCache + (l * c.context + first) * c.kvDim
+        let kBase = kvCache.row(kvCache.keys, layer: l, pos: first), vBase = kvCache.row(kvCache.values, layer: l, pos: first)
+        let rowBytes = c.kvDim * E.size
         let vec = d % 16 == 0
         for kvh in 0..<c.kvHeads {
             // scores[g * n + t] = q_(kvh·group+g) · k_t
             for t in 0..<n {
-                let k = kBase + t * c.kvDim + kvh * d
+                let k = kBase + t * rowBytes + kvh * d * E.size
                 for g in 0..<group {
                     let qh = q + (kvh * group + g) * d
                     var s: Float = 0
                     if vec {
                         var acc = V()
                         for i in stride(from: 0, to: d, by: 16) {
-                            acc = acc.addingProduct(UnsafeRawPointer(qh + i).loadUnaligned(as: V.self),
-                                                    UnsafeRawPointer(k + i).loadUnaligned(as: V.self))
+                            acc = acc.addingProduct(UnsafeRawPointer(qh + i).loadUnaligned(as: V.self), E.load16(k, i))
                         }
                         s = acc.sum()
                     } else {
-                        for i in 0..<d { s += qh[i] * k[i] }
+                        for i in 0..<d { s += qh[i] * E.load(k, i) }
                     }
                     scores[g * n + t] = s * scale
                 }
@@ -347,7 +349,7 @@ public final class LlamaModel {
                 for i in 0..<d { oh[i] = 0 }
             }
             for t in 0..<n {
-                let v = vBase + t * c.kvDim + kvh * d
+                let v = vBase + t * rowBytes + kvh * d * E.size
                 for g in 0..<group {
                     let w = scores[g * n + t]
                     let oh = out + (kvh * group + g) * d
@@ -355,11 +357,10 @@ public final class LlamaModel {
                         let wv = V(repeating: w)
                         for i in stride(from: 0, to: d, by: 16) {
                             let o = UnsafeMutableRawPointer(oh + i)
-                            o.storeBytes(of: o.loadUnaligned(as: V.self).addingProduct(wv,
-                                         UnsafeRawPointer(v + i).loadUnaligned(as: V.self)), as: V.self)
+                            o.storeBytes(of: o.loadUnaligned(as: V.self).addingProduct(wv, E.load16(v, i)), as: V.self)
                         }
                     } else {
-                        for i in 0..<d { oh[i] += w * v[i] }
+                        for i in 0..<d { oh[i] += w * E.load(v, i) }
                     }
                 }
             }
