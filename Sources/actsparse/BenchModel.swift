@@ -12,10 +12,10 @@ struct BenchModel: ParsableCommand {
         discussion: """
             One process. For each thread count the model is loaded once and a read probe runs with that many \
             threads; then, per sparsity, the same token sequence (greedy at dense, fed unchanged to every \
-            sparsity) is decoded --tokens times after a short prompt, --repeats times (median). Blocks: attention \
-            (q/k/v/o projections + attention), MLP, LM head; GB/s = weight bytes read / block time (attention \
-            counts only its projections' bytes). Sparsity > 0 needs calibrated thresholds (--thresholds, or the \
-            cached file for the model).
+            sparsity) is decoded --tokens times after a prompt of --position tokens, --repeats times (median). \
+            Blocks: attention (q/k/v/o projections + attention), MLP, LM head; GB/s = bytes read / block time \
+            (attention counts its projections and the KV cache it reads). Sparsity > 0 needs calibrated \
+            thresholds (--thresholds, or the cached file for the model).
             """)
 
     @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
@@ -25,7 +25,9 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Decoded tokens per measurement.") var tokens = 16
     @Option(help: "Measurements per row (median reported).") var repeats = 3
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
-    @Option(help: "KV cache length.") var context = 256
+    @Option(help: "Decode from this position: the prompt is a text repeated to this many tokens (attention's share grows with it).")
+    var position = 8
+    @Option(help: "KV cache length (default: position + tokens + 1).") var context: Int?
     @Option(help: "KV cache precision: f32 or f16.") var kv: KVCache.Precision = .f32
     @Flag(help: "CSV instead of a table.") var csv = false
 
@@ -33,8 +35,9 @@ struct BenchModel: ParsableCommand {
         let threadList = try parseList(threads, "--threads") { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
         let sparsities = try parseList(sparsity, "--sparsity") { Double($0) }
         for s in sparsities where !(0..<1).contains(s) { throw ValidationError("--sparsity \(s) not in 0..<1") }
-        guard (1...4096).contains(tokens), (1...100).contains(repeats), (16...(1 << 20)).contains(context) else {
-            throw ValidationError("--tokens 1...4096, --repeats 1...100, --context 16...1048576")
+        guard (1...4096).contains(tokens), (1...100).contains(repeats), (1...(1 << 20)).contains(position),
+              (context ?? 16) >= 16, (context ?? 0) <= 1 << 20 else {
+            throw ValidationError("--tokens 1...4096, --repeats 1...100, --position 1...1048576, --context 16...1048576")
         }
         do {
             try bench(threadList, sparsities)
@@ -54,7 +57,8 @@ struct BenchModel: ParsableCommand {
         let probe = try ReadBandwidth()
         var rows: [Row] = []
         for t in threadList {
-            let llm = try DistributedLlama(comm: LocalCommunicator(), path: model, mode: .gather, threads: t, context: context, kv: kv)
+            let llm = try DistributedLlama(comm: LocalCommunicator(), path: model, mode: .gather, threads: t,
+                                           context: context ?? max(16, position + tokens + 1), kv: kv)
             guard let m = llm.model else { return }
             var table: ThresholdTable?
             if sparsities.contains(where: { $0 > 0 }) {
@@ -67,9 +71,13 @@ struct BenchModel: ParsableCommand {
                 table = tt
             }
             let read = probe.measure(threads: t)
-            let prompt = m.tokenizer.encode("The history of the city begins")
+            let text = "The history of the city begins in the marshes by the river, where fishermen built huts on stilts "
+                + "and traders stopped on their way between the hills and the sea. "
+            var prompt = m.tokenizer.encode(text)
+            while prompt.count < position { prompt += m.tokenizer.encodeText(text, specials: false) }
+            prompt = Array(prompt.prefix(position))
             let budget = min(tokens, m.config.context - prompt.count - 1)
-            guard budget > 0 else { throw ValidationError("--context too small for the prompt and --tokens") }
+            guard budget > 0 else { throw ValidationError("--context too small for --position and --tokens") }
             // The token sequence: greedy at dense, then fed unchanged to every sparsity.
             try llm.setThresholds(nil, gateUp: 0, down: 0)
             m.reset()
@@ -96,13 +104,20 @@ struct BenchModel: ParsableCommand {
                     splits.append((Double(m.decodeNanos.attention) / n, Double(m.decodeNanos.mlp) / n,
                                    Double(m.decodeNanos.head) / n, mlpBytes))
                 }
-                let mid = rates.indices.sorted { rates[$0] < rates[$1] }[rates.count / 2]
-                let (aNs, mNs, hNs, mlpBytes) = splits[mid]
+                let median = rates.indices.sorted { rates[$0] < rates[$1] }[rates.count / 2]
+                let (aNs, mNs, hNs, mlpBytes) = splits[median]
                 var r = Row()
-                r.threads = t; r.sparsity = s; r.tokensPerSecond = rates[mid]; r.read = read
-                if s == 0 { denseRate = rates[mid] }
-                r.speedup = denseRate > 0 ? rates[mid] / denseRate : .nan
-                let aBytes = Double(m.attentionWeightBytes), hBytes = Double(m.headWeightBytes)
+                r.threads = t; r.sparsity = s; r.tokensPerSecond = rates[median]; r.read = read
+                if s == 0 { denseRate = rates[median] }
+                r.speedup = denseRate > 0 ? rates[median] / denseRate : .nan
+                // Attention reads its projections and the cached keys and values (at the middle position).
+                let mid = prompt.count + sequence.count / 2, c = llm.config
+                var kvBytes = 0
+                for l in 0..<c.layers {
+                    let cached: Int = c.isLocal(l) ? min(mid + 1, c.window) : mid + 1
+                    kvBytes += cached * m.kvCache.bytesPerPosition
+                }
+                let aBytes = Double(m.attentionWeightBytes + kvBytes), hBytes = Double(m.headWeightBytes)
                 r.attention = (aNs / 1e6, aBytes / aNs); r.mlp = (mNs / 1e6, mlpBytes / mNs); r.head = (hNs / 1e6, hBytes / hNs)
                 r.total = (aBytes + mlpBytes + hBytes) / (aNs + mNs + hNs)
                 r.realized = llm.realizedSparsity
@@ -117,10 +132,10 @@ struct BenchModel: ParsableCommand {
         func pct(_ g: Double) -> String { f(100 * g / r.read, 0) }
         if csv {
             if header {
-                print("model,threads,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
+                print("model,threads,position,kv,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
                       + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,peak_rss_mb")
             }
-            print([URL(fileURLWithPath: model).lastPathComponent, "\(r.threads)", f(r.sparsity, 2), f(r.tokensPerSecond, 2),
+            print([URL(fileURLWithPath: model).lastPathComponent, "\(r.threads)", "\(position)", kv.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
                    f(r.speedup, 3), f(r.read, 1), f(r.attention.ms, 2), f(r.attention.gbps, 1), f(r.mlp.ms, 2),
                    f(r.mlp.gbps, 1), f(r.head.ms, 2), f(r.head.gbps, 1), f(r.total, 1), f(r.realized.0, 3),
                    f(r.realized.1, 3), f(r.rssMB, 0)].joined(separator: ","))

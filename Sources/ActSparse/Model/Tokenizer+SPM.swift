@@ -19,7 +19,7 @@ extension Tokenizer {
             off += len
             next.append(off == text.count ? -1 : start.count)
         }
-        func token(_ s: Int, _ len: Int) -> Int32? { ids[String(decoding: text[s..<(s + len)], as: UTF8.self)] }
+        func token(_ s: Int, _ len: Int) -> Int32? { spmIDs[Array(text[s..<(s + len)])] }
         var heap = BigramHeap()
         func tryAdd(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0, let id = token(start[left], n[left] + n[right]) else { return }

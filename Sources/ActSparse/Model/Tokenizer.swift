@@ -14,6 +14,8 @@ public final class Tokenizer: @unchecked Sendable {
     let pre: Pre
     /// SPM: per-token scores (higher merges first); id of the token for each byte (<0xXX>), −1 if none
     let scores: [Float]
+    /// SPM: token ids by their exact UTF-8 bytes (String keys would conflate canonically equivalent text)
+    let spmIDs: [[UInt8]: Int32]
     let byteTokens: [Int32]
     /// SPM: prefix a space to the text (and after every control token)
     let addSpacePrefix: Bool
@@ -118,12 +120,16 @@ public final class Tokenizer: @unchecked Sendable {
                                           "numbers (one per token), found \(sv.count) values")
             }
             scores = sc
+            var byBytes: [[UInt8]: Int32] = [:]
+            byBytes.reserveCapacity(toks.count)
+            for (i, t) in toks.enumerated() where byBytes[Array(t.utf8)] == nil { byBytes[Array(t.utf8)] = Int32(i) }
+            spmIDs = byBytes
             var bt = [Int32](repeating: -1, count: 256)
             for b in 0..<256 { bt[b] = ids[String(format: "<0x%02X>", b)] ?? -1 }
             byteTokens = bt
             addSpacePrefix = md["tokenizer.ggml.add_space_prefix"]?.bool ?? true
         } else {
-            scores = []; byteTokens = []; addSpacePrefix = false
+            scores = []; byteTokens = []; addSpacePrefix = false; spmIDs = [:]
         }
         var b2c = [Character](repeating: " ", count: 256)
         var c2b: [Character: UInt8] = [:]
@@ -173,24 +179,39 @@ public final class Tokenizer: @unchecked Sendable {
     enum Fragment { case text(String), token(Int32) }
 
     /// llama.cpp's partition: for each special token, longest first, every text fragment is split at its
-    /// occurrences. User-defined tokens always; control tokens only when `specials`.
+    /// occurrences. User-defined tokens always; control tokens only when `specials`. Matching is on UTF-8 bytes,
+    /// as llama.cpp's: Swift's String search matches canonically equivalent text too (U+037E for ";").
     func partition(_ text: String, specials parse: Bool) -> [Fragment] {
-        var fragments: [Fragment] = [.text(text)]
-        for (s, id) in (parse ? specials : []) + userDefined where text.contains(s) {
-            var next: [Fragment] = []
-            for f in fragments {
-                guard case .text(let t) = f else { next.append(f); continue }
-                var rest = Substring(t)
-                while let r = rest.firstRange(of: s) {
-                    if r.lowerBound > rest.startIndex { next.append(.text(String(rest[..<r.lowerBound]))) }
-                    next.append(.token(id))
-                    rest = rest[r.upperBound...]
+        enum Piece { case bytes([UInt8]), token(Int32) }
+        var pieces: [Piece] = [.bytes(Array(text.utf8))]
+        for (s, id) in (parse ? specials : []) + userDefined {
+            let needle = Array(s.utf8)
+            var next: [Piece] = []
+            var changed = false
+            for p in pieces {
+                guard case .bytes(let b) = p, b.count >= needle.count else { next.append(p); continue }
+                var start = 0, i = 0
+                while i + needle.count <= b.count {
+                    if b[i] == needle[0] && b[i..<(i + needle.count)].elementsEqual(needle) {
+                        if i > start { next.append(.bytes(Array(b[start..<i]))) }
+                        next.append(.token(id))
+                        i += needle.count
+                        start = i
+                        changed = true
+                    } else {
+                        i += 1
+                    }
                 }
-                if !rest.isEmpty { next.append(.text(String(rest))) }
+                if start < b.count { next.append(.bytes(start == 0 ? b : Array(b[start...]))) }
             }
-            fragments = next
+            if changed { pieces = next }
         }
-        return fragments
+        return pieces.map {
+            switch $0 {
+            case .token(let id): return .token(id)
+            case .bytes(let b): return .text(String(decoding: b, as: UTF8.self))
+            }
+        }
     }
 
     /// Splits text into pre-tokens (see the type's comment).
