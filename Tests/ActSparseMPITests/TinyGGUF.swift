@@ -111,42 +111,21 @@ struct TinyGGUF {
         tensors.append(("output_norm.weight", [hidden], .f32, TinyGGUF.encode([Float](repeating: 1, count: hidden), type: .f32)))
         mutateTensors(&tensors)
 
-        var out: [UInt8] = []
-        func u32(_ v: UInt32) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
-        func u64(_ v: UInt64) { out += withUnsafeBytes(of: v.littleEndian, Array.init) }
-        func str(_ s: String) { u64(UInt64(s.utf8.count)); out += Array(s.utf8) }
-        out += Array("GGUF".utf8)
-        u32(3)
-        u64(UInt64(tensors.count))
-        u64(UInt64(kv.count))
-        for (k, v) in kv {
-            str(k)
+        var w = GGUFWriter()
+        w.metadata = kv.map { k, v in
             switch v {
-            case let .u32(x): u32(4); u32(x)
-            case let .u64(x): u32(10); u64(x)
-            case let .raw(type, bytes): u32(type); out += bytes
-            case let .f32(x): u32(6); u32(x.bitPattern)
-            case let .str(s): u32(8); str(s)
-            case let .bool(b): u32(7); out.append(b ? 1 : 0)
-            case let .strs(a): u32(9); u32(8); u64(UInt64(a.count)); for s in a { str(s) }
-            case let .i32s(a): u32(9); u32(5); u64(UInt64(a.count)); for x in a { u32(UInt32(bitPattern: x)) }
+            case let .u32(x): return (k, .u32(x))
+            case let .u64(x): return (k, .u64(x))
+            case let .f32(x): return (k, .f32(x))
+            case let .str(x): return (k, .string(x))
+            case let .strs(x): return (k, .strings(x))
+            case let .i32s(x): return (k, .i32s(x))
+            case let .bool(x): return (k, .bool(x))
+            case let .raw(type, bytes): return (k, .raw(type, bytes))
             }
         }
-        var offset = 0
-        for (name, dims, type, data) in tensors {
-            str(name)
-            u32(UInt32(dims.count))
-            for d in dims { u64(UInt64(d)) }
-            u32(type.rawValue)
-            u64(UInt64(offset))
-            offset += (data.count + 31) / 32 * 32
-        }
-        while out.count % 32 != 0 { out.append(0) }
-        for (_, _, _, data) in tensors {
-            out += data
-            while out.count % 32 != 0 { out.append(0) }
-        }
-        return out
+        w.tensors = tensors.map { GGUFWriter.Tensor($0.0, $0.1, $0.2) }
+        return w.bytes(data: tensors.map(\.3))
     }
 
     /// Where tensor `name`'s info starts in `bytes` (its name's length field), to patch dims, type or offset:

@@ -76,11 +76,15 @@ extension GGMLType {
     func unpackScales(_ b: UnsafeRawPointer, scale: UnsafeMutablePointer<UInt16>,
                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
         switch self {
-        case .q5_0, .q5_1:
+        case .q8_0, .q4_0, .q5_0:
             scale[0] = b.loadUnaligned(as: UInt16.self)
-            if self == .q5_1 { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
+            return (0, 0)
+        case .q4_1, .q5_1:
+            scale[0] = b.loadUnaligned(as: UInt16.self)
+            minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
             return (0, 0)
         case .q4_K, .q5_K:
+            // 12 bytes of 6-bit sub-scales and sub-mins after d and dmin
             let s = b + 4
             for j in 0..<4 {
                 let dj = s.load(fromByteOffset: j, as: UInt8.self), mj = s.load(fromByteOffset: 4 + j, as: UInt8.self)
@@ -109,22 +113,15 @@ extension GGMLType {
         case .f32, .f16, .bf16:
             return (0, 0)
         case .q8_0:
-            scale[0] = b.loadUnaligned(as: UInt16.self)
             for j in 0..<32 { codes[j] = b.load(fromByteOffset: 2 + j, as: UInt8.self) }
         case .q4_0, .q4_1:
-            let q41 = self == .q4_1
-            scale[0] = b.loadUnaligned(as: UInt16.self)
-            if q41 { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
-            let qs = b + (q41 ? 4 : 2)
+            let qs = b + (self == .q4_1 ? 4 : 2)
             for j in 0..<16 {  // byte j: element j (low nibble), element j + 16 (high nibble)
                 let v = qs.load(fromByteOffset: j, as: UInt8.self)
                 codes[j] = v & 15; codes[j + 16] = v >> 4
             }
         case .q5_0, .q5_1:
-            let q51 = self == .q5_1
-            scale[0] = b.loadUnaligned(as: UInt16.self)
-            if q51 { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
-            let h = b + (q51 ? 4 : 2)
+            let h = b + (self == .q5_1 ? 4 : 2)
             let qh = h.loadUnaligned(as: UInt32.self)  // bit j: element j's bit 4
             for j in 0..<16 {
                 let v = h.load(fromByteOffset: 4 + j, as: UInt8.self)
@@ -132,16 +129,8 @@ extension GGMLType {
                 codes[j + 16] = (v >> 4) | UInt8((qh >> UInt32(j + 16)) & 1) << 4
             }
         case .q4_K, .q5_K:
-            // d, dmin (f16), 12 bytes of 6-bit sub-scales and sub-mins, [Q5_K: 32 bytes of high bits], 128 bytes
-            // of nibbles: chunk c of 64 elements = 32 bytes, low nibbles elements 64c + j, high 64c + 32 + j.
-            let s = b + 4
-            for j in 0..<4 {
-                let dj = s.load(fromByteOffset: j, as: UInt8.self), mj = s.load(fromByteOffset: 4 + j, as: UInt8.self)
-                let mdj = s.load(fromByteOffset: 8 + j, as: UInt8.self)
-                scale[j] = UInt16(dj & 63); minimum[j] = UInt16(mj & 63)
-                scale[j + 4] = UInt16((mdj & 15) | ((dj >> 2) & 0x30))
-                minimum[j + 4] = UInt16((mdj >> 4) | ((mj >> 2) & 0x30))
-            }
+            // d, dmin (f16), 12 bytes of sub-scales, [Q5_K: 32 bytes of high bits], 128 bytes of nibbles:
+            // chunk c of 64 elements = 32 bytes, low nibbles elements 64c + j, high 64c + 32 + j.
             let q5 = self == .q5_K
             let qh = b + 16, qs = b + (q5 ? 48 : 16)
             for c in 0..<4 {
@@ -156,7 +145,6 @@ extension GGMLType {
                     codes[64 * c + j] = lo; codes[64 * c + 32 + j] = hi
                 }
             }
-            return (b.loadUnaligned(as: Float16.self), b.loadUnaligned(fromByteOffset: 2, as: Float16.self))
         case .q6_K:
             // ql[128], qh[64], 16 int8 sub-scales, d: half h of 128 elements: ql[64h + j] low nibble → element
             // 128h + j, high → 128h + 64 + j; qh[32h + j] bits 2s…2s+1 → element 128h + 32s + j's bits 4–5.
@@ -170,10 +158,8 @@ extension GGMLType {
                     for s in 0..<4 { codes[128 * h + 32 * s + j] |= ((v >> UInt8(2 * s)) & 3) << 4 }
                 }
             }
-            for g in 0..<16 { scale[g] = UInt16(b.load(fromByteOffset: 192 + g, as: UInt8.self)) }
-            return (b.loadUnaligned(fromByteOffset: 208, as: Float16.self), 0)
         }
-        return (0, 0)
+        return unpackScales(b, scale: scale, minimum: minimum)
     }
 
     /// Scale parameters in a block that must be finite for the file to mean numbers (d, m; D, Dmin).

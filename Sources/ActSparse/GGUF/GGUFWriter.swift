@@ -8,6 +8,8 @@ public struct GGUFWriter {
     public enum Value {
         case u32(UInt32), i32(Int32), u64(UInt64), f32(Float), bool(Bool), string(String)
         case strings([String]), f32s([Float]), i32s([Int32])
+        /// A value written as is: its GGUF type id, then its bytes (tests' crafted files).
+        case raw(UInt32, [UInt8])
     }
     public struct Tensor {
         public let name: String
@@ -42,8 +44,9 @@ public struct GGUFWriter {
         }
     }
 
-    /// Writes the file; `fill(k, data)` writes tensor k's `tensors[k].bytes` bytes at `data`.
-    public func write(to path: String, fill: (Int, UnsafeMutableRawPointer) throws -> Void) throws {
+    /// The header (metadata and tensor infos) for tensor data of `sizes` bytes each, each tensor's offset from
+    /// the start of the data, and where the data starts.
+    func header(sizes: [Int]) -> (bytes: [UInt8], offsets: [Int], dataStart: Int) {
         var head: [UInt8] = []
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { head += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { head += $0 } }
@@ -64,21 +67,40 @@ public struct GGUFWriter {
             case .strings(let a): u32(9); u32(8); u64(UInt64(a.count)); for s in a { str(s) }
             case .f32s(let a): u32(9); u32(6); u64(UInt64(a.count)); for x in a { u32(x.bitPattern) }
             case .i32s(let a): u32(9); u32(5); u64(UInt64(a.count)); for x in a { u32(UInt32(bitPattern: x)) }
+            case .raw(let type, let bytes): u32(type); head += bytes
             }
         }
         var offsets: [Int] = []
         var offset = 0
-        for t in tensors {
+        for (t, size) in zip(tensors, sizes) {
             str(t.name)
             u32(UInt32(t.dims.count))
             for d in t.dims { u64(UInt64(d)) }
             u32(t.type.rawValue)
             u64(UInt64(offset))
             offsets.append(offset)
-            offset += (t.bytes + alignment - 1) / alignment * alignment
+            offset += (size + alignment - 1) / alignment * alignment
         }
-        let dataStart = (head.count + alignment - 1) / alignment * alignment
-        let total = dataStart + offset
+        return (head, offsets, (head.count + alignment - 1) / alignment * alignment)
+    }
+
+    /// The whole file in memory, with each tensor's data as given (tests' tiny and crafted files: the data need
+    /// not match the dims).
+    public func bytes(data: [[UInt8]]) -> [UInt8] {
+        let (head, _, dataStart) = header(sizes: data.map(\.count))
+        var out = head
+        out += [UInt8](repeating: 0, count: dataStart - head.count)
+        for d in data {
+            out += d
+            while out.count % alignment != 0 { out.append(0) }
+        }
+        return out
+    }
+
+    /// Writes the file; `fill(k, data)` writes tensor k's `tensors[k].bytes` bytes at `data`.
+    public func write(to path: String, fill: (Int, UnsafeMutableRawPointer) throws -> Void) throws {
+        let (head, offsets, dataStart) = header(sizes: tensors.map(\.bytes))
+        let total = dataStart + (offsets.last.map { $0 + (tensors.last!.bytes + alignment - 1) / alignment * alignment } ?? 0)
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw ActSparseError.file(path: path, problem: "cannot create: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
