@@ -52,3 +52,23 @@ struct GemmaTests {
         #expect(clear >= 17)
     }
 }
+
+/// A Llama-2-style SentencePiece vocabulary (space prefix, byte fallback, scores) against llama.cpp's ids
+/// (Golden/make-spm-golden.py wrote the tiny vocabulary-only GGUF and llama.cpp's answers).
+@Suite("SentencePiece with a space prefix vs llama.cpp")
+struct SentencePieceGoldenTests {
+    @Test("15 strings: merges by score, ▁ prefix after BOS and after control tokens, byte fallback")
+    func matchesLlamaCpp() throws {
+        struct Case: Decodable { let text: String; let ids: [Int32]; let ids_specials: [Int32] }
+        struct File: Decodable { let cases: [Case] }
+        let dir = QuantGoldenTests.golden
+        let tok = try Tokenizer(gguf: try GGUFFile(path: dir.appendingPathComponent("spm-tiny.gguf").path))
+        #expect(tok.model == .spm)
+        let cases = try JSONDecoder().decode(File.self, from: Data(contentsOf: dir.appendingPathComponent("spm-tiny-llamacpp.json"))).cases
+        #expect(cases.count >= 15)
+        for c in cases {
+            #expect(tok.encode(c.text) == c.ids, "\(c.text.debugDescription)")
+            #expect(tok.encode(c.text, specials: true) == c.ids_specials, "specials \(c.text.debugDescription)")
+        }
+    }
+}

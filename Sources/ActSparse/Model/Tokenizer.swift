@@ -183,7 +183,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// as llama.cpp's: Swift's String search matches canonically equivalent text too (U+037E for ";").
     func partition(_ text: String, specials parse: Bool) -> [Fragment] {
         enum Piece { case bytes([UInt8]), token(Int32) }
-        var pieces: [Piece] = [.bytes(Array(text.utf8))]
+        var pieces: [Piece] = text.isEmpty ? [] : [.bytes(Array(text.utf8))]  // no text, no fragment (no ▁ prefix)
         for (s, id) in (parse ? specials : []) + userDefined {
             let needle = Array(s.utf8)
             var next: [Piece] = []
