@@ -11,21 +11,6 @@ protocol RowCodec {
     static func value(_ row: UnsafeRawPointer, _ o: Int, oc: Int) -> Float
     /// Stores `code` (already rounded and in range for the format) at column o.
     static func store(_ row: UnsafeMutableRawPointer, _ o: Int, oc: Int, _ code: Float)
-    /// Stores the 32 integer codes c[0..<32] of a whole 32-column block at column o (loaders' fast path).
-    static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>)
-}
-
-extension RowCodec {
-    static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>) {
-        for k in 0..<32 { store(row, o + k, oc: o + 32, Float(c[k])) }
-    }
-}
-
-/// The low-nibble bytes of a 32-column block: byte k = c[k] (low) | c[k + 16] (high), lower 4 bits of each.
-@inline(__always) func packNibbles(_ c: UnsafePointer<UInt8>) -> SIMD16<UInt8> {
-    let lo = UnsafeRawPointer(c).loadUnaligned(as: SIMD16<UInt8>.self)
-    let hi = UnsafeRawPointer(c + 16).loadUnaligned(as: SIMD16<UInt8>.self)
-    return (lo & 15) | ((hi & 15) &<< 4)
 }
 
 // MARK: - Lane conversions
@@ -178,9 +163,6 @@ enum U4Codec: RowCodec {
         let q = UInt8(code) & 15
         row.storeBytes(of: (old & ~(15 << shift)) | (q << shift), toByteOffset: byte, as: UInt8.self)
     }
-    static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>) {
-        (row + (o >> 1)).storeBytes(of: packNibbles(c), as: SIMD16<UInt8>.self)
-    }
 }
 
 /// The high bits of 5- and 6-bit codes live in 32-bit "bit planes", one per bit, laid out so that a plane
@@ -217,13 +199,6 @@ enum U5Codec: RowCodec {
         hb = (hb & ~(1 << planeBit(k))) | ((q >> 4) << planeBit(k))
         p.storeBytes(of: hb, toByteOffset: 16, as: UInt32.self)
     }
-    static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>) {
-        let p = row + blockOffset(o)
-        p.storeBytes(of: packNibbles(c), as: SIMD16<UInt8>.self)
-        var h: UInt32 = 0
-        for k in 0..<32 { h |= UInt32((c[k] >> 4) & 1) << planeBit(k) }
-        p.storeBytes(of: h, toByteOffset: 16, as: UInt32.self)
-    }
 }
 
 /// 6-bit codes in 24-byte blocks of 32 columns: 16 bytes of low nibbles as U5Codec, then the bit planes of bit 4
@@ -255,16 +230,5 @@ enum U6Codec: RowCodec {
             h = (h & ~(1 << planeBit(k))) | (((q >> UInt32(bit)) & 1) << planeBit(k))
             p.storeBytes(of: h, toByteOffset: off, as: UInt32.self)
         }
-    }
-    static func storeBlock32(_ row: UnsafeMutableRawPointer, _ o: Int, _ c: UnsafePointer<UInt8>) {
-        let p = row + blockOffset(o)
-        p.storeBytes(of: packNibbles(c), as: SIMD16<UInt8>.self)
-        var h4: UInt32 = 0, h5: UInt32 = 0
-        for k in 0..<32 {
-            h4 |= UInt32((c[k] >> 4) & 1) << planeBit(k)
-            h5 |= UInt32((c[k] >> 5) & 1) << planeBit(k)
-        }
-        p.storeBytes(of: h4, toByteOffset: 16, as: UInt32.self)
-        p.storeBytes(of: h5, toByteOffset: 20, as: UInt32.self)
     }
 }

@@ -1,6 +1,7 @@
 /// The scale parameters of one scale unit (a group of G input channels, or all of IC for per-OC formats) of a
-/// `PlainWeights`, read per output channel: w = s·(q − z), or w = s·q + m for formats with a min. Kernels,
-/// epilogues and the scalar reference all read scales through this, so a format's scaling lives in one place.
+/// `PlainWeights`, read per output channel the plain way: w = s·(q − z), or w = s·q + m for formats with a min.
+/// The scalar reference (`PlainWeights.weight`) and the quantizer read scales through this; the kernels' twin is
+/// `Epilogue` (flat per-group pointers), which the kernel tests check against this.
 struct GroupScales {
     /// Where s (or m) comes from.
     enum Source {
@@ -47,20 +48,6 @@ struct GroupScales {
         }
     }
 
-    @inline(__always) static func load16(_ s: Source, _ o: Int) -> SIMD16<Float> {
-        switch s {
-        case .none: return SIMD16(repeating: 1)
-        case .f32(let p): return UnsafeRawPointer(p + o).loadUnaligned(as: SIMD16<Float>.self)
-        case .f16(let p): return loadHalf16(p, o)
-        case .superU8(let d, let sc):
-            return loadHalf16(d, o) * widen(UnsafeRawPointer(sc + o).loadUnaligned(as: SIMD16<UInt8>.self))
-        case .superI8(let d, let sc):
-            return loadHalf16(d, o) * widen(UnsafeRawPointer(sc + o).loadUnaligned(as: SIMD16<Int8>.self))
-        case .superMinU8(let d, let mn):
-            return -(loadHalf16(d, o) * widen(UnsafeRawPointer(mn + o).loadUnaligned(as: SIMD16<UInt8>.self)))
-        }
-    }
-
     @inline(__always) static func load1(_ s: Source, _ o: Int) -> Float {
         switch s {
         case .none: return 1
@@ -72,11 +59,6 @@ struct GroupScales {
         }
     }
 
-    @inline(__always) func scale16(_ o: Int) -> SIMD16<Float> { GroupScales.load16(scale, o) }
-    @inline(__always) func min16(_ o: Int) -> SIMD16<Float> { GroupScales.load16(min, o) }
-    @inline(__always) func zero16(_ o: Int) -> SIMD16<Float> {
-        zero.map { UnsafeRawPointer($0 + o).loadUnaligned(as: SIMD16<Float>.self) } ?? SIMD16(repeating: offset)
-    }
     var hasMin: Bool { if case .none = min { return false } else { return true } }
 
     /// The weight of code q in column o, computed the file's way (the scalar reference).
@@ -87,16 +69,6 @@ struct GroupScales {
             let s = GroupScales.load1(scale, o)
             if hasMin { return s * q + GroupScales.load1(min, o) }
             return s * (q - (zero?[o] ?? offset))
-        }
-    }
-
-    /// 16 weights of codes q in columns o..<o+16 (prefill panels).
-    @inline(__always) func weights16(_ q: SIMD16<Float>, _ o: Int) -> SIMD16<Float> {
-        switch scale {
-        case .none: return q
-        default:
-            if hasMin { return scale16(o) * q + min16(o) }
-            return scale16(o) * (q - zero16(o))
         }
     }
 }

@@ -45,7 +45,7 @@ static inline void actsparse_load_planes(const void *p, int planes, float *out) 
 }
 
 // MARK: Loading: GGUF blocks → codes → plain-layout blocks (GGUFFile+Weights.swift; the Swift twins are
-// GGMLType.unpack and the codecs' store/storeBlock32, compared in the tests).
+// GGMLType.unpack and the codecs' store; the tests compare the loaded weights with gguf-py's).
 typedef unsigned char actsparse_u8x32 __attribute__((ext_vector_type(32)));
 typedef unsigned int actsparse_u32x4 __attribute__((ext_vector_type(4)));
 
