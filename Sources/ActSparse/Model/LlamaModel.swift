@@ -283,7 +283,8 @@ public final class LlamaModel {
     /// RoPE: adjacent pairs (ggml's normal mode, Llama) or pairs (i, i + d/2) (NEOX mode, Qwen2 and Gemma).
     func rope(_ v: UnsafeMutablePointer<Float>, heads: Int, pos: Int, local: Bool) {
         let d = config.headDim, half = d / 2
-        let cs = local ? localCos : ropeCos, sn = local ? localSin : ropeSin
+        let useLocal = local && !localCos.isEmpty  // a family with windows but no local base uses the global one
+        let cs = useLocal ? localCos : ropeCos, sn = useLocal ? localSin : ropeSin
         let neox = config.architecture.rope == .neox
         for h in 0..<heads {
             let base = v + h * d
