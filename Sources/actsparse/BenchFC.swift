@@ -14,7 +14,7 @@ struct BenchFC: ParsableCommand {
 
     @Option(help: "Input channels (comma list; paired with --oc by position).") var ic = "4096"
     @Option(help: "Output channels (comma list).") var oc = "11008"
-    @Option(help: "Weight formats: f32,f16,bf16,int8sym,int8asym,int8group,int4sym,int4asym (comma list).")
+    @Option(help: "Weight formats (comma list): f32, f16, bf16, int8sym, int8asym, int8group, int4sym, int4asym, int5sym, int5asym, q4_k, q5_k, q6_k (or q8_0, q4_0, q4_1, q5_0, q5_1).")
     var format = "f32,f16,bf16,int8sym,int8asym,int8group,int4sym,int4asym"
     @Option(help: "Group size along IC for grouped formats (32, 64, 128).") var group = 128
     @Option(help: "Sparsities for the sparse decode rows (comma list).") var sparsity = "0,0.5,0.7,0.8"
