@@ -48,22 +48,7 @@ struct FamilyTests {
         let llm = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64)
         #expect(llm.config.architecture.name == arch)
         if arch == "gemma3" { #expect(llm.config.window == 4 && llm.config.isLocal(0) && llm.config.isLocal(1)) }
-        let ref = try ReferenceLlama(llm.gguf)
-        let tokens: [Int32] = [5, 80, 200, 7, 150, 33]
-        var last: [Double] = []
-        for (k, t) in tokens.enumerated() {
-            let got = try llm.decode(t)
-            let want = ref.step(Int(t))
-            let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
-            let err = (0..<want.count).map { abs(Double(got[$0]) - want[$0]) }.max()!
-            #expect(err <= maxLogitError * rms, "\(arch) \(mix) token #\(k): max |Δlogit| \(err), rms \(rms)")
-            last = want
-        }
-        llm.model!.reset()
-        let p = try llm.prefill(tokens)
-        let rms = (last.reduce(0) { $0 + $1 * $1 } / Double(last.count)).squareRoot()
-        let err = (0..<last.count).map { abs(Double(p[$0]) - last[$0]) }.max()!
-        #expect(err <= maxLogitError * rms, "\(arch) \(mix) prefill: max |Δlogit| \(err)")
+        try expectMatchesReference(llm, "\(arch) \(mix)")
     }
 
     /// f16 keeps 11 significant bits: logits through an f16 KV cache stay within this fraction of their RMS.

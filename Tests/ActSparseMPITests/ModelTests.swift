@@ -18,25 +18,7 @@ struct ModelTests {
         tiny.linearType = type
         let path = try TinyGGUF.write(tiny.bytes())
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let llm = try load(path)
-        let ref = try ReferenceLlama(llm.gguf)
-        let tokens: [Int32] = [5, 80, 200, 7, 150, 33]
-        for (k, t) in tokens.enumerated() {
-            let got = try llm.decode(t)
-            let want = ref.step(Int(t))
-            let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
-            let err = (0..<want.count).map { abs(Double(got[$0]) - want[$0]) }.max()!
-            #expect(err <= maxLogitError * rms, "\(type) token #\(k): max |Δlogit| \(err), rms \(rms)")
-        }
-        // Prefill of the same tokens from an empty cache gives the last step's logits.
-        llm.model!.reset()
-        let last = try llm.prefill(tokens)
-        let again = try ReferenceLlama(llm.gguf)
-        var want: [Double] = []
-        for t in tokens { want = again.step(Int(t)) }
-        let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
-        let err = (0..<want.count).map { abs(Double(last[$0]) - want[$0]) }.max()!
-        #expect(err <= maxLogitError * rms, "\(type) prefill: max |Δlogit| \(err)")
+        try expectMatchesReference(try load(path), "\(type)")
     }
 
     @Test("GGUF blocks load into the engine formats without loss", arguments: [GGMLType.q4_1, .q4_0, .q8_0, .f16, .bf16, .f32])

@@ -1,5 +1,7 @@
 import ActSparse
+import ActSparseMPI
 import Foundation
+import Testing
 
 /// A straightforward scalar forward of the Llama-shaped families over fully dequantized weights, in Double: the
 /// twin of LlamaModel. Written from the families' definitions (biases, q/k norms, post-norms, NEOX RoPE, GeGLU,
@@ -111,4 +113,27 @@ final class ReferenceLlama {
         let head = w["output.weight"] ?? w["token_embd.weight"]!
         return head.map { row in zip(row, hn).reduce(0) { $0 + $1.0 * $1.1 } }
     }
+}
+
+/// Decodes six tokens and then prefills them from an empty cache, expecting each step's logits and the prefill's
+/// last logits within `maxLogitError` of the reference's (relative to the logits' RMS).
+func expectMatchesReference(_ llm: DistributedLlama, _ what: String,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let ref = try ReferenceLlama(llm.gguf)
+    let tokens: [Int32] = [5, 80, 200, 7, 150, 33]
+    func maxError(_ got: UnsafeMutablePointer<Float>, _ want: [Double]) -> (err: Double, rms: Double) {
+        let rms = (want.reduce(0) { $0 + $1 * $1 } / Double(want.count)).squareRoot()
+        return ((0..<want.count).map { abs(Double(got[$0]) - want[$0]) }.max()!, rms)
+    }
+    var last: [Double] = []
+    for (k, t) in tokens.enumerated() {
+        last = ref.step(Int(t))
+        let (err, rms) = maxError(try llm.decode(t), last)
+        #expect(err <= maxLogitError * rms, "\(what) token #\(k): max |Δlogit| \(err), rms \(rms)",
+                sourceLocation: sourceLocation)
+    }
+    // Prefill of the same tokens from an empty cache gives the last step's logits.
+    llm.model!.reset()
+    let (err, rms) = maxError(try llm.prefill(tokens), last)
+    #expect(err <= maxLogitError * rms, "\(what) prefill: max |Δlogit| \(err)", sourceLocation: sourceLocation)
 }
