@@ -192,10 +192,29 @@ public final class DistributedLlama {
 
     // MARK: Thresholds and statistics
 
-    /// Rank 0: sets every layer's thresholds on every rank from its table (nil or targets 0: dense).
+    /// Rank 0: sets every layer's MLP thresholds on every rank from its table (nil or targets 0: dense), and no
+    /// attention sparsity.
     public func setThresholds(_ table: ThresholdTable?, gateUp sGU: Double, down sD: Double) throws {
+        let plan = SparsityPlan.uniform(layers: config.layers, gateUp: sGU, down: sD)
+        try setPlan(table == nil ? .dense(layers: config.layers) : plan, table: table)
+    }
+
+    /// Rank 0: sets every site's thresholds from a plan: the MLP ones on every rank (one broadcast), the
+    /// attention ones on rank 0 (it runs attention). A dense plan needs no table.
+    public func setPlan(_ plan: SparsityPlan, table: ThresholdTable?, path: String = "thresholds") throws {
+        let model = try requireRoot()
+        let n = config.layers
+        var t = [[Float]](repeating: [0, 0, 0, 0], count: n)
+        if !plan.isDense {
+            guard let table else {
+                throw ActSparseError.invalidValue(what: "sparsity plan", expected: "a thresholds table", found: "none")
+            }
+            t = try table.thresholds(plan, path: path)
+        }
+        try model.setAttentionThresholds(attention: t.map { $0[SparsitySite.attention.rawValue] },
+                                         output: t.map { $0[SparsitySite.output.rawValue] })
         try header(.thresholds)
-        try receiveThresholds(table.map { t in (0..<config.layers).map { t.thresholds(layer: $0, gateUp: sGU, down: sD) } })
+        try receiveThresholds(t.map { ($0[SparsitySite.gateUp.rawValue], $0[SparsitySite.down.rawValue]) })
     }
 
     func receiveThresholds(_ values: [(Float, Float)]?) throws {
@@ -209,12 +228,19 @@ public final class DistributedLlama {
         for l in 0..<n { mlps[l].thresholdGateUp = t[2 * l]; mlps[l].thresholdDown = t[2 * l + 1] }
     }
 
-    public func resetStats() { for m in mlps { m.resetStats() } }
+    public func resetStats() { for m in mlps { m.resetStats() }; model?.resetStats() }
 
     /// Realized sparsity averaged over layers (this rank's view; rank 0's for gate/up).
     public var realizedSparsity: (gateUp: Double, down: Double) {
         let s = mlps.map(\.realizedSparsity)
         return (s.map(\.gateUp).reduce(0, +) / Double(s.count), s.map(\.down).reduce(0, +) / Double(s.count))
+    }
+
+    /// Realized sparsity of every site [site], averaged over layers (rank 0).
+    public var realizedSiteSparsity: [Double] {
+        let (a, o) = model?.realizedAttentionSparsity ?? (0, 0)
+        let (g, d) = realizedSparsity
+        return [a, o, g, d]
     }
 
     /// Nanoseconds this rank spent in MLP collectives since `resetStats`.

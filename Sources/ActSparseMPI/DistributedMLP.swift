@@ -110,6 +110,15 @@ public final class DistributedMLP: FeedForward {
     /// Bytes of weights this rank holds (codes + scales of its three slices).
     public var bytesHeld: Int { gate.weights.bytes + up.weights.bytes + down.weights.bytes }
 
+    /// The FCs (this rank's slices) a site feeds: gate and up, or down; empty for the attention sites.
+    public func fcs(for site: SparsitySite) -> [SparseFC] {
+        switch site {
+        case .gateUp: [gate, up]
+        case .down: [down]
+        case .attention, .output: []
+        }
+    }
+
     public func resetStats() {
         commNanos = 0; tokens = 0; keptGateUp = 0; keptDown = 0; channelsDown = 0; bytesRead = 0; messageBytes = 0
     }

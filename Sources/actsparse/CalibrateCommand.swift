@@ -6,64 +6,211 @@ import Foundation
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
-        abstract: "Per-layer MLP thresholds for target sparsities, from quantiles of |x| over a calibration text.",
+        abstract: "Per-layer thresholds of every linear input, their measured costs, and a quality budget.",
         discussion: """
-            Runs the text through the dense model in chunks, collects |h| (gate/up input) and |a| (down input) per
-            layer, leaving out each chunk's first position (its massive activations), and writes the thresholds for
-            targets 0, 0.05 … 0.95 to a JSON file that `generate` and `eval` read. Runs as one process.
+            1. Runs the text (less its held-out end) through the dense model in chunks and collects |x| of every
+               thresholded input per layer: the attention input (q/k/v), the attention output (o), the MLP input
+               (gate/up) and the gated activation (down), leaving out each chunk's first position (its massive
+               activations). Thresholds for targets 0, 0.05 … 0.95.
+            2. Measures each input's output error at every target on --probe-tokens of it (one dense GEMM per
+               target and FC): what the allocator trades against the bytes each input saves.
+            3. On the held-out end (--held-out tokens, decode path): the dense NLL, each input kind's ΔNLL alone
+               (the exchange rate between kinds) at 30/50/70/90 %, then the ΔNLL of the allocated and of the uniform
+               model-wide plan at byte sparsities 10 … 80 % (the allocated one refined around --max-delta-nll):
+               `generate --budget X` takes the highest byte sparsity measured within X.
+            Writes a JSON file that `generate` and `eval` read. Runs as one process.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Calibration text file.") var text: String
     @Option(help: "Output JSON (default: the cached thresholds file for the model).") var out: String?
-    @Option(help: "Calibration tokens at most.") var tokens = 2048
+    @Option(help: "Calibration tokens at most (held-out end included).") var tokens = 2048
     @Option(help: "Tokens per chunk (each chunk starts a new sequence).") var chunk = 128
+    @Option(help: "Tokens of the calibration part whose output errors are measured (0: no allocation).")
+    var probeTokens = 256
+    @Option(help: ArgumentHelp("Tokens at the end of the text kept out of steps 1–2 and scored for ΔNLL (0: no "
+        + "budget points; default: 256, at most a quarter of the tokens)."))
+    var heldOut: Int?
+    @Option(help: "Quality budget in nats/token: refine the path around it and record the byte sparsity it allows.")
+    var maxDeltaNll: Double?
 
     func run() throws {
         try withWorld { comm in
             try agreeOnConfiguration(comm) {
                 if comm.size > 1 { return "calibrate runs as one process: start it without mpirun" }
                 if chunk < 2 || tokens < chunk { return "--chunk must be ≥ 2 and ≤ --tokens" }
+                if probeTokens < 0 || (heldOut ?? 0) < 0 { return "--probe-tokens and --held-out must be ≥ 0" }
+                if heldOut == 1 { return "--held-out must be 0 or ≥ 2" }
+                if let x = maxDeltaNll, !(x >= 0 && x.isFinite) { return "--max-delta-nll must be ≥ 0, found \(x)" }
+                if maxDeltaNll != nil && (heldOut == 0 || probeTokens == 0) {
+                    return "--max-delta-nll needs --held-out and --probe-tokens > 0"
+                }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text" }
                 return modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: .gather,
                                            threads: threadOptions.resolved, context: max(chunk, 16))
-            let model = llm.model!
-            let c = llm.config
-            let body = try readText(text)
-            let ids = Array(model.tokenizer.encode(body).prefix(tokens))
-            guard ids.count >= chunk else {
-                throw ValidationError("\(text): \(ids.count) tokens, need at least --chunk \(chunk)")
-            }
-            let calibrator = ThresholdCalibrator(layers: c.layers)
-            for (l, mlp) in llm.mlps.enumerated() {
-                mlp.capture = { x, a, m in
-                    calibrator.add(layer: l, x: x, a: a, m: m, hidden: c.hidden, intermediate: c.intermediate, skip: 1)
-                }
-            }
-            let t0 = Timing.now()
-            let starts = Array(stride(from: 0, to: ids.count - chunk + 1, by: chunk))
-            let progress = Progress("calibrating", total: starts.count, unit: .items("chunks of \(chunk) tokens"))
-            for start in starts {
-                model.reset()
-                try llm.prefill(Array(ids[start..<(start + chunk)]))
-                progress.advance(1)
-            }
-            progress.finish()
+            try calibrate(llm, model: llm.model!)
             try llm.stop()
-            let table = calibrator.table(config: c, modelBytes: llm.gguf.size)
-            let path = out ?? ModelCache.defaultThresholds(for: modelOptions.model)
-            try FileManager.default.createDirectory(
-                atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-            try table.save(path)
-            let k = table.targets.firstIndex(of: 0.5) ?? table.targets.count / 2
-            print("calibrated \(c.layers) layers on \(table.calibrationTokens) tokens in "
-                + "\(f(Double(Timing.now() - t0) * 1e-9, 1)) s → \(path)")
-            print("at 50 %: gate/up thresholds \(f(Double(table.gateUp.map { $0[k] }.min()!), 3))…"
-                + "\(f(Double(table.gateUp.map { $0[k] }.max()!), 3)), down \(f(Double(table.down.map { $0[k] }.min()!), 4))…"
-                + "\(f(Double(table.down.map { $0[k] }.max()!), 4))")
+        }
+    }
+
+    func calibrate(_ llm: DistributedLlama, model: LlamaModel) throws {
+        let c = llm.config
+        let t0 = Timing.now()
+        let ids = Array(model.tokenizer.encode(try readText(text)).prefix(tokens))
+        let heldCount = heldOut ?? min(256, ids.count / 4)
+        let held = heldCount >= 2 ? Array(ids.suffix(heldCount)) : []
+        let cal = Array(ids.dropLast(held.count))
+        guard cal.count >= chunk else {
+            throw ValidationError("\(text): \(ids.count) tokens, need --chunk \(chunk) beyond the \(held.count) held out")
+        }
+        let starts = Array(stride(from: 0, to: cal.count - chunk + 1, by: chunk))
+
+        // 1. Quantiles of every input.
+        let calibrator = ThresholdCalibrator(layers: c.layers)
+        func width(_ site: SparsitySite) -> Int {
+            switch site {
+            case .attention, .gateUp: c.hidden
+            case .output: c.qDim
+            case .down: c.intermediate
+            }
+        }
+        model.capture = { l, site, x, m in calibrator.add(layer: l, site: site, x: x, m: m, width: width(site), skip: 1) }
+        for (l, mlp) in llm.mlps.enumerated() {
+            mlp.capture = { x, a, m in
+                calibrator.add(layer: l, x: x, a: a, m: m, hidden: c.hidden, intermediate: c.intermediate, skip: 1)
+            }
+        }
+        try runChunks(llm, model, cal, starts: starts, label: "calibrating: quantiles")
+        var table = calibrator.table(config: c, modelBytes: llm.gguf.size)
+        table.siteBytes = (0..<c.layers).map { l in
+            SparsitySite.allCases.map { s in (model.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)).reduce(0) { $0 + $1.weights.bytes } }
+        }
+
+        // 2. Output error of every input at every target.
+        if probeTokens > 0 {
+            let probe = OutputErrorProbe(layers: c.layers, targets: table.targets)
+            var failure: Error?
+            func measure(_ l: Int, _ site: SparsitySite, _ x: UnsafePointer<Float>, _ m: Int) {
+                guard failure == nil, let rows = table.rows(site) else { return }
+                do {
+                    try probe.add(layer: l, site: site, x: x, m: m, width: width(site), skip: 1,
+                                  fcs: model.fcs(layer: l, site: site) + llm.mlps[l].fcs(for: site), thresholds: rows[l])
+                } catch { failure = error }
+            }
+            model.capture = { l, site, x, m in measure(l, site, x, m) }
+            for (l, mlp) in llm.mlps.enumerated() {
+                mlp.capture = { x, a, m in measure(l, .gateUp, x, m); measure(l, .down, a, m) }
+            }
+            let n = max(1, min(starts.count, (probeTokens + chunk - 1) / chunk))
+            try runChunks(llm, model, cal, starts: Array(starts.prefix(n)), label: "calibrating: output errors")
+            if let failure { throw failure }
+            table.outputError = probe.relativeError
+        }
+        model.capture = nil
+        for mlp in llm.mlps { mlp.capture = nil }
+
+        // 3. ΔNLL on the held-out end.
+        if held.count >= 2 && table.canAllocate { try measureHeldOut(llm, &table, held) }
+
+        let path = out ?? ModelCache.defaultThresholds(for: modelOptions.model)
+        try FileManager.default.createDirectory(
+            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try table.save(path)
+        print("calibrated \(c.layers) layers × 4 inputs on \(table.calibrationTokens) tokens in "
+            + "\(f(Double(Timing.now() - t0) * 1e-9, 1)) s → \(path)")
+        if let h = table.heldOut {
+            print("held-out ΔNLL (\(h.tokens) tokens, dense NLL \(f(h.denseNLL, 4))), model-wide plans:")
+            print(h.points.map { "  \($0.uniform == true ? "uniform  " : "allocated") \(pctString($0.byteSparsity)) of FC bytes: "
+                + signed($0.deltaNLL) }.joined(separator: "\n"))
+        }
+        if let b = table.budget {
+            print("budget ≤ +\(f(b.maxDeltaNLL, 2)) nats: \(pctString(b.byteSparsity)) of FC bytes "
+                + "(ΔNLL \(signed(b.deltaNLL)), \(f(Double(b.bytesSavedPerToken) / 1e6, 1)) MB/token saved)")
+        }
+    }
+
+    /// Prefills each chunk as a new sequence (the capture hooks see every layer's inputs).
+    func runChunks(_ llm: DistributedLlama, _ model: LlamaModel, _ ids: [Int32], starts: [Int], label: String) throws {
+        let progress = Progress(label, total: starts.count, unit: .items("chunks of \(chunk) tokens"))
+        for start in starts {
+            model.reset()
+            try llm.prefill(Array(ids[start..<(start + chunk)]))
+            progress.advance(1)
+        }
+        progress.finish()
+    }
+
+    /// Targets at which each input kind's ΔNLL is measured alone.
+    let kindLevels = [0.3, 0.5, 0.7, 0.9]
+
+    func measureHeldOut(_ llm: DistributedLlama, _ table: inout ThresholdTable, _ held: [Int32]) throws {
+        let L = table.layers
+        let budget = maxDeltaNll
+        let path = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+        let evaluations = 1 + 4 * kindLevels.count + 2 * path.count + (budget == nil ? 0 : 3)
+        let progress = Progress("calibrating: held-out ΔNLL", total: evaluations * (held.count - 1),
+                                unit: .items("tokens scored"))
+        func nll(_ plan: SparsityPlan, _ t: ThresholdTable) throws -> Double {
+            try llm.setPlan(plan, table: t)
+            return try llm.negativeLogLikelihood(held, window: chunk) { progress.advance(1) }.nll
+        }
+        let dense = try nll(.dense(layers: L), table)
+        // Exchange rates: each input kind alone at a few targets in every layer, linear between them.
+        var kinds = [[Double]]()
+        for site in SparsitySite.allCases {
+            var measured: [(Double, Double)] = [(0, 0)]
+            for level in kindLevels {
+                var s = [[Double]](repeating: [0, 0, 0, 0], count: L)
+                for l in 0..<L { s[l][site.rawValue] = level }
+                measured.append((level, max(0, try nll(SparsityPlan(sparsity: s, label: site.name), table) - dense)))
+            }
+            kinds.append(ThresholdTable.monotoneCurve(measured, at: table.targets))
+        }
+        table.siteDeltaNLL = kinds
+        var points: [ThresholdTable.Point] = []
+        // The goal, not the realized fraction, is stored: `plan(of:)` rebuilds the same plan from it.
+        func measure(_ b: Double, uniform: Bool = false) throws -> ThresholdTable.Point {
+            let plan = uniform ? try table.uniform(byteSparsity: b, modelWide: true)
+                               : try table.allocate(byteSparsity: b, modelWide: true)
+            let p = ThresholdTable.Point(byteSparsity: b, deltaNLL: try nll(plan, table) - dense, uniform: uniform)
+            points.append(p)
+            return p
+        }
+        // Allocated and uniform along the path: the budget takes whichever measured better here.
+        let stopAt = max(1.0, 3 * (budget ?? 0))
+        for b in path {
+            let a = try measure(b), u = try measure(b, uniform: true)
+            if min(a.deltaNLL, u.deltaNLL) > stopAt { break }
+        }
+        if let budget {
+            // Bisect the allocated path between the last point within the budget and the first beyond it.
+            let mine = { points.filter { $0.uniform == nil } }
+            var lo = mine().filter { $0.deltaNLL <= budget }.map(\.byteSparsity).max() ?? 0
+            var hi = mine().filter { $0.deltaNLL > budget && $0.byteSparsity > lo }.map(\.byteSparsity).min()
+            for _ in 0..<3 {
+                guard let h = hi else { break }
+                let mid = (lo + h) / 2
+                if try measure(mid).deltaNLL <= budget { lo = mid } else { hi = mid }
+            }
+        }
+        progress.finish()
+        points.sort { ($0.uniform == true ? 1 : 0, $0.byteSparsity) < ($1.uniform == true ? 1 : 0, $1.byteSparsity) }
+        var unique: [ThresholdTable.Point] = []
+        for p in points where unique.last.map({ $0.uniform != p.uniform || p.byteSparsity - $0.byteSparsity > 1e-9 }) ?? true {
+            unique.append(p)
+        }
+        table.heldOut = .init(tokens: held.count - 1, denseNLL: dense, points: unique)
+        if let budget {
+            let plan = try table.plan(budget: budget)
+            let point = ThresholdTable.best(unique, within: budget)
+            table.budget = .init(maxDeltaNLL: budget, byteSparsity: point?.byteSparsity ?? 0,
+                                 deltaNLL: point?.deltaNLL ?? 0, bytesSavedPerToken: table.bytesSaved(plan))
         }
     }
 }
+
+func pctString(_ v: Double) -> String { String(format: "%.1f %%", v * 100) }
+func signed(_ v: Double) -> String { String(format: "%+.3f", v) }

@@ -6,9 +6,15 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "NLL / perplexity of a held-out text, dense vs sparse MLPs at each target sparsity.",
-        discussion: "Every position runs the decode path (sparse MLPs); prints a table with realized sparsity and "
-            + "writes per-layer realized sparsity to --csv.")
+        abstract: "NLL / perplexity of a held-out text, dense vs sparse, and an accuracy/speed report.",
+        discussion: """
+            Every position runs the decode path (sparse where the thresholds say), in windows of --window tokens.
+            Without --report: uniform MLP sparsity at each --sparsity target, per-layer realized sparsity in --csv.
+            With --report DIR: at each byte-weighted sparsity of --points (over the bytes of every linear layer but
+            the LM head), uniform vs allocated thresholds, MLP-only vs model-wide, and the plans of the quality
+            budgets in --budgets; ΔNLL and the measured decode speed-up against dense in the same run →
+            DIR/sparsity-report.csv and DIR/sparsity-report.png (a Pareto curve to pick a budget from).
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
@@ -18,61 +24,129 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Down-input target as a multiple of the gate/up one (e.g. 1.0 both equal).") var downRatio = 1.0
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
     @Option(help: "Tokens of the text to score.") var tokens = 384
+    @Option(help: "Tokens per scoring window (each starts a new sequence).") var window = 512
     @Option(help: "Write per-layer results as CSV here.") var csv: String?
+    @Option(help: "Write the accuracy/speed report (CSV and PNG) into this directory.") var report: String?
+    @Option(help: "Byte-weighted sparsities of the report (comma list).") var points = "0.1,0.2,0.3,0.4,0.5,0.6"
+    @Option(help: "Quality budgets of the report, nats (comma list; needs a calibrated held-out path).")
+    var budgets = "0.05,0.1,0.2,0.5"
 
     func run() throws {
         try withWorld(commOptions) { comm in
-            var targets: [Double] = []
+            var targets: [Double] = [], goals: [Double] = [], budgetList: [Double] = []
             try agreeOnConfiguration(comm) {
                 guard let t = try? parseList(sparsity, "--sparsity", { Double($0) }), t.allSatisfy({ (0..<1).contains($0) })
                 else { return "--sparsity: comma list of values in 0..<1" }
                 targets = t
+                guard let p = try? parseList(points, "--points", { Double($0) }), p.allSatisfy({ $0 > 0 && $0 < 1 })
+                else { return "--points: comma list of values in (0, 1)" }
+                goals = p
+                guard let b = try? parseList(budgets, "--budgets", { Double($0) }), b.allSatisfy({ $0 >= 0 && $0.isFinite })
+                else { return "--budgets: comma list of values ≥ 0" }
+                budgetList = b
                 if tokens < 2 { return "--tokens must be ≥ 2, found \(tokens)" }
+                if window < 2 { return "--window must be ≥ 2, found \(window)" }
                 if !(downRatio > 0 && downRatio.isFinite) { return "--down-ratio must be > 0, found \(downRatio)" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
                 return commOptions.problem() ?? modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
-                                           threads: threadOptions.resolved, context: tokens + 1, kv: modelOptions.kv,
-                                           stepTimeout: commOptions.resolved)
+                                           threads: threadOptions.resolved, context: min(window, tokens + 1),
+                                           kv: modelOptions.kv, stepTimeout: commOptions.resolved)
             guard let model = llm.model else { return try llm.follow() }
-            let opts = try SparsityOptions.parse(thresholds.map { ["--thresholds", $0] } ?? [])
-            let table = try SparsityOptions.parse(["--thresholds", opts.path(for: modelOptions.model)])
+            let path = thresholds ?? ModelCache.defaultThresholds(for: modelOptions.model)
+            let table = try SparsityOptions.parse(["--thresholds", path])
                 .table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
             let ids = Array(model.tokenizer.encode(try readText(text)).prefix(tokens + 1))
             guard ids.count > 2 else { throw ValidationError("\(text) has too few tokens") }
-
-            var rows: [String] = ["target,layer,realized_gate_up,realized_down,nll,ppl,delta_nll"]
-            var denseNLL = 0.0
-            print("target   NLL (nats/token)  PPL      ΔNLL     realized gate/up  down   tokens/s")
-            for target in [0.0] + targets {
-                model.reset()
-                try llm.setThresholds(target == 0 ? nil : table, gateUp: target, down: min(0.99, target * downRatio))
-                llm.resetStats()
-                var nll = 0.0
-                let t0 = Timing.now()
-                for k in 0..<(ids.count - 1) {
-                    let logits = try llm.decode(ids[k])
-                    var mx = -Float.infinity
-                    for v in 0..<llm.config.vocab { mx = max(mx, logits[v]) }
-                    var sum = 0.0
-                    for v in 0..<llm.config.vocab { sum += Double(expf(logits[v] - mx)) }
-                    nll += log(sum) + Double(mx) - Double(logits[Int(ids[k + 1])])
-                }
-                let sec = Double(Timing.now() - t0) * 1e-9
-                nll /= Double(ids.count - 1)
-                if target == 0 { denseNLL = nll }
-                let (sGU, sD) = llm.realizedSparsity
-                print(String(format: "%-8@ %16.4f  %-8.3f %+7.4f  %16.3f  %5.3f  %8.1f", target == 0 ? "dense" : f(target, 2),
-                             nll, exp(nll), nll - denseNLL, sGU, sD, Double(ids.count - 1) / sec))
-                for (l, mlp) in llm.mlps.enumerated() {
-                    let (g, d) = mlp.realizedSparsity
-                    rows.append("\(target),\(l),\(f(g, 4)),\(f(d, 4)),\(f(nll, 5)),\(f(exp(nll), 4)),\(f(nll - denseNLL, 5))")
-                }
+            if let report, let table {
+                try writeReport(llm, table: table, path: path, ids: ids, goals: goals, budgets: budgetList, dir: report)
+            } else {
+                try uniformTable(llm, table: table, ids: ids, targets: targets)
             }
             try llm.stop()  // only on success: after a failure withWorld aborts the job
-            print("(\(ids.count - 1) tokens of \(text); per-layer realized sparsity in --csv)")
-            if let csv { try rows.joined(separator: "\n").appending("\n").write(toFile: csv, atomically: true, encoding: .utf8) }
         }
+    }
+
+    /// The classic table: both MLP inputs at each target, per-layer realized sparsity to --csv.
+    func uniformTable(_ llm: DistributedLlama, table: ThresholdTable?, ids: [Int32], targets: [Double]) throws {
+        var rows: [String] = ["target,layer,realized_gate_up,realized_down,nll,ppl,delta_nll"]
+        var denseNLL = 0.0
+        print("target   NLL (nats/token)  PPL      ΔNLL     realized gate/up  down   tokens/s")
+        for target in [0.0] + targets {
+            try llm.setThresholds(target == 0 ? nil : table, gateUp: target, down: min(0.99, target * downRatio))
+            llm.resetStats()
+            let r = try llm.negativeLogLikelihood(ids, window: window)
+            if target == 0 { denseNLL = r.nll }
+            let (sGU, sD) = llm.realizedSparsity
+            print(String(format: "%-8@ %16.4f  %-8.3f %+7.4f  %16.3f  %5.3f  %8.1f", target == 0 ? "dense" : f(target, 2),
+                         r.nll, exp(r.nll), r.nll - denseNLL, sGU, sD, Double(r.scored) / r.seconds))
+            for (l, mlp) in llm.mlps.enumerated() {
+                let (g, d) = mlp.realizedSparsity
+                rows.append("\(target),\(l),\(f(g, 4)),\(f(d, 4)),\(f(r.nll, 5)),\(f(exp(r.nll), 4)),\(f(r.nll - denseNLL, 5))")
+            }
+        }
+        print("(\(ids.count - 1) tokens of \(text); per-layer realized sparsity in --csv)")
+        if let csv { try rows.joined(separator: "\n").appending("\n").write(toFile: csv, atomically: true, encoding: .utf8) }
+    }
+
+    /// Uniform vs allocated, MLP-only vs model-wide, at each byte sparsity; then the budgets' plans.
+    func writeReport(_ llm: DistributedLlama, table: ThresholdTable, path: String, ids: [Int32], goals: [Double],
+                     budgets: [Double], dir: String) throws {
+        guard let bytes = table.siteBytes, table.canAllocate else {
+            throw ActSparseError.file(path: path, problem: "--report needs per-site measurements: run `actsparse calibrate` again")
+        }
+        var variants: [(name: String, goal: Double?, plan: SparsityPlan)] = []
+        for b in goals {
+            for wide in [false, true] {
+                let scope = wide ? "model-wide" : "MLP only"
+                variants.append(("uniform, \(scope)", b, try table.uniform(byteSparsity: b, modelWide: wide, path: path)))
+                variants.append(("allocated, \(scope)", b, try table.allocate(byteSparsity: b, modelWide: wide, path: path)))
+            }
+        }
+        if table.heldOut != nil {
+            for x in budgets { variants.append(("budget +\(f(x, 2))", nil, try table.plan(budget: x, path: path))) }
+        }
+        let total = Double(bytes.joined().reduce(0, +))
+        let progress = Progress("evaluating", total: (variants.count + 2) * (ids.count - 1), unit: .items("tokens scored"))
+        func score(_ plan: SparsityPlan) throws -> (nll: Double, tps: Double, realized: [Double]) {
+            try llm.setPlan(plan, table: table, path: path)
+            llm.resetStats()
+            let r = try llm.negativeLogLikelihood(ids, window: window) { progress.advance(1) }
+            return (r.nll, Double(r.scored) / max(r.seconds, 1e-9), llm.realizedSiteSparsity)
+        }
+        let dense = try score(.dense(layers: table.layers))
+        var rows: [(String, Double?, SparsityPlan, (nll: Double, tps: Double, realized: [Double]))] = []
+        for v in variants { rows.append((v.name, v.goal, v.plan, try score(v.plan))) }
+        let denseAgain = try score(.dense(layers: table.layers))  // the machine drifts: dense before and after
+        progress.finish()
+        let denseTPS = (dense.tps + denseAgain.tps) / 2
+
+        var lines = ["variant,goal_byte_sparsity,byte_sparsity,realized_byte_sparsity,attention,output,gate_up,down,"
+            + "realized_attention,realized_output,realized_gate_up,realized_down,nll,delta_nll,tokens_per_s,speedup"]
+        lines.append("dense,0,0,0,0,0,0,0,0,0,0,0,\(f(dense.nll, 5)),0,\(f(denseTPS, 2)),1")
+        print("variant                 goal   bytes   realized  ΔNLL      tok/s   speed-up   per-site mean (attn/o/gu/down)")
+        print(String(format: "%-22@ %5@  %6@  %8@  %+7.4f  %7.1f   %5.2f×", "dense", "-", "0 %", "0 %", 0.0, denseTPS, 1.0))
+        for (name, goal, plan, r) in rows {
+            let mean = SparsitySite.allCases.map { s in plan.sparsity.reduce(0) { $0 + $1[s.rawValue] } / Double(table.layers) }
+            let planned = plan.byteSparsity(bytes: bytes)
+            // Realized byte sparsity: each site's realized fraction weighted by its bytes (layer means).
+            var realized = 0.0
+            for l in 0..<table.layers { for s in 0..<4 { realized += Double(bytes[l][s]) * r.realized[s] } }
+            realized /= max(total, 1)
+            let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), f(realized, 4)] + mean.map { f($0, 4) }
+                + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(r.tps / denseTPS, 3)]
+            lines.append("\(name),\(cells.joined(separator: ","))")
+            print(String(format: "%-22@ %5@  %6@  %8@  %+7.4f  %7.1f   %5.2f×   %@", name, goal.map { f($0, 2) } ?? "-",
+                         pctString(planned), pctString(realized), r.nll - dense.nll, r.tps, r.tps / denseTPS,
+                         mean.map { f($0, 2) }.joined(separator: "/")))
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let csvPath = dir + "/sparsity-report.csv", png = dir + "/sparsity-report.png"
+        try lines.joined(separator: "\n").appending("\n").write(toFile: csvPath, atomically: true, encoding: .utf8)
+        try SparsityReportPlot.write(rows: rows.map { ($0.0, $0.2.byteSparsity(bytes: bytes), $0.3.nll - dense.nll, $0.3.tps / denseTPS) },
+                                     title: "\(llm.config.name): dNLL vs byte sparsity (\(ids.count - 1) tokens)", to: png)
+        print("(\(ids.count - 1) tokens of \(text), windows of \(window); dense NLL \(f(dense.nll, 4)), "
+            + "\(f(dense.tps, 1)) → \(f(denseAgain.tps, 1)) tok/s before → after) → \(csvPath), \(png)")
     }
 }

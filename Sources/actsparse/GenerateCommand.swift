@@ -6,9 +6,10 @@ import Foundation
 struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generates text with sparse MLPs (dense prefill, sparse decode), alone or under launch/mpirun.",
+        abstract: "Generates text with sparse decode (dense prefill), alone or under launch/mpirun.",
         discussion: "Streams the text, then a summary: prompt tokens, prefill ms, decode tokens/s sparse vs dense, "
-            + "realized sparsity, communication per token.")
+            + "realized sparsity, communication per token. By default the sparsity is the quality budget's "
+            + "(--budget, ΔNLL measured by `actsparse calibrate`); a --sparsity option sets uniform MLP sparsity instead.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sparsityOptions: SparsityOptions
@@ -47,6 +48,7 @@ struct GenerateCommand: ParsableCommand {
     func generate(_ llm: DistributedLlama, _ model: LlamaModel, loadSeconds: Double) throws {
         let s = sparsityOptions
         let table = try s.table(model: modelOptions.model, config: llm.config, bytes: llm.gguf.size)
+        let plan = try s.plan(table: table, layers: llm.config.layers, path: s.path(for: modelOptions.model))
         let ids = chat ? try ChatTemplate(gguf: llm.gguf).encode(user: prompt, tokenizer: model.tokenizer)
                        : model.tokenizer.encode(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt has no tokens") }
@@ -56,27 +58,30 @@ struct GenerateCommand: ParsableCommand {
         // A cold first prefill (page faults, first-touch of scratch) is reported apart, so that the sparse and
         // dense passes below compare like with like.
         var coldMs: Double?
-        if !sparsityOptions.dense && !noDenseBaseline {
+        if !plan.isDense && !noDenseBaseline {
             model.reset()
             coldMs = try Timing.seconds { try llm.prefill(ids) } * 1e3
         }
-        let run = try pass(llm, model, ids: ids, tokens: budget, table: table, stream: true)
+        let run = try pass(llm, model, ids: ids, tokens: budget, plan: plan, table: table, stream: true)
         print()
         var dense: Pass?
-        if !s.dense && !noDenseBaseline {
-            dense = try pass(llm, model, ids: ids, tokens: run.generated.count, table: nil, stream: false)
+        if !plan.isDense && !noDenseBaseline {
+            dense = try pass(llm, model, ids: ids, tokens: run.generated.count, plan: .dense(layers: llm.config.layers),
+                             table: nil, stream: false)
         }
-        let (sGU, sD) = run.sparsity
+        let realized = run.sparsity
+        let planned = SparsitySite.allCases.map { s in plan.sparsity.reduce(0) { $0 + $1[s.rawValue] } / Double(max(1, plan.sparsity.count)) }
+        func sites(_ v: [Double]) -> String { v.map { f($0, 2) }.joined(separator: "/") }
         var lines = [
             "prompt tokens \(ids.count), prefill \(f(run.prefillMs, 1)) ms; generated \(run.generated.count) tokens; "
                 + "\(llm.comm.size) rank(s) × \(threadOptions.resolved) thread(s), mode \(modelOptions.mode.rawValue)",
-            "decode \(f(run.tokensPerSecond, 1)) tokens/s at target sparsity \(f(s.gateUp, 2))/\(f(s.down, 2)) "
-                + "(realized gate/up \(f(sGU, 3)), down \(f(sD, 3)))",
+            "decode \(f(run.tokensPerSecond, 1)) tokens/s, sparsity: \(plan.label)",
+            "target sparsity (attention/output/gate-up/down, layer means) \(sites(planned)); realized \(sites(realized))",
         ]
         // Thresholds calibrated on other text (or a synthetic model) can miss the target badly: say so.
-        if run.decodes > 0, !s.dense, abs(sGU - s.gateUp) > 0.05 || abs(sD - s.down) > 0.05 {
-            lines.append("warning: realized sparsity \(f(sGU, 3))/\(f(sD, 3)) is more than 5 points from the target "
-                + "\(f(s.gateUp, 2))/\(f(s.down, 2)): recalibrate (`actsparse calibrate`) on text like this prompt")
+        if run.decodes > 0, !plan.isDense, zip(planned, realized).contains(where: { abs($0 - $1) > 0.05 }) {
+            lines.append("warning: realized sparsity \(sites(realized)) is more than 5 points from the target "
+                + "\(sites(planned)): recalibrate (`actsparse calibrate`) on text like this prompt")
         }
         if let dense {
             lines.append("dense decode \(f(dense.tokensPerSecond, 1)) tokens/s, prefill \(f(dense.prefillMs, 1)) ms: "
@@ -97,18 +102,19 @@ struct GenerateCommand: ParsableCommand {
         var generated: [Int32] = []
         var prefillMs = 0.0
         var decodeSeconds = 0.0
-        var sparsity = (0.0, 0.0)
+        /// [site] realized, layer means
+        var sparsity = [0.0, 0, 0, 0]
         var commUsPerToken = 0.0
         var decodes = 0
         var split = (attention: 0.0, mlp: 0.0, head: 0.0)
         var tokensPerSecond: Double { Double(decodes) / max(decodeSeconds, 1e-9) }
     }
 
-    func pass(_ llm: DistributedLlama, _ model: LlamaModel, ids: [Int32], tokens n: Int, table: ThresholdTable?,
-              stream: Bool) throws -> Pass {
+    func pass(_ llm: DistributedLlama, _ model: LlamaModel, ids: [Int32], tokens n: Int, plan: SparsityPlan,
+              table: ThresholdTable?, stream: Bool) throws -> Pass {
         var p = Pass()
         model.reset()
-        try llm.setThresholds(table, gateUp: sparsityOptions.gateUp, down: sparsityOptions.down)
+        try llm.setPlan(plan, table: table, path: sparsityOptions.path(for: modelOptions.model))
         var sampler = Sampler(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
         var logits: UnsafeMutablePointer<Float>!
         p.prefillMs = try Timing.seconds { logits = try llm.prefill(ids) } * 1e3
@@ -131,7 +137,7 @@ struct GenerateCommand: ParsableCommand {
             next = try sampler.sample(logits, count: model.config.vocab)
         }
         p.decodeSeconds = Double(Timing.now() - t0) * 1e-9
-        p.sparsity = llm.realizedSparsity
+        p.sparsity = llm.realizedSiteSparsity
         let per = 1e-6 / Double(max(1, p.decodes))
         p.split = (Double(model.decodeNanos.attention) * per, Double(model.decodeNanos.mlp) * per,
                    Double(model.decodeNanos.head) * per)

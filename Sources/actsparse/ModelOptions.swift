@@ -36,15 +36,25 @@ struct ModelOptions: ParsableArguments {
 }
 
 struct SparsityOptions: ParsableArguments {
-    @Option(help: "Target MLP sparsity for both inputs (0 = dense).") var sparsity: Double = 0.5
-    @Option(help: "Target sparsity of the gate/up input (default: --sparsity).") var sparsityGateUp: Double?
-    @Option(help: "Target sparsity of the down input (default: --sparsity).") var sparsityDown: Double?
+    @Option(help: "Uniform MLP sparsity for both inputs (0 = dense); replaces the quality budget.")
+    var sparsity: Double?
+    @Option(help: "Uniform sparsity of the gate/up input (default: --sparsity).") var sparsityGateUp: Double?
+    @Option(help: "Uniform sparsity of the down input (default: --sparsity).") var sparsityDown: Double?
+    @Option(help: ArgumentHelp("Quality budget in nats/token: the highest calibrated model-wide sparsity whose held-out "
+        + "ΔNLL stays within it (default \(SparsityOptions.defaultBudget) unless a --sparsity option is given)."))
+    var budget: Double?
     @Option(help: "Thresholds file from `actsparse calibrate` (default: the cached one for the model).")
     var thresholds: String?
 
-    var gateUp: Double { sparsityGateUp ?? sparsity }
-    var down: Double { sparsityDown ?? sparsity }
-    var dense: Bool { gateUp == 0 && down == 0 }
+    static let defaultBudget = 0.1
+    /// Without budget measurements (a thresholds file from before budgets), the uniform MLP sparsity used.
+    static let fallbackSparsity = 0.4
+
+    var uniform: Bool { sparsity != nil || sparsityGateUp != nil || sparsityDown != nil }
+    /// Uniform MLP targets (soak, and generate when a --sparsity option is given).
+    var gateUp: Double { sparsityGateUp ?? sparsity ?? 0.5 }
+    var down: Double { sparsityDown ?? sparsity ?? 0.5 }
+    var dense: Bool { uniform && gateUp == 0 && down == 0 }
 
     func path(for model: String) -> String { thresholds ?? ModelCache.defaultThresholds(for: model) }
 
@@ -61,8 +71,28 @@ struct SparsityOptions: ParsableArguments {
         return t
     }
 
+    /// What to run: the uniform MLP targets if given, else the quality budget's plan from the table (a table
+    /// without budget measurements falls back to uniform `fallbackSparsity`, and the label says so).
+    func plan(table: ThresholdTable?, layers: Int, path: String) throws -> SparsityPlan {
+        if uniform || table == nil {
+            return dense ? .dense(layers: layers) : .uniform(layers: layers, gateUp: gateUp, down: down)
+        }
+        guard let table else { return .dense(layers: layers) }
+        let x = budget ?? SparsityOptions.defaultBudget
+        guard table.heldOut != nil else {
+            let s = SparsityOptions.fallbackSparsity
+            return .uniform(layers: layers, gateUp: s, down: s, label: "uniform \(Int(s * 100)) % MLP (\(path) has no "
+                + "budget measurements for --budget \(x): run `actsparse calibrate` again)")
+        }
+        return try table.plan(budget: x, path: path)
+    }
+
     func problem() -> String? {
-        for s in [sparsity, gateUp, down] where !(0..<1).contains(s) { return "sparsity \(s) not in 0..<1" }
+        for s in [sparsity, sparsityGateUp, sparsityDown].compactMap({ $0 }) where !(0..<1).contains(s) {
+            return "sparsity \(s) not in 0..<1"
+        }
+        if let budget, !(budget >= 0 && budget.isFinite) { return "--budget must be ≥ 0, found \(budget)" }
+        if budget != nil && uniform { return "--budget and --sparsity options exclude each other" }
         return nil
     }
 }

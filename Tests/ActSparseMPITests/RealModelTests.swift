@@ -55,6 +55,35 @@ struct RealModelTests {
         }
     }
 
+    @Test("calibrate measures a held-out path and a budget; generate --budget runs its plan and says which",
+          Requires.model, Requires.mpirun)
+    func qualityBudget() throws {
+        let path = try #require(RealModel.path)
+        let thresholds = FileManager.default.temporaryDirectory.appendingPathComponent("b-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: thresholds) }
+        let cal = try MPILaunch.run(["calibrate", "--model", path, "--text", RealModel.calibration, "--tokens", "448",
+                                     "--chunk", "64", "--probe-tokens", "64", "--held-out", "64",
+                                     "--max-delta-nll", "0.3", "--out", thresholds, "--threads", "2"], timeout: 600)
+        #expect(cal.status == 0, "\(cal.err)")
+        let t = try ThresholdTable.load(thresholds)
+        #expect(t.modelWide && t.canAllocate && t.siteDeltaNLL != nil && t.heldOut?.tokens == 63)
+        let points = t.heldOut?.points ?? []
+        #expect(points.contains { $0.uniform == true } && points.contains { $0.uniform == nil })
+        // More sparsity costs more on the held-out text (between 10 % and the top of the path).
+        let allocated = points.filter { $0.uniform == nil }
+        #expect((allocated.last?.deltaNLL ?? 0) > (allocated.first?.deltaNLL ?? 0) + 0.05, "\(allocated)")
+        let budget = try #require(t.budget)
+        #expect(budget.maxDeltaNLL == 0.3 && budget.deltaNLL <= 0.3 && budget.byteSparsity > 0 && budget.bytesSavedPerToken > 0)
+        let run = try MPILaunch.run(["generate", "--model", path, "--thresholds", thresholds, "--budget", "0.3",
+                                     "--tokens", "8", "--no-dense-baseline", "--threads", "1"], timeout: 300)
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.err.contains("budget ≤ +0.30 nats") && run.err.contains("of FC bytes"), "\(run.err)")
+        // --budget and --sparsity exclude each other: one message, exit 2.
+        let both = try MPILaunch.run(["generate", "--model", path, "--thresholds", thresholds, "--budget", "0.3",
+                                      "--sparsity", "0.5"], timeout: 120)
+        #expect(both.status == 2 && both.err.contains("exclude each other"), "\(both.err)")
+    }
+
     @Test("generated text is identical on 1 and 2 ranks (gather mode); a foreign thresholds file fails on every rank",
           Requires.model, Requires.mpirun)
     func ranksAgree() throws {
@@ -62,7 +91,8 @@ struct RealModelTests {
         let thresholds = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID()).json").path
         defer { try? FileManager.default.removeItem(atPath: thresholds) }
         let cal = try MPILaunch.run(["calibrate", "--model", path, "--text", RealModel.calibration, "--tokens", "256",
-                                     "--out", thresholds, "--threads", "2"], timeout: 300)
+                                     "--held-out", "0", "--probe-tokens", "0", "--out", thresholds, "--threads", "2"],
+                                    timeout: 300)
         #expect(cal.status == 0, "\(cal.err)")
         let args = ["generate", "--model", path, "--thresholds", thresholds, "--sparsity", "0.5", "--tokens", "12",
                     "--prompt", "Once upon a time", "--no-dense-baseline", "--threads", "1"]

@@ -12,6 +12,9 @@ final class ReferenceLlama {
     /// name → [rows][ne0] dequantized (a linear weight: [OC][IC])
     var w: [String: [[Double]]] = [:]
     var kCache: [[[Double]]] = [], vCache: [[[Double]]] = []
+    /// [layer][site] thresholds on |x| of the attention input, attention output, MLP input and gated activation
+    /// (nil: dense): channels with |x| ≤ t are dropped before the FCs they feed.
+    var thresholds: [[Double]]?
 
     init(_ g: GGUFFile) throws {
         self.g = g
@@ -32,6 +35,11 @@ final class ReferenceLlama {
     }
 
     var arch: Architecture { c.architecture }
+
+    func drop(_ x: [Double], _ l: Int, _ site: SparsitySite) -> [Double] {
+        guard let t = thresholds?[l][site.rawValue], t > 0 else { return x }
+        return x.map { abs($0) > t ? $0 : 0 }
+    }
 
     func linear(_ name: String, _ x: [Double]) -> [Double] {
         var y = w[name]!.map { row in zip(row, x).reduce(0) { $0 + $1.0 * $1.1 } }
@@ -74,7 +82,7 @@ final class ReferenceLlama {
         for l in 0..<c.layers {
             let p = "blk.\(l)."
             let local = c.isLocal(l)
-            let xn = norm(x, p + "attn_norm.weight")
+            let xn = drop(norm(x, p + "attn_norm.weight"), l, .attention)
             var q = linear(p + "attn_q.weight", xn), k = linear(p + "attn_k.weight", xn)
             let v = linear(p + "attn_v.weight", xn)
             if arch.qkNorm {
@@ -99,12 +107,12 @@ final class ReferenceLlama {
                 let sum = e.reduce(0, +)
                 for (j, t) in (first...pos).enumerated() { for i in 0..<d { att[h * d + i] += e[j] / sum * vCache[l][t][kvh * d + i] } }
             }
-            var o = linear(p + "attn_output.weight", att)
+            var o = linear(p + "attn_output.weight", drop(att, l, .output))
             if arch.postNorms { o = norm(o, p + "post_attention_norm.weight") }
             x = zip(x, o).map { $0 + $1 }
-            let hn = norm(x, p + "ffn_norm.weight")
+            let hn = drop(norm(x, p + "ffn_norm.weight"), l, .gateUp)
             let gate = linear(p + "ffn_gate.weight", hn), up = linear(p + "ffn_up.weight", hn)
-            let a = zip(gate, up).map { act($0) * $1 }
+            let a = drop(zip(gate, up).map { act($0) * $1 }, l, .down)
             var m = linear(p + "ffn_down.weight", a)
             if arch.postNorms { m = norm(m, p + "post_ffw_norm.weight") }
             x = zip(x, m).map { $0 + $1 }

@@ -2,7 +2,8 @@
 /// RMSNorm → gated MLP] × L → RMSNorm → LM head) on the rank that owns the model. What differs between Llama,
 /// Qwen2 and Gemma-3 (biases, q/k norms, post-norms, RoPE pairing, sliding windows, embedding scale, the MLP's
 /// activation) is read from `config.architecture`, not forked. The MLPs are `FeedForward` blocks supplied by the
-/// caller (sharded over MPI ranks or local); every other linear layer is a dense `SparseFC` here.
+/// caller (sharded over MPI ranks or local); every other linear layer is a `SparseFC` here, whose input is
+/// thresholded per layer in decode when `attentionThresholds` / `outputThresholds` are set (the LM head stays dense).
 public final class LlamaModel {
     public let config: LlamaConfig
     public let gguf: GGUFFile
@@ -42,8 +43,8 @@ public final class LlamaModel {
     let scores: UnsafeMutablePointer<Float>
     /// [vocab]
     public let logits: UnsafeMutablePointer<Float>
-    /// all channels kept: dense decode of the attention projections and LM head
-    let denseH: SparseActivation, denseQ: SparseActivation
+    /// kept channels of the attention input [H] (also the LM head's, all kept) and of the attention output [qDim]
+    let keptH: SparseActivation, keptQ: SparseActivation
     /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V
     let prefillScratch = (0..<7).map { _ in GrowableBuffer() }
     /// [context, headDim / 2] RoPE cos and sin of the global layers and of the sliding-window layers
@@ -52,6 +53,13 @@ public final class LlamaModel {
     public private(set) var position = 0
     /// Decode time split (ns): attention block (norm, projections, attention), MLP block, LM head.
     public var decodeNanos: (attention: UInt64, mlp: UInt64, head: UInt64) = (0, 0, 0)
+    /// [layer] thresholds on |x| of the attention input (q, k, v) and of the output projection's input; 0 keeps all.
+    public var attentionThresholds: [Float], outputThresholds: [Float]
+    /// Channels kept at the attention input and at the output projection's input since `resetStats`, and tokens.
+    public private(set) var keptAttention = 0, keptOutput = 0, statTokens = 0
+    /// Called in prefill with (layer, site, x [M, width], M) for the attention input and the attention output:
+    /// calibration reads them here.
+    public var capture: ((Int, SparsitySite, UnsafePointer<Float>, Int) -> Void)?
 
     /// `makeMLP(layer)` builds layer l's MLP (it may shard it over ranks). `context` caps the KV cache.
     public init(gguf g: GGUFFile, threads: Int, context: Int = 2048, kvPrecision: KVCache.Precision = .f32,
@@ -109,8 +117,10 @@ public final class LlamaModel {
         kv = .allocate(capacity: c.kvDim); vv = .allocate(capacity: c.kvDim)
         scores = .allocate(capacity: ctx * (c.heads / c.kvHeads))
         logits = .allocate(capacity: c.vocab)
-        denseH = SparseActivation(width: c.hidden)
-        denseQ = SparseActivation(width: c.qDim)
+        keptH = SparseActivation(width: c.hidden)
+        keptQ = SparseActivation(width: c.qDim)
+        attentionThresholds = Array(repeating: 0, count: c.layers)
+        outputThresholds = Array(repeating: 0, count: c.layers)
         // Llama-3's long-context RoPE arrives as per-frequency divisors (rope_freqs.weight [headDim / 2]).
         let factors = try vector("rope_freqs.weight", c.headDim / 2, required: false)
         if let factors, factors.contains(where: { !($0 >= 1e-3 && $0 <= 1e6) }) {
@@ -151,6 +161,40 @@ public final class LlamaModel {
     /// Forgets the KV cache (a new sequence).
     public func reset() { position = 0 }
 
+    /// Threshold 0 keeps every channel through the dense path (bit-identical to a model without thresholds).
+    @inline(__always) func keep(_ a: SparseActivation, _ v: UnsafePointer<Float>, count: Int, t: Float) throws {
+        if t > 0 { try a.threshold(v, count: count, t: t) } else { try a.keepAll(v, count: count) }
+    }
+
+    /// Sets layer l's attention-input and output-projection-input thresholds (all layers: `count` entries each).
+    public func setAttentionThresholds(attention: [Float], output: [Float]) throws {
+        guard attention.count == config.layers, output.count == config.layers,
+              (attention + output).allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw ActSparseError.invalidValue(what: "attention thresholds",
+                                              expected: "\(config.layers) finite values ≥ 0 per site",
+                                              found: "\(attention.count) and \(output.count)")
+        }
+        attentionThresholds = attention
+        outputThresholds = output
+    }
+
+    public func resetStats() { keptAttention = 0; keptOutput = 0; statTokens = 0 }
+
+    /// Realized sparsity of the attention input and of the output projection's input since `resetStats`.
+    public var realizedAttentionSparsity: (attention: Double, output: Double) {
+        let t = Double(max(1, statTokens * config.layers))
+        return (1 - Double(keptAttention) / (t * Double(config.hidden)), 1 - Double(keptOutput) / (t * Double(config.qDim)))
+    }
+
+    /// The FCs an attention site feeds in layer l (q, k, v or o); empty for the MLP's sites.
+    public func fcs(layer l: Int, site: SparsitySite) -> [SparseFC] {
+        switch site {
+        case .attention: [layers[l].q, layers[l].k, layers[l].v]
+        case .output: [layers[l].o]
+        case .gateUp, .down: []
+        }
+    }
+
     // MARK: - Decode (one token)
 
     /// Runs token `token` at the next position; returns the logits [vocab].
@@ -167,15 +211,17 @@ public final class LlamaModel {
         var t0 = Timing.now()
         for (l, layer) in layers.enumerated() {
             rmsNorm(x, layer.attnNorm, into: xn)
-            try denseH.keepAll(xn, count: c.hidden)
-            try layer.q.decode(denseH, into: q)
-            try layer.k.decode(denseH, into: kv)
-            try layer.v.decode(denseH, into: vv)
+            try keep(keptH, xn, count: c.hidden, t: attentionThresholds[l])
+            keptAttention &+= keptH.count
+            try layer.q.decode(keptH, into: q)
+            try layer.k.decode(keptH, into: kv)
+            try layer.v.decode(keptH, into: vv)
             prepareQKV(layer, q: q, k: kv, v: vv, pos: position)
             kvCache.store(layer: l, pos: position, k: kv, v: vv)
             attend(layer: l, pos: position, q: q, into: attn)
-            try denseQ.keepAll(attn, count: c.qDim)
-            try layer.o.decode(denseQ, into: branch)
+            try keep(keptQ, attn, count: c.qDim, t: outputThresholds[l])
+            keptOutput &+= keptQ.count
+            try layer.o.decode(keptQ, into: branch)
             residual(branch, layer.postAttnNorm, into: x)
             rmsNorm(x, layer.ffnNorm, into: xn)
             let t1 = Timing.now()
@@ -187,6 +233,7 @@ public final class LlamaModel {
             t0 = t2
         }
         position += 1
+        statTokens += 1
         defer { decodeNanos.head &+= Timing.now() - t0 }
         return try head(x)
     }
@@ -194,8 +241,8 @@ public final class LlamaModel {
     /// logits = LM head(RMSNorm(h)).
     func head(_ h: UnsafePointer<Float>) throws -> UnsafeMutablePointer<Float> {
         rmsNorm(h, outputNorm, into: xn)
-        try denseH.keepAll(xn, count: config.hidden)
-        try lmHead.decode(denseH, into: logits)
+        try keptH.keepAll(xn, count: config.hidden)
+        try lmHead.decode(keptH, into: logits)
         return logits
     }
 
@@ -222,6 +269,7 @@ public final class LlamaModel {
         }
         for (l, layer) in layers.enumerated() {
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.attnNorm, into: XN + r * c.hidden) }
+            capture?(l, .attention, XN, m)
             try layer.q.prefill(XN, m: m, into: Q)
             try layer.k.prefill(XN, m: m, into: K)
             try layer.v.prefill(XN, m: m, into: V)
@@ -231,6 +279,7 @@ public final class LlamaModel {
                 kvCache.store(layer: l, pos: pos, k: K + r * c.kvDim, v: V + r * c.kvDim)
             }
             for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
+            capture?(l, .output, A, m)
             try layer.o.prefill(A, m: m, into: B)
             for r in 0..<m { residual(B + r * c.hidden, layer.postAttnNorm, into: X + r * c.hidden) }
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.ffnNorm, into: XN + r * c.hidden) }

@@ -1,8 +1,12 @@
 import Foundation
 
 /// Per-layer activation thresholds for a range of target sparsities, from `actsparse calibrate`: quantiles of |x|
-/// of each MLP input (gate/up share one) over calibration tokens. `generate` and `eval` read it.
+/// of each thresholded input over calibration tokens. Version 2 adds the attention inputs, the measured output
+/// error of every site at every target (what the allocator trades against bytes), and the ΔNLL measured on a
+/// held-out slice of the calibration text along the allocated path (what a quality budget picks from).
+/// `generate` and `eval` read it; a version-1 file (MLP inputs only) still loads.
 public struct ThresholdTable: Codable, Equatable, Sendable {
+    public var version: Int?
     public var model: String
     public var modelBytes: Int
     public var layers: Int
@@ -15,12 +19,102 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
     public var gateUp: [[Float]]
     /// [layer][target] threshold on |a|, the down input
     public var down: [[Float]]
+    /// [layer][target] threshold on the attention input (q/k/v) and on the output projection's input (version 2)
+    public var attention: [[Float]]?
+    public var output: [[Float]]?
+    /// [layer][site] weight bytes the site's FCs read per dense token (the allocator's byte weights)
+    public var siteBytes: [[Int]]?
+    /// [layer][site][target] relative output error of the site's FCs when only that site is thresholded:
+    /// Σ‖(x ⊙ dropped) W‖² / Σ‖x W‖² over calibration tokens
+    public var outputError: [[[Double]]]?
+    /// [site][target] held-out ΔNLL with only that input kind thresholded, at that target in every layer
+    /// (measured at a few targets, linear between them, non-decreasing): the exchange rate between kinds
+    public var siteDeltaNLL: [[Double]]?
+    /// ΔNLL on the held-out slice of allocated and uniform model-wide plans at a range of byte sparsities
+    public var heldOut: HeldOut?
+    /// The quality budget asked for at calibration (`--max-delta-nll`) and the byte sparsity it allows
+    public var budget: Budget?
+
+    public struct HeldOut: Codable, Equatable, Sendable {
+        public var tokens: Int
+        public var denseNLL: Double
+        /// ascending byte sparsity within each method
+        public var points: [Point]
+        public init(tokens: Int, denseNLL: Double, points: [Point]) {
+            self.tokens = tokens; self.denseNLL = denseNLL; self.points = points
+        }
+    }
+
+    public struct Point: Codable, Equatable, Sendable {
+        /// the goal handed to the allocator (or to `uniform`), which rebuilds the same plan from it
+        public var byteSparsity: Double
+        public var deltaNLL: Double
+        /// true: the same sparsity on every site (`uniform`); nil or false: allocated
+        public var uniform: Bool?
+        public init(byteSparsity: Double, deltaNLL: Double, uniform: Bool = false) {
+            self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL; self.uniform = uniform ? true : nil
+        }
+    }
+
+    public struct Budget: Codable, Equatable, Sendable {
+        public var maxDeltaNLL: Double
+        public var byteSparsity: Double
+        public var deltaNLL: Double
+        /// Weight bytes a decode token skips at this point (all sites; the LM head is dense)
+        public var bytesSavedPerToken: Int
+        public init(maxDeltaNLL: Double, byteSparsity: Double, deltaNLL: Double, bytesSavedPerToken: Int) {
+            self.maxDeltaNLL = maxDeltaNLL; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL
+            self.bytesSavedPerToken = bytesSavedPerToken
+        }
+    }
 
     public static let defaultTargets = (0...19).map { Double($0) * 0.05 }
+    public static let currentVersion = 2
 
-    /// Thresholds of layer l for the given targets (linear between calibrated targets).
+    public init(model: String, modelBytes: Int, layers: Int, hidden: Int, intermediate: Int, calibrationTokens: Int,
+                targets: [Double], gateUp: [[Float]], down: [[Float]], attention: [[Float]]? = nil,
+                output: [[Float]]? = nil) {
+        self.version = attention == nil ? nil : ThresholdTable.currentVersion
+        self.model = model; self.modelBytes = modelBytes; self.layers = layers; self.hidden = hidden
+        self.intermediate = intermediate; self.calibrationTokens = calibrationTokens; self.targets = targets
+        self.gateUp = gateUp; self.down = down; self.attention = attention; self.output = output
+    }
+
+    /// [layer][target] thresholds of `site` (nil: a version-1 file has no attention sites).
+    public func rows(_ site: SparsitySite) -> [[Float]]? {
+        switch site {
+        case .attention: attention
+        case .output: output
+        case .gateUp: gateUp
+        case .down: down
+        }
+    }
+
+    /// Whether this table can threshold the attention inputs too.
+    public var modelWide: Bool { attention != nil && output != nil }
+
+    /// Thresholds of layer l for the given MLP targets (linear between calibrated targets).
     public func thresholds(layer l: Int, gateUp sGU: Double, down sD: Double) -> (Float, Float) {
         (interpolate(gateUp[l], sGU), interpolate(down[l], sD))
+    }
+
+    /// [layer][site] thresholds of a plan. Throws if it asks for attention sites this table does not have.
+    public func thresholds(_ plan: SparsityPlan, path: String = "thresholds") throws -> [[Float]] {
+        guard plan.sparsity.count == layers, plan.sparsity.allSatisfy({ $0.count == SparsitySite.allCases.count }) else {
+            throw ActSparseError.shape(what: "sparsity plan", expected: "\(layers) layers × 4 sites",
+                                       found: "\(plan.sparsity.count) layers")
+        }
+        return try (0..<layers).map { l in
+            try SparsitySite.allCases.map { site in
+                let s = plan.sparsity[l][site.rawValue]
+                guard s > 0 else { return 0 }
+                guard let rows = rows(site) else {
+                    throw ActSparseError.file(path: path, problem: "no \(site.name) thresholds (a version-1 file): " +
+                        "run `actsparse calibrate` again for model-wide sparsity")
+                }
+                return interpolate(rows[l], s)
+            }
+        }
     }
 
     func interpolate(_ row: [Float], _ s: Double) -> Float {
@@ -60,26 +154,63 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         return t
     }
 
-    /// Throws unless the counts agree, targets ascend strictly within [0, 1) and every threshold is finite and ≥ 0.
+    /// Throws unless the counts agree, targets ascend strictly within [0, 1), every threshold is finite and ≥ 0,
+    /// and the version-2 fields (when present) have one entry per layer, site and target, all finite.
     public func validate(path: String) throws {
+        func bad(_ problem: String) -> Error { ActSparseError.file(path: path, problem: problem) }
         guard layers >= 1, hidden >= 1, intermediate >= 1, calibrationTokens >= 0, modelBytes >= 0,
               gateUp.count == layers, down.count == layers else {
-            throw ActSparseError.file(path: path, problem: "expected positive layers/hidden/intermediate and one " +
-                "row per layer, found \(layers) layers, \(gateUp.count)/\(down.count) rows, hidden \(hidden), " +
-                "intermediate \(intermediate)")
+            throw bad("expected positive layers/hidden/intermediate and one row per layer, found \(layers) layers, " +
+                      "\(gateUp.count)/\(down.count) rows, hidden \(hidden), intermediate \(intermediate)")
         }
         guard !targets.isEmpty, zip(targets, targets.dropFirst()).allSatisfy({ $0 < $1 }),
               targets.allSatisfy({ $0 >= 0 && $0 < 1 }) else {
-            throw ActSparseError.file(path: path, problem: "targets: expected a non-empty, strictly ascending list " +
-                                      "in [0, 1), found \(targets)")
+            throw bad("targets: expected a non-empty, strictly ascending list in [0, 1), found \(targets)")
         }
-        for (name, rows) in [("gateUp", gateUp), ("down", down)] {
+        if let version, version < 1 || version > ThresholdTable.currentVersion {
+            throw bad("version: expected 1...\(ThresholdTable.currentVersion), found \(version)")
+        }
+        guard (attention == nil) == (output == nil) else { throw bad("attention and output: expected both or neither") }
+        for site in SparsitySite.allCases {
+            guard let rows = rows(site) else { continue }
+            guard rows.count == layers else { throw bad("\(site.name): expected \(layers) rows, found \(rows.count)") }
             for (l, row) in rows.enumerated() {
                 guard row.count == targets.count, row.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                    throw ActSparseError.file(path: path, problem: "\(name)[\(l)]: expected \(targets.count) finite " +
-                                              "thresholds ≥ 0, found \(row)")
+                    throw bad("\(site.name)[\(l)]: expected \(targets.count) finite thresholds ≥ 0, found \(row)")
                 }
             }
+        }
+        let sites = SparsitySite.allCases.count
+        if let siteBytes {
+            guard siteBytes.count == layers, siteBytes.allSatisfy({ $0.count == sites && $0.allSatisfy { $0 >= 0 } }) else {
+                throw bad("siteBytes: expected \(layers) rows of \(sites) byte counts ≥ 0")
+            }
+        }
+        if let outputError {
+            guard outputError.count == layers, outputError.allSatisfy({ row in
+                row.count == sites && row.allSatisfy { $0.count == targets.count && $0.allSatisfy { $0.isFinite && $0 >= 0 } }
+            }) else {
+                throw bad("outputError: expected \(layers) × \(sites) × \(targets.count) finite values ≥ 0")
+            }
+        }
+        if let siteDeltaNLL {
+            guard siteDeltaNLL.count == sites,
+                  siteDeltaNLL.allSatisfy({ $0.count == targets.count && $0.allSatisfy { $0.isFinite && $0 >= 0 } }) else {
+                throw bad("siteDeltaNLL: expected \(sites) × \(targets.count) finite values ≥ 0")
+            }
+        }
+        if let heldOut {
+            guard heldOut.tokens >= 0, heldOut.denseNLL.isFinite,
+                  heldOut.points.allSatisfy({ $0.deltaNLL.isFinite && (0..<1).contains($0.byteSparsity) }),
+                  [true, false].allSatisfy({ u in
+                      let p = heldOut.points.filter { ($0.uniform ?? false) == u }
+                      return zip(p, p.dropFirst()).allSatisfy { $0.byteSparsity < $1.byteSparsity }
+                  })
+            else { throw bad("heldOut: expected finite ΔNLL at byte sparsities in [0, 1), ascending per method") }
+        }
+        if let budget {
+            guard budget.maxDeltaNLL.isFinite, budget.deltaNLL.isFinite, (0..<1).contains(budget.byteSparsity),
+                  budget.bytesSavedPerToken >= 0 else { throw bad("budget: expected finite values, sparsity in [0, 1)") }
         }
     }
 
@@ -87,35 +218,5 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(self).write(to: URL(fileURLWithPath: path))
-    }
-}
-
-/// Collects |x| per layer and input in bounded memory (`QuantileSketch`, 256 KiB each), then turns the quantiles
-/// into a `ThresholdTable`.
-public final class ThresholdCalibrator {
-    var gateUp: [QuantileSketch], down: [QuantileSketch]
-    public private(set) var tokens = 0
-
-    public init(layers: Int) {
-        gateUp = Array(repeating: QuantileSketch(), count: layers)
-        down = Array(repeating: QuantileSketch(), count: layers)
-    }
-
-    /// Adds rows [skip, m) of x [m, H] and a [m, I] of layer l (skip = 1 leaves out position 0's massive
-    /// activations).
-    public func add(layer l: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, m: Int, hidden: Int,
-                    intermediate: Int, skip: Int) {
-        guard m > skip else { return }
-        gateUp[l].add(x + skip * hidden, count: (m - skip) * hidden)
-        down[l].add(a + skip * intermediate, count: (m - skip) * intermediate)
-        if l == 0 { tokens += m - skip }
-    }
-
-    public func table(config c: LlamaConfig, modelBytes: Int,
-                      targets: [Double] = ThresholdTable.defaultTargets) -> ThresholdTable {
-        ThresholdTable(model: c.name, modelBytes: modelBytes, layers: c.layers, hidden: c.hidden,
-                       intermediate: c.intermediate, calibrationTokens: tokens, targets: targets,
-                       gateUp: gateUp.map { s in targets.map { s.quantile($0) } },
-                       down: down.map { s in targets.map { s.quantile($0) } })
     }
 }
