@@ -28,6 +28,9 @@ public final class DistributedMLP: FeedForward {
     /// Thresholds on |h| (gate/up input) and |a| (down input).
     public var thresholdGateUp: Float = 0
     public var thresholdDown: Float = 0
+    /// Prefill drops the channels under the thresholds too (zeroes them): sparse decode's arithmetic, batched.
+    /// Set on every rank alike (calibration runs one rank); off for serving.
+    public var thresholdPrefill = false
 
     /// [H, I_r] each
     let gate: SparseFC, up: SparseFC
@@ -264,10 +267,14 @@ extension DistributedMLP {
         if comm.isRoot { xs.update(from: x!, count: m * hidden) }
         try timed { try comm.broadcast(xs, count: m * hidden, root: 0) }
         let gm = try scratch[1].floats(m * mine.count), um = try scratch[2].floats(m * mine.count)
+        if thresholdPrefill && thresholdGateUp > 0 { for i in 0..<(m * hidden) where abs(xs[i]) <= thresholdGateUp { xs[i] = 0 } }
         try gate.prefill(xs, m: m, into: gm)
         try up.prefill(xs, m: m, into: um)
         activation.apply(gate: gm, up: um, into: gm, count: m * mine.count)
         if comm.size == 1, let capture { capture(xs, gm, m) }
+        if thresholdPrefill && thresholdDown > 0 {
+            for i in 0..<(m * mine.count) where abs(gm[i]) <= thresholdDown { gm[i] = 0 }
+        }
         switch mode {
         case .gather:
             // a[M, I] assembled on every rank (down is sliced by OC and needs all of a).

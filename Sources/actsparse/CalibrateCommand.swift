@@ -14,7 +14,7 @@ struct CalibrateCommand: ParsableCommand {
                activations). Thresholds for targets 0, 0.05 … 0.95.
             2. Measures each input's output error at every target on --probe-tokens of it (one dense GEMM per
                target and FC): what the allocator trades against the bytes each input saves.
-            3. On the held-out end (--held-out tokens, decode path): the dense NLL, each input kind's ΔNLL alone
+            3. On the held-out end (--held-out tokens, thresholded prefill): the dense NLL, each input kind's ΔNLL alone
                (the exchange rate between kinds) at 30/50/70/90 %, then the ΔNLL of the allocated and of the uniform
                model-wide plan at byte sparsities 10 … 80 % (the allocated one refined around --max-delta-nll):
                `generate --budget X` takes the highest byte sparsity measured within X.
@@ -155,7 +155,7 @@ struct CalibrateCommand: ParsableCommand {
                                 unit: .items("tokens scored"))
         func nll(_ plan: SparsityPlan, _ t: ThresholdTable) throws -> Double {
             try llm.setPlan(plan, table: t)
-            return try llm.negativeLogLikelihood(held, window: chunk) { progress.advance(1) }.nll
+            return try llm.negativeLogLikelihood(held, window: chunk, batched: true) { progress.advance(1) }.nll
         }
         let dense = try nll(.dense(layers: L), table)
         // Exchange rates: each input kind alone at a few targets in every layer, linear between them.

@@ -57,7 +57,7 @@ struct SparsityBudgetTests {
         }
     }
 
-    @Test("held-out NLL: windows restart the sequence, and dropping channels raises it")
+    @Test("held-out NLL: windows restart the sequence; dropping channels changes it; batched equals decode")
     func negativeLogLikelihood() throws {
         let path = try TinyGGUF.write(TinyGGUF().bytes())
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -81,5 +81,13 @@ struct SparsityBudgetTests {
         try llm.setPlan(.uniform(layers: llm.config.layers, gateUp: 0.9, down: 0.9, attention: 0.9), table: table)
         let sparse = try llm.negativeLogLikelihood(ids, window: 4)
         #expect(sparse.nll != dense.nll)
+        // Batched (thresholded prefill) scores the same channels: equal within summation order.
+        let batched = try llm.negativeLogLikelihood(ids, window: 4, batched: true)
+        #expect(batched.scored == 5 && abs(batched.nll - sparse.nll) < 1e-3, "\(batched.nll) vs \(sparse.nll)")
+        try llm.setPlan(.dense(layers: llm.config.layers), table: nil)
+        let denseBatched = try llm.negativeLogLikelihood(ids, window: 4, batched: true)
+        #expect(abs(denseBatched.nll - want) < 1e-3, "\(denseBatched.nll) vs \(want)")
+        // The flag does not leak into serving: a later plain prefill ignores the thresholds again.
+        #expect(!llm.model!.thresholdPrefill && llm.mlps.allSatisfy { !$0.thresholdPrefill })
     }
 }

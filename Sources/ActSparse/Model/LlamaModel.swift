@@ -45,8 +45,11 @@ public final class LlamaModel {
     public let logits: UnsafeMutablePointer<Float>
     /// kept channels of the attention input [H] (also the LM head's, all kept) and of the attention output [qDim]
     let keptH: SparseActivation, keptQ: SparseActivation
-    /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V
-    let prefillScratch = (0..<7).map { _ in GrowableBuffer() }
+    /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V, and all rows' logits
+    let prefillScratch = (0..<8).map { _ in GrowableBuffer() }
+    /// Prefill drops the channels under the attention thresholds too (zeroes them before q/k/v and o): the same
+    /// arithmetic as sparse decode, batched. Calibration scores held-out text this way; off for serving.
+    public var thresholdPrefill = false
     /// [context, headDim / 2] RoPE cos and sin of the global layers and of the sliding-window layers
     let ropeCos: [Float], ropeSin: [Float], localCos: [Float], localSin: [Float]
     /// Tokens in the KV cache.
@@ -251,6 +254,17 @@ public final class LlamaModel {
     /// Runs `tokens` at the next positions as one batch; returns the logits of the last one.
     @discardableResult
     public func prefill(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+        try prefill(tokens, allLogits: false)
+    }
+
+    /// Zeroes the channels of x [M, width] with |x| ≤ t (t = 0: nothing).
+    func dropUnder(_ t: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard t > 0 else { return }
+        for i in 0..<count where abs(x[i]) <= t { x[i] = 0 }
+    }
+
+    /// `allLogits`: returns every row's logits [M, vocab] (scoring a text) instead of the last row's [vocab].
+    public func prefill(_ tokens: [Int32], allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
         let c = config, m = tokens.count
         guard m > 0 else { throw ActSparseError.shape(what: "prefill tokens", expected: "≥ 1", found: "0") }
         guard position + m <= c.context else {
@@ -270,6 +284,7 @@ public final class LlamaModel {
         for (l, layer) in layers.enumerated() {
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.attnNorm, into: XN + r * c.hidden) }
             capture?(l, .attention, XN, m)
+            if thresholdPrefill { dropUnder(attentionThresholds[l], XN, count: m * c.hidden) }
             try layer.q.prefill(XN, m: m, into: Q)
             try layer.k.prefill(XN, m: m, into: K)
             try layer.v.prefill(XN, m: m, into: V)
@@ -280,6 +295,7 @@ public final class LlamaModel {
             }
             for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
             capture?(l, .output, A, m)
+            if thresholdPrefill { dropUnder(outputThresholds[l], A, count: m * c.qDim) }
             try layer.o.prefill(A, m: m, into: B)
             for r in 0..<m { residual(B + r * c.hidden, layer.postAttnNorm, into: X + r * c.hidden) }
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.ffnNorm, into: XN + r * c.hidden) }
@@ -287,7 +303,14 @@ public final class LlamaModel {
             for r in 0..<m { residual(B + r * c.hidden, layer.postFFNNorm, into: X + r * c.hidden) }
         }
         position += m
-        return try head(X + (m - 1) * c.hidden)
+        guard allLogits else { return try head(X + (m - 1) * c.hidden) }
+        // [M, vocab] all rows' logits
+        let (n, overflow) = m.multipliedReportingOverflow(by: c.vocab)
+        guard !overflow else { throw ActSparseError.shape(what: "logits", expected: "fewer rows", found: "\(m)") }
+        let L = try prefillScratch[7].floats(n)
+        for r in 0..<m { rmsNorm(X + r * c.hidden, outputNorm, into: XN + r * c.hidden) }
+        try lmHead.prefill(XN, m: m, into: L)
+        return L
     }
 
     // MARK: - Building blocks
