@@ -13,11 +13,12 @@ struct CalibrateCommand: ParsableCommand {
                (gate/up) and the gated activation (down), leaving out each chunk's first position (its massive
                activations). Thresholds for targets 0, 0.05 … 0.95.
             2. Measures each input's output error at every target on --probe-tokens of it (one dense GEMM per
-               target and FC): what the allocator trades against the bytes each input saves.
-            3. On the held-out end (--held-out tokens, thresholded prefill): the dense NLL, each input kind's ΔNLL alone
-               (the exchange rate between kinds) at 30/50/70/90 %, then the ΔNLL of the allocated and of the uniform
-               model-wide plan at byte sparsities 10 … 80 % (the allocated one refined around --max-delta-nll):
-               `generate --budget X` takes the highest byte sparsity measured within X.
+               target and FC): what `eval --report` uses to split a kind's level among the layers.
+            3. On the held-out end (--held-out tokens, thresholded prefill, one scoring ≈ one prefill): the dense
+               NLL; uniform plans at byte sparsities 10 … 70 %; the greedy path (from dense, raise by 10 points the
+               input kind whose step costs the least measured ΔNLL per byte saved) over every linear input and over
+               the MLP's two (refined around --max-delta-nll). `generate --budget X` takes the highest byte
+               sparsity measured within X.
             Writes a JSON file that `generate` and `eval` read. Runs as one process.
             """)
 
@@ -122,9 +123,14 @@ struct CalibrateCommand: ParsableCommand {
         print("calibrated \(c.layers) layers × 4 inputs on \(table.calibrationTokens) tokens in "
             + "\(f(Double(Timing.now() - t0) * 1e-9, 1)) s → \(path)")
         if let h = table.heldOut {
-            print("held-out ΔNLL (\(h.tokens) tokens, dense NLL \(f(h.denseNLL, 4))), model-wide plans:")
-            print(h.points.map { "  \($0.uniform == true ? "uniform  " : "allocated") \(pctString($0.byteSparsity)) of FC bytes: "
-                + signed($0.deltaNLL) }.joined(separator: "\n"))
+            print("held-out ΔNLL (\(h.tokens) tokens, dense NLL \(f(h.denseNLL, 4))); levels attention/output/gate-up/down:")
+            for (name, path) in [("uniform", h.uniform), ("allocated", h.allocated), ("allocated, MLP only", h.allocatedMLP)] {
+                print("  \(name):")
+                for p in path {
+                    print("    \(pctString(p.byteSparsity)) of FC bytes  \(signed(p.deltaNLL))   "
+                        + p.levels.map { f($0, 2) }.joined(separator: "/"))
+                }
+            }
         }
         if let b = table.budget {
             print("budget ≤ +\(f(b.maxDeltaNLL, 2)) nats: \(pctString(b.byteSparsity)) of FC bytes "
@@ -143,71 +149,58 @@ struct CalibrateCommand: ParsableCommand {
         progress.finish()
     }
 
-    /// Targets at which each input kind's ΔNLL is measured alone.
-    let kindLevels = [0.3, 0.5, 0.7, 0.9]
-
     func measureHeldOut(_ llm: DistributedLlama, _ table: inout ThresholdTable, _ held: [Int32]) throws {
         let L = table.layers
         let budget = maxDeltaNll
-        let path = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
-        let evaluations = 1 + 4 * kindLevels.count + 2 * path.count + (budget == nil ? 0 : 3)
-        let progress = Progress("calibrating: held-out ΔNLL", total: evaluations * (held.count - 1),
-                                unit: .items("tokens scored"))
-        func nll(_ plan: SparsityPlan, _ t: ThresholdTable) throws -> Double {
-            try llm.setPlan(plan, table: t)
-            return try llm.negativeLogLikelihood(held, window: chunk, batched: true) { progress.advance(1) }.nll
-        }
-        let dense = try nll(.dense(layers: L), table)
-        // Exchange rates: each input kind alone at a few targets in every layer, linear between them.
-        var kinds = [[Double]]()
-        for site in SparsitySite.allCases {
-            var measured: [(Double, Double)] = [(0, 0)]
-            for level in kindLevels {
-                var s = [[Double]](repeating: [0, 0, 0, 0], count: L)
-                for l in 0..<L { s[l][site.rawValue] = level }
-                measured.append((level, max(0, try nll(SparsityPlan(sparsity: s, label: site.name), table) - dense)))
-            }
-            kinds.append(ThresholdTable.monotoneCurve(measured, at: table.targets))
-        }
-        table.siteDeltaNLL = kinds
-        var points: [ThresholdTable.Point] = []
-        // The goal, not the realized fraction, is stored: `plan(of:)` rebuilds the same plan from it.
-        func measure(_ b: Double, uniform: Bool = false) throws -> ThresholdTable.Point {
-            let plan = uniform ? try table.uniform(byteSparsity: b, modelWide: true)
-                               : try table.allocate(byteSparsity: b, modelWide: true)
-            let p = ThresholdTable.Point(byteSparsity: b, deltaNLL: try nll(plan, table) - dense, uniform: uniform)
-            points.append(p)
-            return p
-        }
-        // Allocated and uniform along the path: the budget takes whichever measured better here.
+        let uniformPath = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
         let stopAt = max(1.0, 3 * (budget ?? 0))
-        for b in path {
-            let a = try measure(b), u = try measure(b, uniform: true)
-            if min(a.deltaNLL, u.deltaNLL) > stopAt { break }
+        // Scorings: dense, the uniform path, the two greedy paths (≤ 4 and 2 per step), the budget's bisection.
+        let progress = Progress("calibrating: held-out ΔNLL", total: 1 + uniformPath.count + 4 * 9 + 2 * 9 + 3,
+                                unit: .items("scorings of \(held.count - 1) tokens"))
+        func nll(_ plan: SparsityPlan) throws -> Double {
+            try llm.setPlan(plan, table: table)
+            defer { progress.advance(1) }
+            return try llm.negativeLogLikelihood(held, window: chunk, batched: true).nll
         }
+        let dense = try nll(.dense(layers: L))
+        func point(_ levels: [Double]) throws -> ThresholdTable.Point {
+            .init(levels: levels, byteSparsity: table.byteSparsity(levels: levels),
+                  deltaNLL: try nll(table.allocate(kindLevels: levels)) - dense)
+        }
+        var uniform: [ThresholdTable.Point] = []
+        for b in uniformPath {
+            let s = try table.uniform(byteSparsity: b, modelWide: true).sparsity[0][0]
+            uniform.append(try point([s, s, s, s]))
+            if let u = uniform.last, u.deltaNLL > stopAt { break }
+        }
+        func greedy(_ kinds: [SparsitySite]) throws -> [ThresholdTable.Point] {
+            try table.greedyPath(kinds: kinds, maxByteSparsity: 0.8, stopAt: stopAt) {
+                try nll(table.allocate(kindLevels: $0)) - dense
+            }
+        }
+        var allocated = try greedy(SparsitySite.allCases)
+        let allocatedMLP = try greedy([.gateUp, .down])
         if let budget {
-            // Bisect the allocated path between the last point within the budget and the first beyond it.
-            let mine = { points.filter { $0.uniform == nil } }
-            var lo = mine().filter { $0.deltaNLL <= budget }.map(\.byteSparsity).max() ?? 0
-            var hi = mine().filter { $0.deltaNLL > budget && $0.byteSparsity > lo }.map(\.byteSparsity).min()
+            // Bisect between the first allocated step over the budget and the one before it (levels in between).
+            let over = allocated.firstIndex { $0.deltaNLL > budget }
+            var lo = over.flatMap { $0 > 0 ? allocated[$0 - 1] : nil } ?? .init(levels: [0, 0, 0, 0], byteSparsity: 0, deltaNLL: 0)
+            var hi = over.map { allocated[$0] }
             for _ in 0..<3 {
                 guard let h = hi else { break }
-                let mid = (lo + h) / 2
-                if try measure(mid).deltaNLL <= budget { lo = mid } else { hi = mid }
+                let mid = try point(zip(lo.levels, h.levels).map { ($0 + $1) / 2 })
+                allocated.append(mid)
+                if mid.deltaNLL <= budget { lo = mid } else { hi = mid }
             }
+            allocated.sort { $0.byteSparsity < $1.byteSparsity }
         }
         progress.finish()
-        points.sort { ($0.uniform == true ? 1 : 0, $0.byteSparsity) < ($1.uniform == true ? 1 : 0, $1.byteSparsity) }
-        var unique: [ThresholdTable.Point] = []
-        for p in points where unique.last.map({ $0.uniform != p.uniform || p.byteSparsity - $0.byteSparsity > 1e-9 }) ?? true {
-            unique.append(p)
-        }
-        table.heldOut = .init(tokens: held.count - 1, denseNLL: dense, points: unique)
+        table.heldOut = .init(tokens: held.count - 1, denseNLL: dense, uniform: uniform, allocated: allocated,
+                              allocatedMLP: allocatedMLP)
         if let budget {
             let plan = try table.plan(budget: budget)
-            let point = ThresholdTable.best(unique, within: budget)
-            table.budget = .init(maxDeltaNLL: budget, byteSparsity: point?.byteSparsity ?? 0,
-                                 deltaNLL: point?.deltaNLL ?? 0, bytesSavedPerToken: table.bytesSaved(plan))
+            let p = ThresholdTable.best(paths: [uniform, allocated], within: budget)
+            table.budget = .init(maxDeltaNLL: budget, byteSparsity: p?.byteSparsity ?? 0, deltaNLL: p?.deltaNLL ?? 0,
+                                 bytesSavedPerToken: table.bytesSaved(plan))
         }
     }
 }

@@ -11,8 +11,8 @@ struct EvalCommand: ParsableCommand {
             Every position runs the decode path (sparse where the thresholds say), in windows of --window tokens.
             Without --report: uniform MLP sparsity at each --sparsity target, per-layer realized sparsity in --csv.
             With --report DIR: at each byte-weighted sparsity of --points (over the bytes of every linear layer but
-            the LM head), uniform vs allocated thresholds, MLP-only vs model-wide, and the plans of the quality
-            budgets in --budgets; ΔNLL and the measured decode speed-up against dense in the same run →
+            the LM head), uniform vs allocated thresholds (the calibrated greedy path; model-wide also split per
+            layer by output error), MLP-only vs model-wide, and the plans of the quality budgets in --budgets; ΔNLL and the measured decode speed-up against dense in the same run →
             DIR/sparsity-report.csv and DIR/sparsity-report.png (a Pareto curve to pick a budget from).
             """)
 
@@ -102,6 +102,10 @@ struct EvalCommand: ParsableCommand {
                 let scope = wide ? "model-wide" : "MLP only"
                 variants.append(("uniform, \(scope)", b, try table.uniform(byteSparsity: b, modelWide: wide, path: path)))
                 variants.append(("allocated, \(scope)", b, try table.allocate(byteSparsity: b, modelWide: wide, path: path)))
+                if wide {
+                    variants.append(("allocated per layer, \(scope)", b,
+                                     try table.allocate(byteSparsity: b, modelWide: wide, perLayer: true, path: path)))
+                }
             }
         }
         if table.heldOut != nil {

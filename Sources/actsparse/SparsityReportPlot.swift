@@ -9,6 +9,7 @@ enum SparsityReportPlot {
     static let series: [(String, Raster.Color)] = [
         ("uniform, MLP only", (31, 119, 180)), ("allocated, MLP only", (255, 127, 14)),
         ("uniform, model-wide", (44, 160, 44)), ("allocated, model-wide", (214, 39, 40)),
+        ("allocated per layer, model-wide", (148, 103, 189)),
     ]
 
     static func write(rows: [Row], title: String, to path: String) throws {

@@ -66,12 +66,12 @@ struct RealModelTests {
                                      "--max-delta-nll", "0.3", "--out", thresholds, "--threads", "2"], timeout: 600)
         #expect(cal.status == 0, "\(cal.err)")
         let t = try ThresholdTable.load(thresholds)
-        #expect(t.modelWide && t.canAllocate && t.siteDeltaNLL != nil && t.heldOut?.tokens == 63)
-        let points = t.heldOut?.points ?? []
-        #expect(points.contains { $0.uniform == true } && points.contains { $0.uniform == nil })
-        // More sparsity costs more on the held-out text (between 10 % and the top of the path).
-        let allocated = points.filter { $0.uniform == nil }
-        #expect((allocated.last?.deltaNLL ?? 0) > (allocated.first?.deltaNLL ?? 0) + 0.05, "\(allocated)")
+        let held = try #require(t.heldOut)
+        #expect(t.modelWide && t.canAllocate && t.outputError != nil && held.tokens == 63)
+        #expect(!held.uniform.isEmpty && !held.allocated.isEmpty && !held.allocatedMLP.isEmpty)
+        #expect(held.allocatedMLP.allSatisfy { $0.levels[0] == 0 && $0.levels[1] == 0 })
+        // More sparsity costs more on the held-out text (between the first step and the end of the path).
+        #expect((held.uniform.last?.deltaNLL ?? 0) > (held.uniform.first?.deltaNLL ?? 0) + 0.05, "\(held.uniform)")
         let budget = try #require(t.budget)
         #expect(budget.maxDeltaNLL == 0.3 && budget.deltaNLL <= 0.3 && budget.byteSparsity > 0 && budget.bytesSavedPerToken > 0)
         let run = try MPILaunch.run(["generate", "--model", path, "--thresholds", thresholds, "--budget", "0.3",

@@ -6,95 +6,120 @@ import Testing
 struct SparsityAllocationTests {
     static let targets = ThresholdTable.defaultTargets
 
-    /// A 3-layer table whose sites have the given per-site ΔNLL slopes (ΔNLL = slope · target², shared equally
-    /// over layers through equal output errors) and byte counts.
-    func table(slopes: [Double], bytes: [Int] = [100, 100, 200, 100], layers: Int = 3) -> ThresholdTable {
+    /// A 3-layer model-wide table with the given bytes per site (every layer alike), thresholds equal to targets
+    /// and an output error that grows with the target and with the layer index.
+    func table(bytes: [Int] = [100, 100, 200, 100], layers: Int = 3) -> ThresholdTable {
         let rows = (0..<layers).map { _ in Self.targets.map { Float($0) } }
         var t = ThresholdTable(model: "m", modelBytes: 1, layers: layers, hidden: 8, intermediate: 16,
                                calibrationTokens: 10, targets: Self.targets, gateUp: rows, down: rows,
                                attention: rows, output: rows)
         t.siteBytes = Array(repeating: bytes, count: layers)
-        t.outputError = Array(repeating: slopes.map { _ in Self.targets.map { $0 * $0 } }, count: layers)
-        t.siteDeltaNLL = slopes.map { s in Self.targets.map { s * $0 * $0 } }
+        t.outputError = (0..<layers).map { l in bytes.map { _ in Self.targets.map { $0 * $0 * Double(l + 1) } } }
         return t
     }
 
-    @Test("the greedy reaches the byte goal, sparsifies cheap sites first, and MLP-only leaves attention dense")
-    func greedy() throws {
-        // attention costly, output free, gate/up mid, down cheap
-        let t = table(slopes: [10, 0, 1, 0.1])
-        let bytes = t.siteBytes!
-        for goal in [0.1, 0.3, 0.5] {
-            let p = try t.allocate(byteSparsity: goal, modelWide: true)
-            let b = p.byteSparsity(bytes: bytes)
-            #expect(b >= goal - 1e-9 && b <= goal + 0.05, "goal \(goal): reached \(b)")
-            for l in 0..<3 {
-                #expect(p.sparsity[l][1] >= p.sparsity[l][3] && p.sparsity[l][3] >= p.sparsity[l][2]
-                        && p.sparsity[l][2] >= p.sparsity[l][0], "goal \(goal) layer \(l): \(p.sparsity[l])")
+    @Test("the greedy path raises the kind with the least measured ΔNLL per byte; interactions are measured")
+    func greedyPath() throws {
+        let t = table()
+        // ΔNLL = Σ slope·level² plus a joint term on output × down (which the per-kind view cannot see).
+        let slopes = [10.0, 0.1, 1, 0.5]
+        var calls = 0
+        func measure(_ lv: [Double]) -> Double {
+            calls += 1
+            return zip(slopes, lv).reduce(0) { $0 + $1.0 * $1.1 * $1.1 } + 3 * lv[1] * lv[3]
+        }
+        let path = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.6, stopAt: 10, measure: measure)
+        #expect(!path.isEmpty && calls <= 4 * path.count)
+        #expect(zip(path, path.dropFirst()).allSatisfy { $0.byteSparsity < $1.byteSparsity })
+        #expect((path.last?.byteSparsity ?? 0) >= 0.6)
+        #expect(path.allSatisfy { abs($0.deltaNLL - measure($0.levels)) < 1e-12 && $0.levels.allSatisfy { $0 <= 0.9 + 1e-9 } })
+        // Each step is the cheapest per byte among the four candidates.
+        var prev = [0.0, 0, 0, 0], cur = 0.0
+        for p in path {
+            let bytes = [100.0, 100, 200, 100]
+            let costs = (0..<4).filter { prev[$0] + 0.1 <= 0.9 + 1e-9 }.map { k -> Double in
+                var n = prev; n[k] += 0.1
+                return (measure(n) - cur) / (bytes[k] * 0.1)
             }
+            let taken = (0..<4).first { abs(p.levels[$0] - prev[$0]) > 1e-9 }!
+            var n = prev; n[taken] += 0.1
+            #expect(abs((measure(n) - cur) / (bytes[taken] * 0.1) - costs.min()!) < 1e-12, "step to \(p.levels)")
+            prev = p.levels; cur = p.deltaNLL
         }
-        // The free site goes to the top target before anything else moves.
-        // (three output sites of 100 bytes at 90 %, the ceiling, save 270 of 1500 bytes: 18 %)
-        let early = try t.allocate(byteSparsity: 0.18, modelWide: true)
-        #expect(early.sparsity.allSatisfy { $0 == [0, 0.9, 0, 0] }, "\(early.sparsity)")
-        let mlp = try t.allocate(byteSparsity: 0.4, modelWide: false)
-        #expect(mlp.sparsity.allSatisfy { $0[0] == 0 && $0[1] == 0 && $0[3] > 0 })
-        #expect(mlp.byteSparsity(bytes: bytes) >= 0.4 - 1e-9)
-        // Beyond what the scope holds, every site of it ends at the ceiling.
-        let all = try t.allocate(byteSparsity: 0.99, modelWide: false)
-        #expect(all.sparsity.allSatisfy { $0[2] == 0.9 && $0[3] == 0.9 && $0[0] == 0 }, "\(all.sparsity)")
+        // The costly attention input moves last; the joint term keeps output and down from both running ahead.
+        #expect(path[path.count / 2].levels[0] <= path[path.count / 2].levels[2])
+        // MLP only: the attention kinds never move.
+        let mlp = t.greedyPath(kinds: [.gateUp, .down], maxByteSparsity: 0.3, stopAt: 10, measure: measure)
+        #expect(mlp.allSatisfy { $0.levels[0] == 0 && $0.levels[1] == 0 })
+        // A ΔNLL stop ends the path at the first step beyond it.
+        let short = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.9, stopAt: 0.05, measure: measure)
+        #expect(short.dropLast().allSatisfy { $0.deltaNLL <= 0.05 } && (short.last?.deltaNLL ?? 0) > 0.05)
     }
 
-    @Test("the allocator beats uniform on its own cost model, and uniform spreads the goal over the scope")
-    func againstUniform() throws {
-        let t = table(slopes: [4, 1, 2, 0.5])
-        func cost(_ p: SparsityPlan) -> Double {
-            p.sparsity.reduce(0) { acc, row in acc + zip(row, [4.0, 1, 2, 0.5]).reduce(0) { $0 + $1.1 * $1.0 * $1.0 } / 3 }
+    @Test("allocation follows the measured path, linear between its steps; per layer splits a kind by output error")
+    func alongPath() throws {
+        var t = table()
+        let steps: [ThresholdTable.Point] = [[0, 0.2, 0, 0.2], [0, 0.2, 0.2, 0.2], [0.2, 0.4, 0.2, 0.4]].map {
+            .init(levels: $0, byteSparsity: t.byteSparsity(levels: $0), deltaNLL: 0)
         }
-        for goal in [0.2, 0.4, 0.6] {
-            let a = try t.allocate(byteSparsity: goal, modelWide: true), u = try t.uniform(byteSparsity: goal, modelWide: true)
-            #expect(abs(u.byteSparsity(bytes: t.siteBytes!) - goal) < 1e-9)
-            #expect(cost(a) < cost(u), "goal \(goal): allocated \(cost(a)) vs uniform \(cost(u))")
-        }
-        // MLP only: 300 of 500 bytes per layer, so 30 % of all bytes is 50 % on gate/up and down.
-        let u = try t.uniform(byteSparsity: 0.3, modelWide: false)
-        #expect(u.sparsity.allSatisfy { $0 == [0, 0, 0.5, 0.5] })
-    }
-
-    @Test("a budget picks the highest measured byte sparsity within it; none within → dense")
-    func budget() throws {
-        var t = table(slopes: [1, 1, 1, 1])
-        t.heldOut = .init(tokens: 100, denseNLL: 2, points: [
-            .init(byteSparsity: 0.1, deltaNLL: 0.01), .init(byteSparsity: 0.2, deltaNLL: 0.08),
-            .init(byteSparsity: 0.3, deltaNLL: 0.3), .init(byteSparsity: 0.2, deltaNLL: 0.05, uniform: true),
-            .init(byteSparsity: 0.3, deltaNLL: 0.09, uniform: true),
-        ])
+        t.heldOut = .init(tokens: 1, denseNLL: 1, uniform: [], allocated: steps, allocatedMLP: [])
         try t.validate(path: "t")
-        #expect(ThresholdTable.best(t.heldOut!.points, within: 0.1)?.byteSparsity == 0.3)
-        #expect(ThresholdTable.best(t.heldOut!.points, within: 0.1)?.uniform == true)
-        #expect(ThresholdTable.best(t.heldOut!.points, within: 0.06) == .init(byteSparsity: 0.2, deltaNLL: 0.05, uniform: true))
-        let p = try t.plan(budget: 0.1)
-        #expect(p == SparsityPlan(sparsity: try t.uniform(byteSparsity: 0.3, modelWide: true).sparsity, label: p.label))
-        #expect(p.label.contains("budget ≤ +0.10"))
+        #expect(abs(steps[1].byteSparsity - 0.16) < 1e-12)  // (20 + 40 + 20) / 500
+        let mid = try t.allocate(byteSparsity: 0.12, modelWide: true)  // halfway between steps 0 and 1
+        #expect(mid.sparsity.allSatisfy { zip($0, [0, 0.2, 0.1, 0.2]).allSatisfy { abs($0 - $1) < 1e-9 } })
+        #expect(abs(mid.byteSparsity(bytes: t.siteBytes!) - 0.12) < 1e-9)
+        let early = try t.allocate(byteSparsity: 0.04, modelWide: true)  // between dense and step 0
+        #expect(early.sparsity.allSatisfy { zip($0, [0, 0.1, 0, 0.1]).allSatisfy { abs($0 - $1) < 1e-9 } })
+        let beyond = try t.allocate(byteSparsity: 0.9, modelWide: true)
+        #expect(beyond.sparsity[0] == steps[2].levels && beyond.label.contains("path ends"))
+        #expect(throws: ActSparseError.self) { try t.allocate(byteSparsity: 0.2, modelWide: false) }  // no MLP path
+        // Per layer: the mean over layers stays at the kind's level; the layer with less output error gets more.
+        let split = t.allocate(kindLevels: [0.2, 0.4, 0.3, 0.5], perLayer: true)
+        for s in 0..<4 {
+            let mean = split.sparsity.reduce(0) { $0 + $1[s] } / 3
+            #expect(abs(mean - [0.2, 0.4, 0.3, 0.5][s]) < 0.05 / 3 + 1e-9, "site \(s): mean \(mean)")
+            #expect(split.sparsity[0][s] >= split.sparsity[2][s])
+        }
+    }
+
+    @Test("uniform spreads the goal over the scope's bytes, capped at the ceiling")
+    func uniform() throws {
+        let t = table()
+        let u = try t.uniform(byteSparsity: 0.3, modelWide: false)  // 300 of 500 bytes: 50 % on gate/up and down
+        #expect(u.sparsity.allSatisfy { $0 == [0, 0, 0.5, 0.5] })
+        let w = try t.uniform(byteSparsity: 0.3, modelWide: true)
+        #expect(w.sparsity.allSatisfy { $0.allSatisfy { abs($0 - 0.3) < 1e-12 } })
+        #expect(try t.uniform(byteSparsity: 0.9, modelWide: false).sparsity[0] == [0, 0, 0.9, 0.9])
+    }
+
+    @Test("a budget picks the highest measured byte sparsity within it, never past a step over it; else dense")
+    func budget() throws {
+        var t = table()
+        func p(_ s: Double, _ d: Double) -> ThresholdTable.Point { .init(levels: [s, s, s, s], byteSparsity: s, deltaNLL: d) }
+        func a(_ lv: [Double], _ d: Double) -> ThresholdTable.Point {
+            .init(levels: lv, byteSparsity: t.byteSparsity(levels: lv), deltaNLL: d)
+        }
+        let allocated = [a([0, 0.2, 0, 0.2], 0.01), a([0, 0.4, 0.2, 0.4], 0.08), a([0.2, 0.4, 0.4, 0.4], 0.3),
+                         a([0.3, 0.5, 0.4, 0.5], 0.09)]  // a lucky dip after a step over 0.1
+        t.heldOut = .init(tokens: 100, denseNLL: 2, uniform: [p(0.1, 0.01), p(0.2, 0.05), p(0.3, 0.12)],
+                          allocated: allocated, allocatedMLP: [])
+        try t.validate(path: "t")
+        let best = ThresholdTable.best(paths: [t.heldOut!.uniform, t.heldOut!.allocated], within: 0.1)
+        #expect(best == allocated[1])
+        #expect(ThresholdTable.best(paths: [t.heldOut!.uniform, t.heldOut!.allocated], within: 0.06) == p(0.2, 0.05))
+        let plan = try t.plan(budget: 0.1)
+        #expect(plan.sparsity.allSatisfy { $0 == [0, 0.4, 0.2, 0.4] } && plan.label.contains("budget ≤ +0.10"))
         #expect(try t.plan(budget: 0.001).isDense)
         var none = t
         none.heldOut = nil
         #expect(throws: ActSparseError.self) { try none.plan(budget: 0.1) }
     }
 
-    @Test("measured ΔNLL points become a non-decreasing curve on the target grid")
-    func curve() {
-        let c = ThresholdTable.monotoneCurve([(0, 0), (0.5, 0.2), (0.3, 0.3), (0.7, 1.0)], at: [0, 0.15, 0.3, 0.5, 0.6, 0.7, 0.9])
-        #expect(abs(c[1] - 0.15) < 1e-12)       // linear from (0, 0) to (0.3, 0.3)
-        #expect(c[2] == 0.3 && c[3] == 0.3)     // the dip at 0.5 is lifted to the running maximum
-        #expect(abs(c[4] - 0.6) < 1e-12)        // (0.5, 0.2) → (0.7, 1.0)
-        #expect(abs(c[6] - 1.8) < 1e-12)        // the last slope beyond the last point
-        #expect(zip(c, c.dropFirst()).allSatisfy { $0 <= $1 })
-    }
-
     @Test("version-1 files still load (MLP only); broken version-2 fields are refused, naming the field")
     func fileFormat() throws {
-        let v2 = table(slopes: [1, 1, 1, 1])
+        var v2 = table()
+        v2.heldOut = .init(tokens: 5, denseNLL: 1, uniform: [.init(levels: [0.1, 0.1, 0.1, 0.1], byteSparsity: 0.1, deltaNLL: 0)],
+                           allocated: [], allocatedMLP: [])
         let json = try JSONEncoder().encode(v2)
         #expect(try ThresholdTable.decode(json, path: "v2") == v2)
         var v1 = ThresholdTable(model: "m", modelBytes: 1, layers: 3, hidden: 8, intermediate: 16, calibrationTokens: 1,
@@ -112,13 +137,14 @@ struct SparsityAllocationTests {
                 Issue.record("\(field): accepted")
             } catch { #expect("\(error)".contains(field) && "\(error)".contains("bad.json"), "\(error)") }
         }
-        refused({ $0.siteDeltaNLL![2][3] = -1 }, "siteDeltaNLL")
         refused({ $0.outputError![1].removeLast() }, "outputError")
         refused({ $0.siteBytes![0][0] = -5 }, "siteBytes")
         refused({ $0.attention![2] = [1] }, "attention[2]")
         refused({ $0.output = nil }, "attention and output")
-        refused({ $0.heldOut = .init(tokens: 1, denseNLL: 1, points: [.init(byteSparsity: 0.3, deltaNLL: 0),
-                                                                        .init(byteSparsity: 0.2, deltaNLL: 0)]) }, "heldOut")
+        refused({ $0.heldOut!.allocated = [.init(levels: [0.3, 0.3, 0.3, 0.3], byteSparsity: 0.3, deltaNLL: 0),
+                                           .init(levels: [0.2, 0.2, 0.2, 0.2], byteSparsity: 0.2, deltaNLL: 0)] },
+                "heldOut.allocated")
+        refused({ $0.heldOut!.uniform[0].levels = [0.1] }, "heldOut.uniform")
         refused({ $0.version = 9 }, "version")
     }
 

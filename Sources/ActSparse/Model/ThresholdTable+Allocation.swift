@@ -1,118 +1,161 @@
-/// Per-layer, per-site sparsity for an average byte sparsity (TEAL-style greedy), and the plan a quality budget
-/// allows. The greedy reads only the table's measurements: the predicted ΔNLL of site s of layer l at target k is
-/// the ΔNLL measured with that input kind at k in every layer, shared among the layers in proportion to the
-/// output error each layer's FCs showed at k. (Sharing by each site's ΔNLL measured alone at 70 % was tried:
-/// it pushed sites that looked free to 95 % and measured 5–10× worse than uniform at 40 %.) It repeatedly raises the sparsity of the site whose next step costs
-/// the least predicted ΔNLL per byte saved (looking at every later target, so a flat stretch after a steep one is
-/// still found), until the byte-weighted sparsity over all sites reaches the goal.
+/// Sparsity plans from the table's measurements: uniform, greedily allocated (TEAL-style, on measured ΔNLL), and
+/// the plan a quality budget allows.
+///
+/// The greedy works on input kinds (attention input, attention output, MLP input, gated activation), each at one
+/// sparsity in every layer: from dense, it repeatedly raises by one step the kind whose step costs the least
+/// *measured* held-out ΔNLL per byte saved, with every other kind at its current level (so interactions are in the
+/// measurement). Splitting a kind's level among the layers by measured output error (`perLayer`) is available but
+/// measured worse than one level per kind on SmolLM2 (README), and so is not the default.
 extension ThresholdTable {
-    /// The allocator's ceiling for any one site (calibration measures each kind up to here).
+    /// The ceiling for any one site (calibration measures no further).
     public static let maxSiteSparsity = 0.9
 
-    /// Whether the version-2 measurements the allocator needs are present.
-    public var canAllocate: Bool { modelWide && siteBytes != nil && outputError != nil }
+    /// Whether the table has the attention sites and byte counts plans need.
+    public var canAllocate: Bool { modelWide && siteBytes != nil }
 
-    func requireAllocation(_ path: String) throws -> (bytes: [[Int]], error: [[[Double]]]) {
-        guard canAllocate, let siteBytes, let outputError else {
-            throw ActSparseError.file(path: path, problem: "no per-site error measurements (an older thresholds " +
-                "file): run `actsparse calibrate` again to allocate sparsity or use a quality budget")
+    func requireBytes(_ path: String) throws -> [[Int]] {
+        guard canAllocate, let siteBytes else {
+            throw ActSparseError.file(path: path, problem: "no per-site measurements (an older thresholds file): run " +
+                "`actsparse calibrate` again for model-wide sparsity, allocation or a quality budget")
         }
-        return (siteBytes, outputError)
+        return siteBytes
     }
 
-    /// Greedy allocation reaching byte sparsity `goal` (over every site's bytes) using only the sites of `scope`.
-    /// A goal beyond what the scope can reach stops at `maxSiteSparsity` everywhere.
-    public func allocate(byteSparsity goal: Double, modelWide: Bool, path: String = "thresholds") throws -> SparsityPlan {
-        let (bytes, error) = try requireAllocation(path)
-        let sites = SparsitySite.scope(modelWide: modelWide)
-        let cost = predictedDeltaNLL(error)
-        var level = Array(repeating: Array(repeating: 0, count: SparsitySite.allCases.count), count: layers)
-        let total = bytes.joined().reduce(0) { $0 + Double($1) }
-        var saved = 0.0
-        // No site beyond the highest target a kind was measured at (`maxSiteSparsity`): no extrapolated costs.
-        let top = targets.lastIndex { $0 <= ThresholdTable.maxSiteSparsity + 1e-9 } ?? 0
-        while total > 0 && saved < goal * total - 1e-9 {
-            var best: (ratio: Double, l: Int, s: Int, k: Int)?
-            for l in 0..<layers {
-                for site in sites {
-                    let s = site.rawValue, b = Double(bytes[l][s]), k0 = level[l][s]
-                    guard b > 0, k0 < top else { continue }
-                    let c0 = cost[l][s][k0]
-                    for k in stride(from: top, through: k0 + 1, by: -1) {  // on a tie, the longer step
-                        let ratio = (cost[l][s][k] - c0) / (b * (targets[k] - targets[k0]))
-                        if best.map({ ratio < $0.ratio }) ?? true { best = (ratio, l, s, k) }
-                    }
-                }
-            }
-            guard let step = best else { break }  // every site of the scope at its top target
-            saved += Double(bytes[step.l][step.s]) * (targets[step.k] - targets[level[step.l][step.s]])
-            level[step.l][step.s] = step.k
-        }
-        let plan = level.map { $0.map { targets[$0] } }
-        return SparsityPlan(sparsity: plan, label: "allocated, \(modelWide ? "model-wide" : "MLP only"), "
-            + "\(pct(total > 0 ? saved / total : 0)) of FC bytes")
+    /// [site] weight bytes summed over the layers.
+    public var kindBytes: [Double] {
+        (0..<SparsitySite.allCases.count).map { s in Double(siteBytes?.reduce(0) { $0 + $1[s] } ?? 0) }
     }
 
-    /// [layer][site][target] predicted ΔNLL of each site alone: the kind's measured ΔNLL shared by output error
-    /// (without measured ΔNLL, the output error itself).
-    func predictedDeltaNLL(_ error: [[[Double]]]) -> [[[Double]]] {
-        let sites = SparsitySite.allCases.count
-        var cost = error
-        guard let siteDeltaNLL else { return cost }
-        for s in 0..<sites {
-            for k in targets.indices {
-                let share = (0..<layers).map { error[$0][s][k] }
-                let sum = share.reduce(0, +)
-                for l in 0..<layers {
-                    cost[l][s][k] = siteDeltaNLL[s][k] * (sum > 0 ? share[l] / sum : 1 / Double(layers))
-                }
-            }
-        }
-        return cost
+    /// Byte sparsity over every linear input of each kind at `levels[site]` in every layer.
+    public func byteSparsity(levels: [Double]) -> Double {
+        let b = kindBytes, total = b.reduce(0, +)
+        return total > 0 ? zip(levels, b).reduce(0) { $0 + $1.0 * $1.1 } / total : 0
     }
 
     /// The same sparsity on every site of the scope, chosen so the byte sparsity (over every site) is `goal`
-    /// (capped at the top calibrated target).
+    /// (capped at `maxSiteSparsity`).
     public func uniform(byteSparsity goal: Double, modelWide: Bool, path: String = "thresholds") throws -> SparsityPlan {
-        let (bytes, _) = try requireAllocation(path)
+        _ = try requireBytes(path)
         let sites = SparsitySite.scope(modelWide: modelWide)
-        let total = bytes.joined().reduce(0) { $0 + Double($1) }
-        let inScope = bytes.reduce(0.0) { acc, row in acc + sites.reduce(0.0) { $0 + Double(row[$1.rawValue]) } }
-        let s = min(targets.last ?? 0, inScope > 0 ? goal * total / inScope : 0)
-        let row = SparsitySite.allCases.map { sites.contains($0) ? s : 0 }
-        return SparsityPlan(sparsity: Array(repeating: row, count: layers),
+        let b = kindBytes, total = b.reduce(0, +)
+        let inScope = sites.reduce(0.0) { $0 + b[$1.rawValue] }
+        let s = min(ThresholdTable.maxSiteSparsity, inScope > 0 ? goal * total / inScope : 0)
+        let levels = SparsitySite.allCases.map { sites.contains($0) ? s : 0 }
+        return SparsityPlan(sparsity: Array(repeating: levels, count: layers),
                             label: "uniform \(pct(s)), \(modelWide ? "model-wide" : "MLP only"), "
-                                + "\(pct(s * inScope / max(total, 1))) of FC bytes")
+                                + "\(pct(byteSparsity(levels: levels))) of FC bytes")
     }
 
-    /// The plan of a measured held-out point (allocated or uniform, model-wide).
-    public func plan(of point: Point, path: String = "thresholds") throws -> SparsityPlan {
-        point.uniform == true ? try uniform(byteSparsity: point.byteSparsity, modelWide: true, path: path)
-                              : try allocate(byteSparsity: point.byteSparsity, modelWide: true, path: path)
+    /// Along the measured greedy path of the scope, the kind levels that reach byte sparsity `goal` (linear between
+    /// measured steps; a goal beyond the path's last step stops there, and the label says so).
+    public func allocate(byteSparsity goal: Double, modelWide: Bool, perLayer: Bool = false,
+                         path: String = "thresholds") throws -> SparsityPlan {
+        _ = try requireBytes(path)
+        let steps = (modelWide ? heldOut?.allocated : heldOut?.allocatedMLP) ?? []
+        guard let last = steps.last else {
+            throw ActSparseError.file(path: path, problem: "no measured allocation path: run `actsparse calibrate` " +
+                "again (with --held-out > 0)")
+        }
+        let origin = Point(levels: [0, 0, 0, 0], byteSparsity: 0, deltaNLL: 0)
+        var levels = last.levels
+        for (a, b) in zip([origin] + steps, steps) where goal <= b.byteSparsity {
+            let f = b.byteSparsity > a.byteSparsity ? max(0, goal - a.byteSparsity) / (b.byteSparsity - a.byteSparsity) : 1
+            levels = zip(a.levels, b.levels).map { $0 + f * ($1 - $0) }
+            break
+        }
+        var p = allocate(kindLevels: levels, perLayer: perLayer)
+        p.label = "allocated, \(modelWide ? "model-wide" : "MLP only"), \(pct(byteSparsity(levels: levels))) of FC bytes"
+            + (goal > last.byteSparsity + 1e-9 ? " (the measured path ends there)" : "")
+            + (perLayer ? ", split per layer by output error" : "")
+        return p
     }
 
-    /// The highest byte sparsity among the measured held-out points (allocated or uniform, model-wide) whose ΔNLL
-    /// stays within `maxDeltaNLL` (the lower ΔNLL on a tie; dense when none does), as a plan.
+    /// Per-layer sparsities whose mean over the layers is `levels[site]` for every site. With `perLayer`, the layers
+    /// of one kind trade by measured output error (a greedy over layers in 5-point steps, up to `maxSiteSparsity`,
+    /// then the last partial step); otherwise (or without output errors) every layer at the level.
+    public func allocate(kindLevels levels: [Double], perLayer: Bool = false) -> SparsityPlan {
+        var plan = Array(repeating: levels, count: layers)
+        let label = "per kind \(levels.map(pct).joined(separator: "/"))"
+        guard perLayer, let outputError, let siteBytes else { return SparsityPlan(sparsity: plan, label: label) }
+        let top = targets.lastIndex { $0 <= ThresholdTable.maxSiteSparsity + 1e-9 } ?? 0
+        for s in SparsitySite.allCases.map(\.rawValue) {
+            let goal = levels[s] * Double(layers)
+            var level = Array(repeating: 0, count: layers), sum = 0.0
+            while sum < goal - 1e-9 {
+                var best: (ratio: Double, l: Int)?
+                for l in 0..<layers where level[l] < top && siteBytes[l][s] > 0 {
+                    let k0 = level[l]
+                    let ratio = (outputError[l][s][k0 + 1] - outputError[l][s][k0]) / (targets[k0 + 1] - targets[k0])
+                    if best.map({ ratio < $0.ratio }) ?? true { best = (ratio, l) }
+                }
+                guard let b = best else { break }
+                sum += targets[level[b.l] + 1] - targets[level[b.l]]
+                level[b.l] += 1
+            }
+            for l in 0..<layers { plan[l][s] = targets[level[l]] }
+        }
+        return SparsityPlan(sparsity: plan, label: label + ", per layer by output error")
+    }
+
+    /// The greedy path: from dense, raise by `step` the kind (of `kinds`) whose step costs the least measured
+    /// ΔNLL per byte saved (`measure(levels)` returns the held-out ΔNLL of a plan), until the byte sparsity reaches
+    /// `maxByteSparsity`, every kind is at `maxSiteSparsity`, or the ΔNLL passes `stopAt`. Every step's
+    /// measurement is a point of the path.
+    public func greedyPath(kinds: [SparsitySite], step: Double = 0.1, maxByteSparsity: Double, stopAt: Double,
+                           measure: ([Double]) throws -> Double) rethrows -> [Point] {
+        let b = kindBytes
+        var levels = [0.0, 0, 0, 0], current = 0.0, points: [Point] = []
+        while byteSparsity(levels: levels) < maxByteSparsity && current <= stopAt {
+            var best: (ratio: Double, site: Int, delta: Double)?
+            for site in kinds.map(\.rawValue) where levels[site] + step <= ThresholdTable.maxSiteSparsity + 1e-9 && b[site] > 0 {
+                var next = levels
+                next[site] += step
+                let d = try measure(next)
+                let ratio = (d - current) / (b[site] * step)
+                if best.map({ ratio < $0.ratio }) ?? true { best = (ratio, site, d) }
+            }
+            guard let pick = best else { break }
+            levels[pick.site] += step
+            current = pick.delta
+            points.append(Point(levels: levels, byteSparsity: byteSparsity(levels: levels), deltaNLL: current))
+        }
+        return points
+    }
+
+    /// The plan of a measured point (each kind at its level in every layer).
+    public func plan(of point: Point) -> SparsityPlan { allocate(kindLevels: point.levels) }
+
+    /// The highest byte sparsity among the measured model-wide points (uniform or allocated) within `maxDeltaNLL`
+    /// (see `best`; dense when none is), as a plan.
     public func plan(budget maxDeltaNLL: Double, path: String = "thresholds") throws -> SparsityPlan {
-        guard let heldOut, !heldOut.points.isEmpty else {
+        guard let heldOut, !heldOut.modelWide.isEmpty else {
             throw ActSparseError.file(path: path, problem: "no held-out ΔNLL measurements: run `actsparse calibrate` " +
                 "again (with --held-out > 0) to use a quality budget, or give --sparsity")
         }
-        guard let point = ThresholdTable.best(heldOut.points, within: maxDeltaNLL) else {
+        guard let point = ThresholdTable.best(paths: [heldOut.uniform, heldOut.allocated], within: maxDeltaNLL) else {
             var d = SparsityPlan.dense(layers: layers)
             d.label = "budget ≤ +\(fmt(maxDeltaNLL)) nats: dense (no measured point within it)"
             return d
         }
-        var p = try plan(of: point, path: path)
-        p.label = "budget ≤ +\(fmt(maxDeltaNLL)) nats: \(p.label) (held-out ΔNLL \(String(format: "%+.3f", point.deltaNLL)))"
+        var p = plan(of: point)
+        let kind = Set(point.levels).count == 1 ? "uniform" : "allocated"
+        p.label = "budget ≤ +\(fmt(maxDeltaNLL)) nats: \(kind) \(p.label), \(pct(point.byteSparsity)) of FC bytes "
+            + "(held-out ΔNLL \(String(format: "%+.3f", point.deltaNLL)))"
         return p
     }
 
-    /// The point of highest byte sparsity with ΔNLL ≤ `limit` (the lower ΔNLL on a tie).
-    public static func best(_ points: [Point], within limit: Double) -> Point? {
-        points.filter { $0.deltaNLL <= limit }.max {
-            ($0.byteSparsity, -$0.deltaNLL) < ($1.byteSparsity, -$1.deltaNLL)
+    /// The point of highest byte sparsity within `limit` (the lower ΔNLL on a tie). On each path (ascending
+    /// byte sparsity) a point counts only if no point before it exceeded the limit either: the held-out ΔNLL is
+    /// noisy, and a lucky dip after a step over the budget is not a plan to trust.
+    public static func best(paths: [[Point]], within limit: Double) -> Point? {
+        var candidates: [Point] = []
+        for path in paths {
+            for p in path.sorted(by: { $0.byteSparsity < $1.byteSparsity }) {
+                guard p.deltaNLL <= limit else { break }
+                candidates.append(p)
+            }
         }
+        return candidates.max { ($0.byteSparsity, -$0.deltaNLL) < ($1.byteSparsity, -$1.deltaNLL) }
     }
 
     /// Weight bytes one decode token skips under `plan` (targets, every site).
@@ -127,23 +170,3 @@ extension ThresholdTable {
 }
 
 func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
-
-extension ThresholdTable {
-    /// Measured (target, ΔNLL) pairs as a curve on `grid`: linear between them, the last slope beyond the last one,
-    /// then made non-decreasing (a noisy dip never makes more sparsity look cheaper).
-    public static func monotoneCurve(_ measured: [(Double, Double)], at grid: [Double]) -> [Double] {
-        let pts = measured.sorted { $0.0 < $1.0 }
-        var out = grid.map { x -> Double in
-            guard let hi = pts.firstIndex(where: { $0.0 >= x }) else {
-                guard pts.count >= 2 else { return pts.last?.1 ?? 0 }
-                let (a, b) = (pts[pts.count - 2], pts[pts.count - 1])
-                return b.1 + (x - b.0) * (b.1 - a.1) / max(b.0 - a.0, 1e-9)
-            }
-            if hi == 0 || pts[hi].0 == x { return pts[hi].1 }
-            let (a, b) = (pts[hi - 1], pts[hi])
-            return a.1 + (x - a.0) * (b.1 - a.1) / (b.0 - a.0)
-        }
-        for i in out.indices { out[i] = max(0, max(out[i], i > 0 ? out[i - 1] : 0)) }
-        return out
-    }
-}

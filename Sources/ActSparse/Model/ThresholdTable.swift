@@ -2,8 +2,8 @@ import Foundation
 
 /// Per-layer activation thresholds for a range of target sparsities, from `actsparse calibrate`: quantiles of |x|
 /// of each thresholded input over calibration tokens. Version 2 adds the attention inputs, the measured output
-/// error of every site at every target (what the allocator trades against bytes), and the ΔNLL measured on a
-/// held-out slice of the calibration text along the allocated path (what a quality budget picks from).
+/// error of every site at every target, and the ΔNLL measured on a held-out slice of the calibration text along
+/// uniform and greedily allocated paths (what a quality budget picks from).
 /// `generate` and `eval` read it; a version-1 file (MLP inputs only) still loads.
 public struct ThresholdTable: Codable, Equatable, Sendable {
     public var version: Int?
@@ -25,12 +25,9 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
     /// [layer][site] weight bytes the site's FCs read per dense token (the allocator's byte weights)
     public var siteBytes: [[Int]]?
     /// [layer][site][target] relative output error of the site's FCs when only that site is thresholded:
-    /// Σ‖(x ⊙ dropped) W‖² / Σ‖x W‖² over calibration tokens
+    /// Σ‖(x ⊙ dropped) W‖² / Σ‖x W‖² over calibration tokens (what a per-layer split within a kind trades)
     public var outputError: [[[Double]]]?
-    /// [site][target] held-out ΔNLL with only that input kind thresholded, at that target in every layer
-    /// (measured at a few targets, linear between them, non-decreasing): the exchange rate between kinds
-    public var siteDeltaNLL: [[Double]]?
-    /// ΔNLL on the held-out slice of allocated and uniform model-wide plans at a range of byte sparsities
+    /// Measured ΔNLL on the held-out slice along the uniform and the allocated paths
     public var heldOut: HeldOut?
     /// The quality budget asked for at calibration (`--max-delta-nll`) and the byte sparsity it allows
     public var budget: Budget?
@@ -38,21 +35,29 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
     public struct HeldOut: Codable, Equatable, Sendable {
         public var tokens: Int
         public var denseNLL: Double
-        /// ascending byte sparsity within each method
-        public var points: [Point]
-        public init(tokens: Int, denseNLL: Double, points: [Point]) {
-            self.tokens = tokens; self.denseNLL = denseNLL; self.points = points
+        /// every site at the same sparsity, ascending
+        public var uniform: [Point]
+        /// the greedy path over input kinds, every linear input (each step measured), ascending
+        public var allocated: [Point]
+        /// the same greedy over the MLP's two inputs only, ascending
+        public var allocatedMLP: [Point]
+        public init(tokens: Int, denseNLL: Double, uniform: [Point], allocated: [Point], allocatedMLP: [Point]) {
+            self.tokens = tokens; self.denseNLL = denseNLL; self.uniform = uniform; self.allocated = allocated
+            self.allocatedMLP = allocatedMLP
         }
+        /// The points a budget picks from: uniform and allocated, every linear input.
+        public var modelWide: [Point] { uniform + allocated }
     }
 
+    /// One measured plan: each input kind at `levels[site]` in every layer.
     public struct Point: Codable, Equatable, Sendable {
-        /// the goal handed to the allocator (or to `uniform`), which rebuilds the same plan from it
+        /// [site] sparsity of each input kind
+        public var levels: [Double]
+        /// Σ bytes · sparsity / Σ bytes over every linear input
         public var byteSparsity: Double
         public var deltaNLL: Double
-        /// true: the same sparsity on every site (`uniform`); nil or false: allocated
-        public var uniform: Bool?
-        public init(byteSparsity: Double, deltaNLL: Double, uniform: Bool = false) {
-            self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL; self.uniform = uniform ? true : nil
+        public init(levels: [Double], byteSparsity: Double, deltaNLL: Double) {
+            self.levels = levels; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL
         }
     }
 
@@ -193,20 +198,18 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
                 throw bad("outputError: expected \(layers) × \(sites) × \(targets.count) finite values ≥ 0")
             }
         }
-        if let siteDeltaNLL {
-            guard siteDeltaNLL.count == sites,
-                  siteDeltaNLL.allSatisfy({ $0.count == targets.count && $0.allSatisfy { $0.isFinite && $0 >= 0 } }) else {
-                throw bad("siteDeltaNLL: expected \(sites) × \(targets.count) finite values ≥ 0")
-            }
-        }
         if let heldOut {
-            guard heldOut.tokens >= 0, heldOut.denseNLL.isFinite,
-                  heldOut.points.allSatisfy({ $0.deltaNLL.isFinite && (0..<1).contains($0.byteSparsity) }),
-                  [true, false].allSatisfy({ u in
-                      let p = heldOut.points.filter { ($0.uniform ?? false) == u }
-                      return zip(p, p.dropFirst()).allSatisfy { $0.byteSparsity < $1.byteSparsity }
-                  })
-            else { throw bad("heldOut: expected finite ΔNLL at byte sparsities in [0, 1), ascending per method") }
+            guard heldOut.tokens >= 0, heldOut.denseNLL.isFinite else { throw bad("heldOut: expected a finite dense NLL") }
+            for (name, path) in [("uniform", heldOut.uniform), ("allocated", heldOut.allocated),
+                                 ("allocatedMLP", heldOut.allocatedMLP)] {
+                guard path.allSatisfy({ p in
+                    p.deltaNLL.isFinite && (0..<1).contains(p.byteSparsity) && p.levels.count == sites
+                        && p.levels.allSatisfy { (0..<1).contains($0) }
+                }), zip(path, path.dropFirst()).allSatisfy({ $0.byteSparsity < $1.byteSparsity }) else {
+                    throw bad("heldOut.\(name): expected points with \(sites) levels in [0, 1), finite ΔNLL, " +
+                              "ascending byte sparsity")
+                }
+            }
         }
         if let budget {
             guard budget.maxDeltaNLL.isFinite, budget.deltaNLL.isFinite, (0..<1).contains(budget.byteSparsity),
