@@ -13,7 +13,7 @@ enum SparsityReportPlot {
     ]
 
     static func write(rows: [Row], title: String, to path: String) throws {
-        var img = Raster(width: 1200, height: 560)
+        var img = Raster(width: 1200, height: 570)
         img.text(title, x: 40, y: 14)
         let xMax = max(0.1, ((rows.map(\.byteSparsity).max() ?? 0.5) * 10).rounded(.up) / 10)
         let nll = rows.map(\.deltaNLL).filter(\.isFinite)
@@ -23,11 +23,11 @@ enum SparsityReportPlot {
               value: \.deltaNLL)
         panel(&img, rows: rows, x0: 690, label: "DECODE SPEED-UP VS DENSE", xMax: xMax,
               yMin: min(0.8, speed.min() ?? 1), yMax: max(1.2, speed.max() ?? 1), value: \.speedup)
-        var lx = 90
-        for (name, color) in series + [("budget plans", (0, 0, 0))] {
-            img.fill(x: lx, y: 527, w: 24, h: 4, color)
-            img.text(name, x: lx + 30, y: 522)
-            lx += 30 + Raster.textWidth(name) + 30
+        // Legend in two rows under the panels.
+        for (k, (name, color)) in (series + [("budget plans", (0, 0, 0))]).enumerated() {
+            let x = 90 + (k % 3) * 360, y = 510 + (k / 3) * 24
+            img.fill(x: x, y: y + 5, w: 24, h: 4, color)
+            img.text(name, x: x + 30, y: y)
         }
         try img.writePNG(to: path)
     }
