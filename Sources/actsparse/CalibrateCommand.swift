@@ -15,10 +15,11 @@ struct CalibrateCommand: ParsableCommand {
             2. Measures each input's output error at every target on --probe-tokens of it (one dense GEMM per
                target and FC): what `eval --report` uses to split a kind's level among the layers.
             3. On the held-out end (--held-out tokens, thresholded prefill, one scoring ≈ one prefill): the dense
-               NLL; uniform plans at byte sparsities 10 … 70 %; the greedy path (from dense, raise by 10 points the
-               input kind whose step costs the least measured ΔNLL per byte saved) over every linear input and over
-               the MLP's two (refined around --max-delta-nll). `generate --budget X` takes the highest byte
-               sparsity measured within X.
+               NLL and predictions; uniform plans at byte sparsities 10 … 70 %; the greedy path (from dense, raise
+               by 10 points the input kind whose step costs the least measured loss per byte saved) over every
+               linear input and over the MLP's two (refined around --max-delta-nll). The loss of a plan is the
+               larger of its ΔNLL and its mean KL divergence from the dense predictions (ΔNLL on a few hundred
+               tokens is noisy; KL is not). `generate --budget X` takes the highest byte sparsity within X.
             Writes a JSON file that `generate` and `eval` read. Runs as one process.
             """)
 
@@ -29,7 +30,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Calibration tokens at most (held-out end included).") var tokens = 2048
     @Option(help: "Tokens per chunk (each chunk starts a new sequence).") var chunk = 128
     @Option(help: "Tokens of the calibration part whose output errors are measured (0: no allocation).")
-    var probeTokens = 256
+    var probeTokens = 128
     @Option(help: ArgumentHelp("Tokens at the end of the text kept out of steps 1–2 and scored for ΔNLL (0: no "
         + "budget points; default: 256, at most a quarter of the tokens)."))
     var heldOut: Int?
@@ -123,18 +124,20 @@ struct CalibrateCommand: ParsableCommand {
         print("calibrated \(c.layers) layers × 4 inputs on \(table.calibrationTokens) tokens in "
             + "\(f(Double(Timing.now() - t0) * 1e-9, 1)) s → \(path)")
         if let h = table.heldOut {
-            print("held-out ΔNLL (\(h.tokens) tokens, dense NLL \(f(h.denseNLL, 4))); levels attention/output/gate-up/down:")
+            print("held-out ΔNLL and KL from dense (\(h.tokens) tokens, dense NLL \(f(h.denseNLL, 4))); "
+                + "levels attention/output/gate-up/down:")
             for (name, path) in [("uniform", h.uniform), ("allocated", h.allocated), ("allocated, MLP only", h.allocatedMLP)] {
                 print("  \(name):")
                 for p in path {
-                    print("    \(pctString(p.byteSparsity)) of FC bytes  \(signed(p.deltaNLL))   "
-                        + p.levels.map { f($0, 2) }.joined(separator: "/"))
+                    print("    \(pctString(p.byteSparsity)) of FC bytes  ΔNLL \(signed(p.deltaNLL))  KL "
+                        + (p.kl.map { f($0, 3) } ?? "-") + "   " + p.levels.map { f($0, 2) }.joined(separator: "/"))
                 }
             }
         }
         if let b = table.budget {
             print("budget ≤ +\(f(b.maxDeltaNLL, 2)) nats: \(pctString(b.byteSparsity)) of FC bytes "
-                + "(ΔNLL \(signed(b.deltaNLL)), \(f(Double(b.bytesSavedPerToken) / 1e6, 1)) MB/token saved)")
+                + "(loss \(signed(b.deltaNLL)), the larger of ΔNLL and KL; \(f(Double(b.bytesSavedPerToken) / 1e6, 1)) "
+                + "MB/token saved)")
         }
     }
 
@@ -157,39 +160,42 @@ struct CalibrateCommand: ParsableCommand {
         // Scorings: dense, the uniform path, the two greedy paths (≤ 4 and 2 per step), the budget's bisection.
         let progress = Progress("calibrating: held-out ΔNLL", total: 1 + uniformPath.count + 4 * 9 + 2 * 9 + 3,
                                 unit: .items("scorings of \(held.count - 1) tokens"))
-        func nll(_ plan: SparsityPlan) throws -> Double {
-            try llm.setPlan(plan, table: table)
+        // The dense predictions are kept ([held-out positions, vocab]) to measure each plan's KL from them.
+        let reference = LogProbTable()
+        try llm.setPlan(.dense(layers: L), table: table)
+        let dense = try llm.negativeLogLikelihood(held, window: chunk, batched: true, record: reference).nll
+        progress.advance(1)
+        func measure(_ levels: [Double]) throws -> (deltaNLL: Double, kl: Double?) {
+            try llm.setPlan(table.allocate(kindLevels: levels), table: table)
             defer { progress.advance(1) }
-            return try llm.negativeLogLikelihood(held, window: chunk, batched: true).nll
+            let r = try llm.negativeLogLikelihood(held, window: chunk, batched: true, reference: reference)
+            return (r.nll - dense, r.kl)
         }
-        let dense = try nll(.dense(layers: L))
         func point(_ levels: [Double]) throws -> ThresholdTable.Point {
-            .init(levels: levels, byteSparsity: table.byteSparsity(levels: levels),
-                  deltaNLL: try nll(table.allocate(kindLevels: levels)) - dense)
+            let m = try measure(levels)
+            return .init(levels: levels, byteSparsity: table.byteSparsity(levels: levels), deltaNLL: m.deltaNLL, kl: m.kl)
         }
         var uniform: [ThresholdTable.Point] = []
         for b in uniformPath {
             let s = try table.uniform(byteSparsity: b, modelWide: true).sparsity[0][0]
             uniform.append(try point([s, s, s, s]))
-            if let u = uniform.last, u.deltaNLL > stopAt { break }
+            if let u = uniform.last, u.cost > stopAt { break }
         }
         func greedy(_ kinds: [SparsitySite]) throws -> [ThresholdTable.Point] {
-            try table.greedyPath(kinds: kinds, maxByteSparsity: 0.8, stopAt: stopAt) {
-                try nll(table.allocate(kindLevels: $0)) - dense
-            }
+            try table.greedyPath(kinds: kinds, maxByteSparsity: 0.8, stopAt: stopAt, measure: measure)
         }
         var allocated = try greedy(SparsitySite.allCases)
         let allocatedMLP = try greedy([.gateUp, .down])
         if let budget {
             // Bisect between the first allocated step over the budget and the one before it (levels in between).
-            let over = allocated.firstIndex { $0.deltaNLL > budget }
+            let over = allocated.firstIndex { $0.cost > budget }
             var lo = over.flatMap { $0 > 0 ? allocated[$0 - 1] : nil } ?? .init(levels: [0, 0, 0, 0], byteSparsity: 0, deltaNLL: 0)
             var hi = over.map { allocated[$0] }
             for _ in 0..<3 {
                 guard let h = hi else { break }
                 let mid = try point(zip(lo.levels, h.levels).map { ($0 + $1) / 2 })
                 allocated.append(mid)
-                if mid.deltaNLL <= budget { lo = mid } else { hi = mid }
+                if mid.cost <= budget { lo = mid } else { hi = mid }
             }
             allocated.sort { $0.byteSparsity < $1.byteSparsity }
         }
@@ -199,7 +205,7 @@ struct CalibrateCommand: ParsableCommand {
         if let budget {
             let plan = try table.plan(budget: budget)
             let p = ThresholdTable.best(paths: [uniform, allocated], within: budget)
-            table.budget = .init(maxDeltaNLL: budget, byteSparsity: p?.byteSparsity ?? 0, deltaNLL: p?.deltaNLL ?? 0,
+            table.budget = .init(maxDeltaNLL: budget, byteSparsity: p?.byteSparsity ?? 0, deltaNLL: p?.cost ?? 0,
                                  bytesSavedPerToken: table.bytesSaved(plan))
         }
     }

@@ -111,7 +111,7 @@ struct EvalCommand: ParsableCommand {
         if table.heldOut != nil {
             for x in budgets { variants.append(("budget +\(f(x, 2))", nil, try table.plan(budget: x, path: path))) }
         }
-        let total = Double(bytes.joined().reduce(0, +))
+        let total = bytes.joined().reduce(0.0) { $0 + Double($1) }
         let progress = Progress("evaluating", total: (variants.count + 2) * (ids.count - 1), unit: .items("tokens scored"))
         func score(_ plan: SparsityPlan) throws -> (nll: Double, tps: Double, realized: [Double]) {
             try llm.setPlan(plan, table: table, path: path)
@@ -129,8 +129,9 @@ struct EvalCommand: ParsableCommand {
         var lines = ["variant,goal_byte_sparsity,byte_sparsity,realized_byte_sparsity,attention,output,gate_up,down,"
             + "realized_attention,realized_output,realized_gate_up,realized_down,nll,delta_nll,tokens_per_s,speedup"]
         lines.append("dense,0,0,0,0,0,0,0,0,0,0,0,\(f(dense.nll, 5)),0,\(f(denseTPS, 2)),1")
-        print("variant                 goal   bytes   realized  ΔNLL      tok/s   speed-up   per-site mean (attn/o/gu/down)")
-        print(String(format: "%-22@ %5@  %6@  %8@  %+7.4f  %7.1f   %5.2f×", "dense", "-", "0 %", "0 %", 0.0, denseTPS, 1.0))
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        print(pad("variant", 33) + "goal  bytes    realized  ΔNLL      tok/s   speed-up  mean level attn/o/gu/down")
+        print(pad("dense", 33) + pad("-", 6) + pad("0 %", 9) + pad("0 %", 10) + String(format: "%+7.4f  %7.1f   %5.2f×", 0.0, denseTPS, 1.0))
         for (name, goal, plan, r) in rows {
             let mean = SparsitySite.allCases.map { s in plan.sparsity.reduce(0) { $0 + $1[s.rawValue] } / Double(table.layers) }
             let planned = plan.byteSparsity(bytes: bytes)
@@ -141,9 +142,9 @@ struct EvalCommand: ParsableCommand {
             let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), f(realized, 4)] + mean.map { f($0, 4) }
                 + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(r.tps / denseTPS, 3)]
             lines.append("\(name),\(cells.joined(separator: ","))")
-            print(String(format: "%-22@ %5@  %6@  %8@  %+7.4f  %7.1f   %5.2f×   %@", name, goal.map { f($0, 2) } ?? "-",
-                         pctString(planned), pctString(realized), r.nll - dense.nll, r.tps, r.tps / denseTPS,
-                         mean.map { f($0, 2) }.joined(separator: "/")))
+            print(pad(name, 33) + pad(goal.map { f($0, 2) } ?? "-", 6) + pad(pctString(planned), 9)
+                + pad(pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f×   ", r.nll - dense.nll, r.tps,
+                                                       r.tps / denseTPS) + mean.map { f($0, 2) }.joined(separator: "/"))
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let csvPath = dir + "/sparsity-report.csv", png = dir + "/sparsity-report.png"

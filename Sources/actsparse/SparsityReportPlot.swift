@@ -25,7 +25,7 @@ enum SparsityReportPlot {
               yMin: min(0.8, speed.min() ?? 1), yMax: max(1.2, speed.max() ?? 1), value: \.speedup)
         // Legend in two rows under the panels.
         for (k, (name, color)) in (series + [("budget plans", (0, 0, 0))]).enumerated() {
-            let x = 90 + (k % 3) * 360, y = 510 + (k / 3) * 24
+            let x = 90 + (k % 2) * 600, y = 500 + (k / 2) * 22
             img.fill(x: x, y: y + 5, w: 24, h: 4, color)
             img.text(name, x: x + 30, y: y)
         }

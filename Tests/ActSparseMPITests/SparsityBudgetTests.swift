@@ -87,6 +87,19 @@ struct SparsityBudgetTests {
         try llm.setPlan(.dense(layers: llm.config.layers), table: nil)
         let denseBatched = try llm.negativeLogLikelihood(ids, window: 4, batched: true)
         #expect(abs(denseBatched.nll - want) < 1e-3, "\(denseBatched.nll) vs \(want)")
+        // KL from recorded dense predictions: 0 for the dense plan itself, > 0 once channels are dropped.
+        let reference = LogProbTable()
+        _ = try llm.negativeLogLikelihood(ids, window: 4, batched: true, record: reference)
+        #expect(reference.rows == 5)
+        let same = try llm.negativeLogLikelihood(ids, window: 4, batched: true, reference: reference)
+        #expect((same.kl ?? 1) < 1e-6, "\(String(describing: same.kl))")
+        try llm.setPlan(.uniform(layers: llm.config.layers, gateUp: 0.9, down: 0.9, attention: 0.9), table: table)
+        let moved = try llm.negativeLogLikelihood(ids, window: 4, batched: true, reference: reference)
+        #expect((moved.kl ?? 0) > 1e-4)
+        #expect(throws: ActSparseError.self) {  // a reference of other ids is refused
+            try llm.negativeLogLikelihood(Array(ids.prefix(4)), window: 4, batched: true, reference: reference)
+        }
+        try llm.setPlan(.dense(layers: llm.config.layers), table: nil)
         // The flag does not leak into serving: a later plain prefill ignores the thresholds again.
         #expect(!llm.model!.thresholdPrefill && llm.mlps.allSatisfy { !$0.thresholdPrefill })
     }

@@ -28,7 +28,8 @@ struct SparsityAllocationTests {
             calls += 1
             return zip(slopes, lv).reduce(0) { $0 + $1.0 * $1.1 * $1.1 } + 3 * lv[1] * lv[3]
         }
-        let path = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.6, stopAt: 10, measure: measure)
+        func both(_ lv: [Double]) -> (deltaNLL: Double, kl: Double?) { (measure(lv), nil) }
+        let path = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.6, stopAt: 10, measure: both)
         #expect(!path.isEmpty && calls <= 4 * path.count)
         #expect(zip(path, path.dropFirst()).allSatisfy { $0.byteSparsity < $1.byteSparsity })
         #expect((path.last?.byteSparsity ?? 0) >= 0.6)
@@ -49,11 +50,17 @@ struct SparsityAllocationTests {
         // The costly attention input moves last; the joint term keeps output and down from both running ahead.
         #expect(path[path.count / 2].levels[0] <= path[path.count / 2].levels[2])
         // MLP only: the attention kinds never move.
-        let mlp = t.greedyPath(kinds: [.gateUp, .down], maxByteSparsity: 0.3, stopAt: 10, measure: measure)
+        let mlp = t.greedyPath(kinds: [.gateUp, .down], maxByteSparsity: 0.3, stopAt: 10, measure: both)
         #expect(mlp.allSatisfy { $0.levels[0] == 0 && $0.levels[1] == 0 })
         // A ΔNLL stop ends the path at the first step beyond it.
-        let short = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.9, stopAt: 0.05, measure: measure)
+        let short = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.9, stopAt: 0.05, measure: both)
         #expect(short.dropLast().allSatisfy { $0.deltaNLL <= 0.05 } && (short.last?.deltaNLL ?? 0) > 0.05)
+        // With KL measured, the greedy ranks by the larger of the two: a ΔNLL that falls while the predictions
+        // move (KL up) does not make a kind look free.
+        let kl = t.greedyPath(kinds: SparsitySite.allCases, maxByteSparsity: 0.2, stopAt: 10) { lv in
+            (-lv[0], measure(lv) + 20 * lv[0] * lv[0])  // attention: ΔNLL falls, KL rises fast
+        }
+        #expect(kl.allSatisfy { $0.levels[0] == 0 && $0.cost == $0.kl! }, "\(kl.map(\.levels))")
     }
 
     @Test("allocation follows the measured path, linear between its steps; per layer splits a kind by output error")
@@ -92,7 +99,7 @@ struct SparsityAllocationTests {
         #expect(try t.uniform(byteSparsity: 0.9, modelWide: false).sparsity[0] == [0, 0, 0.9, 0.9])
     }
 
-    @Test("a budget picks the highest measured byte sparsity within it, never past a step over it; else dense")
+    @Test("a budget picks the highest measured byte sparsity within it (the larger of ΔNLL and KL), never past a step over it; else dense")
     func budget() throws {
         var t = table()
         func p(_ s: Double, _ d: Double) -> ThresholdTable.Point { .init(levels: [s, s, s, s], byteSparsity: s, deltaNLL: d) }
@@ -110,6 +117,10 @@ struct SparsityAllocationTests {
         let plan = try t.plan(budget: 0.1)
         #expect(plan.sparsity.allSatisfy { $0 == [0, 0.4, 0.2, 0.4] } && plan.label.contains("budget ≤ +0.10"))
         #expect(try t.plan(budget: 0.001).isDense)
+        // KL above the budget rules a point out even when its ΔNLL is within it.
+        var k = t
+        k.heldOut!.allocated[1].kl = 0.2
+        #expect(try k.plan(budget: 0.1).sparsity[0] == [0.2, 0.2, 0.2, 0.2])  // back to uniform 20 %
         var none = t
         none.heldOut = nil
         #expect(throws: ActSparseError.self) { try none.plan(budget: 0.1) }

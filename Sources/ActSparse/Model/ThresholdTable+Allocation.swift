@@ -3,8 +3,8 @@
 ///
 /// The greedy works on input kinds (attention input, attention output, MLP input, gated activation), each at one
 /// sparsity in every layer: from dense, it repeatedly raises by one step the kind whose step costs the least
-/// *measured* held-out ΔNLL per byte saved, with every other kind at its current level (so interactions are in the
-/// measurement). Splitting a kind's level among the layers by measured output error (`perLayer`) is available but
+/// *measured* held-out loss per byte saved (`Point.cost`: the larger of ΔNLL and the KL divergence from the dense
+/// predictions), with every other kind at its current level (so interactions are in the measurement). Splitting a kind's level among the layers by measured output error (`perLayer`) is available but
 /// measured worse than one level per kind on SmolLM2 (README), and so is not the default.
 extension ThresholdTable {
     /// The ceiling for any one site (calibration measures no further).
@@ -23,7 +23,7 @@ extension ThresholdTable {
 
     /// [site] weight bytes summed over the layers.
     public var kindBytes: [Double] {
-        (0..<SparsitySite.allCases.count).map { s in Double(siteBytes?.reduce(0) { $0 + $1[s] } ?? 0) }
+        (0..<SparsitySite.allCases.count).map { s in siteBytes?.reduce(0.0) { $0 + Double($1[s]) } ?? 0 }
     }
 
     /// Byte sparsity over every linear input of each kind at `levels[site]` in every layer.
@@ -98,26 +98,27 @@ extension ThresholdTable {
     }
 
     /// The greedy path: from dense, raise by `step` the kind (of `kinds`) whose step costs the least measured
-    /// ΔNLL per byte saved (`measure(levels)` returns the held-out ΔNLL of a plan), until the byte sparsity reaches
-    /// `maxByteSparsity`, every kind is at `maxSiteSparsity`, or the ΔNLL passes `stopAt`. Every step's
-    /// measurement is a point of the path.
+    /// loss per byte saved (`measure(levels)` returns the held-out (ΔNLL, KL) of a plan; the loss is `Point.cost`),
+    /// until the byte sparsity reaches `maxByteSparsity`, every kind is at `maxSiteSparsity`, or the loss passes
+    /// `stopAt`. Every step's measurement is a point of the path.
     public func greedyPath(kinds: [SparsitySite], step: Double = 0.1, maxByteSparsity: Double, stopAt: Double,
-                           measure: ([Double]) throws -> Double) rethrows -> [Point] {
+                           measure: ([Double]) throws -> (deltaNLL: Double, kl: Double?)) rethrows -> [Point] {
         let b = kindBytes
         var levels = [0.0, 0, 0, 0], current = 0.0, points: [Point] = []
         while byteSparsity(levels: levels) < maxByteSparsity && current <= stopAt {
-            var best: (ratio: Double, site: Int, delta: Double)?
+            var best: (ratio: Double, point: Point)?
             for site in kinds.map(\.rawValue) where levels[site] + step <= ThresholdTable.maxSiteSparsity + 1e-9 && b[site] > 0 {
                 var next = levels
                 next[site] += step
-                let d = try measure(next)
-                let ratio = (d - current) / (b[site] * step)
-                if best.map({ ratio < $0.ratio }) ?? true { best = (ratio, site, d) }
+                let m = try measure(next)
+                let p = Point(levels: next, byteSparsity: byteSparsity(levels: next), deltaNLL: m.deltaNLL, kl: m.kl)
+                let ratio = (p.cost - current) / (b[site] * step)
+                if best.map({ ratio < $0.ratio }) ?? true { best = (ratio, p) }
             }
             guard let pick = best else { break }
-            levels[pick.site] += step
-            current = pick.delta
-            points.append(Point(levels: levels, byteSparsity: byteSparsity(levels: levels), deltaNLL: current))
+            levels = pick.point.levels
+            current = pick.point.cost
+            points.append(pick.point)
         }
         return points
     }
@@ -140,22 +141,23 @@ extension ThresholdTable {
         var p = plan(of: point)
         let kind = Set(point.levels).count == 1 ? "uniform" : "allocated"
         p.label = "budget ≤ +\(fmt(maxDeltaNLL)) nats: \(kind) \(p.label), \(pct(point.byteSparsity)) of FC bytes "
-            + "(held-out ΔNLL \(String(format: "%+.3f", point.deltaNLL)))"
+            + "(held-out ΔNLL \(String(format: "%+.3f", point.deltaNLL))"
+            + (point.kl.map { String(format: ", KL %.3f", $0) } ?? "") + ")"
         return p
     }
 
-    /// The point of highest byte sparsity within `limit` (the lower ΔNLL on a tie). On each path (ascending
-    /// byte sparsity) a point counts only if no point before it exceeded the limit either: the held-out ΔNLL is
-    /// noisy, and a lucky dip after a step over the budget is not a plan to trust.
+    /// The point of highest byte sparsity whose loss (`Point.cost`) is within `limit` (the lower loss on a tie).
+    /// On each path (ascending byte sparsity) a point counts only if no point before it exceeded the limit
+    /// either: a lucky dip after a step over the budget is not a plan to trust.
     public static func best(paths: [[Point]], within limit: Double) -> Point? {
         var candidates: [Point] = []
         for path in paths {
             for p in path.sorted(by: { $0.byteSparsity < $1.byteSparsity }) {
-                guard p.deltaNLL <= limit else { break }
+                guard p.cost <= limit else { break }
                 candidates.append(p)
             }
         }
-        return candidates.max { ($0.byteSparsity, -$0.deltaNLL) < ($1.byteSparsity, -$1.deltaNLL) }
+        return candidates.max { ($0.byteSparsity, -$0.cost) < ($1.byteSparsity, -$1.cost) }
     }
 
     /// Weight bytes one decode token skips under `plan` (targets, every site).
@@ -165,7 +167,7 @@ extension ThresholdTable {
         for l in 0..<min(layers, plan.sparsity.count) {
             for s in 0..<SparsitySite.allCases.count { saved += Double(siteBytes[l][s]) * plan.sparsity[l][s] }
         }
-        return Int(saved)
+        return Int(min(saved, 1e18))  // a crafted file cannot trap the conversion
     }
 }
 

@@ -55,15 +55,23 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         public var levels: [Double]
         /// Σ bytes · sparsity / Σ bytes over every linear input
         public var byteSparsity: Double
+        /// held-out NLL − dense NLL
         public var deltaNLL: Double
-        public init(levels: [Double], byteSparsity: Double, deltaNLL: Double) {
-            self.levels = levels; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL
+        /// mean KL(dense ‖ plan) of the predictions over the held-out positions
+        public var kl: Double?
+        public init(levels: [Double], byteSparsity: Double, deltaNLL: Double, kl: Double? = nil) {
+            self.levels = levels; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL; self.kl = kl
         }
+        /// What a budget and the greedy compare: the larger of ΔNLL and KL. ΔNLL on a few hundred tokens is noisy
+        /// and can even fall when predictions move (Gemma-3 on the calibration text: −0.2 where the evaluation
+        /// text says +0.6); KL cannot.
+        public var cost: Double { max(deltaNLL, kl ?? deltaNLL) }
     }
 
     public struct Budget: Codable, Equatable, Sendable {
         public var maxDeltaNLL: Double
         public var byteSparsity: Double
+        /// the chosen point's loss (`Point.cost`: the larger of ΔNLL and KL)
         public var deltaNLL: Double
         /// Weight bytes a decode token skips at this point (all sites; the LM head is dense)
         public var bytesSavedPerToken: Int
@@ -187,8 +195,9 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         }
         let sites = SparsitySite.allCases.count
         if let siteBytes {
-            guard siteBytes.count == layers, siteBytes.allSatisfy({ $0.count == sites && $0.allSatisfy { $0 >= 0 } }) else {
-                throw bad("siteBytes: expected \(layers) rows of \(sites) byte counts ≥ 0")
+            guard siteBytes.count == layers,
+                  siteBytes.allSatisfy({ $0.count == sites && $0.allSatisfy { $0 >= 0 && $0 <= 1 << 44 } }) else {
+                throw bad("siteBytes: expected \(layers) rows of \(sites) byte counts in 0...2^44")
             }
         }
         if let outputError {
@@ -203,10 +212,11 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
             for (name, path) in [("uniform", heldOut.uniform), ("allocated", heldOut.allocated),
                                  ("allocatedMLP", heldOut.allocatedMLP)] {
                 guard path.allSatisfy({ p in
-                    p.deltaNLL.isFinite && (0..<1).contains(p.byteSparsity) && p.levels.count == sites
+                    p.deltaNLL.isFinite && (p.kl.map { $0.isFinite && $0 >= 0 } ?? true)
+                        && (0..<1).contains(p.byteSparsity) && p.levels.count == sites
                         && p.levels.allSatisfy { (0..<1).contains($0) }
                 }), zip(path, path.dropFirst()).allSatisfy({ $0.byteSparsity < $1.byteSparsity }) else {
-                    throw bad("heldOut.\(name): expected points with \(sites) levels in [0, 1), finite ΔNLL, " +
+                    throw bad("heldOut.\(name): expected points with \(sites) levels in [0, 1), finite ΔNLL and KL ≥ 0, " +
                               "ascending byte sparsity")
                 }
             }
