@@ -29,7 +29,8 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Output JSON (default: the cached thresholds file for the model).") var out: String?
     @Option(help: "Calibration tokens at most (held-out end included).") var tokens = 2048
     @Option(help: "Tokens per chunk (each chunk starts a new sequence).") var chunk = 128
-    @Option(help: "Tokens of the calibration part whose output errors are measured (0: no allocation).")
+    @Option(help: ArgumentHelp("Tokens of the calibration part whose output errors are measured (0: none; only "
+        + "`eval --report`'s per-layer split uses them)."))
     var probeTokens = 128
     @Option(help: ArgumentHelp("Tokens at the end of the text kept out of steps 1–2 and scored for ΔNLL (0: no "
         + "budget points; default: 256, at most a quarter of the tokens)."))
@@ -45,9 +46,7 @@ struct CalibrateCommand: ParsableCommand {
                 if probeTokens < 0 || (heldOut ?? 0) < 0 { return "--probe-tokens and --held-out must be ≥ 0" }
                 if heldOut == 1 { return "--held-out must be 0 or ≥ 2" }
                 if let x = maxDeltaNll, !(x >= 0 && x.isFinite) { return "--max-delta-nll must be ≥ 0, found \(x)" }
-                if maxDeltaNll != nil && (heldOut == 0 || probeTokens == 0) {
-                    return "--max-delta-nll needs --held-out and --probe-tokens > 0"
-                }
+                if maxDeltaNll != nil && heldOut == 0 { return "--max-delta-nll needs --held-out > 0" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text" }
                 return modelOptions.problem()
             }
@@ -204,7 +203,7 @@ struct CalibrateCommand: ParsableCommand {
                               allocatedMLP: allocatedMLP)
         if let budget {
             let plan = try table.plan(budget: budget)
-            let p = ThresholdTable.best(paths: [uniform, allocated], within: budget)
+            let p = ThresholdTable.best(paths: [uniform, allocated, allocatedMLP], within: budget)
             table.budget = .init(maxDeltaNLL: budget, byteSparsity: p?.byteSparsity ?? 0, deltaNLL: p?.cost ?? 0,
                                  bytesSavedPerToken: table.bytesSaved(plan))
         }

@@ -111,9 +111,9 @@ struct SparsityAllocationTests {
         t.heldOut = .init(tokens: 100, denseNLL: 2, uniform: [p(0.1, 0.01), p(0.2, 0.05), p(0.3, 0.12)],
                           allocated: allocated, allocatedMLP: [])
         try t.validate(path: "t")
-        let best = ThresholdTable.best(paths: [t.heldOut!.uniform, t.heldOut!.allocated], within: 0.1)
+        let best = ThresholdTable.best(paths: t.heldOut!.paths, within: 0.1)
         #expect(best == allocated[1])
-        #expect(ThresholdTable.best(paths: [t.heldOut!.uniform, t.heldOut!.allocated], within: 0.06) == p(0.2, 0.05))
+        #expect(ThresholdTable.best(paths: t.heldOut!.paths, within: 0.06) == p(0.2, 0.05))
         let plan = try t.plan(budget: 0.1)
         #expect(plan.sparsity.allSatisfy { $0 == [0, 0.4, 0.2, 0.4] } && plan.label.contains("budget ≤ +0.10"))
         #expect(try t.plan(budget: 0.001).isDense)

@@ -126,14 +126,14 @@ extension ThresholdTable {
     /// The plan of a measured point (each kind at its level in every layer).
     public func plan(of point: Point) -> SparsityPlan { allocate(kindLevels: point.levels) }
 
-    /// The highest byte sparsity among the measured model-wide points (uniform or allocated) within `maxDeltaNLL`
-    /// (see `best`; dense when none is), as a plan.
+    /// The highest byte sparsity among the measured points (uniform, allocated, allocated MLP-only) within
+    /// `maxDeltaNLL` (see `best`; dense when none is), as a plan.
     public func plan(budget maxDeltaNLL: Double, path: String = "thresholds") throws -> SparsityPlan {
-        guard let heldOut, !heldOut.modelWide.isEmpty else {
+        guard let heldOut, !heldOut.paths.joined().isEmpty else {
             throw ActSparseError.file(path: path, problem: "no held-out ΔNLL measurements: run `actsparse calibrate` " +
                 "again (with --held-out > 0) to use a quality budget, or give --sparsity")
         }
-        guard let point = ThresholdTable.best(paths: [heldOut.uniform, heldOut.allocated], within: maxDeltaNLL) else {
+        guard let point = ThresholdTable.best(paths: heldOut.paths, within: maxDeltaNLL) else {
             var d = SparsityPlan.dense(layers: layers)
             d.label = "budget ≤ +\(fmt(maxDeltaNLL)) nats: dense (no measured point within it)"
             return d

@@ -45,8 +45,8 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
             self.tokens = tokens; self.denseNLL = denseNLL; self.uniform = uniform; self.allocated = allocated
             self.allocatedMLP = allocatedMLP
         }
-        /// The points a budget picks from: uniform and allocated, every linear input.
-        public var modelWide: [Point] { uniform + allocated }
+        /// The paths a budget picks from.
+        public var paths: [[Point]] { [uniform, allocated, allocatedMLP] }
     }
 
     /// One measured plan: each input kind at `levels[site]` in every layer.
