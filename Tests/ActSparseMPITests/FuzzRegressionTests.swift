@@ -44,6 +44,10 @@ struct FuzzRegressionTests {
             do {
                 let t = try ThresholdTable.decode(try Data(contentsOf: f), path: f.path)
                 for l in 0..<t.layers { _ = t.thresholds(layer: l, gateUp: 0.5, down: 0.99) }
+                if t.heldOut != nil {  // a version-2 seed: its budget plan resolves to thresholds for every site
+                    let plan = try t.plan(budget: 0.1, path: f.path)
+                    #expect(try t.thresholds(plan, path: f.path).count == t.layers)
+                }
             } catch let e as ActSparseError {
                 #expect("\(e)".contains(f.path))
             }

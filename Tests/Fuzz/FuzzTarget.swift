@@ -35,8 +35,11 @@ func fuzzThresholds(_ bytes: UnsafeRawBufferPointer) {
     for l in 0..<(t?.layers ?? 0) {  // decode() checked layers ≥ 1 and one row per layer
         for s in [0, 0.3, 0.5, 0.99, 1] { _ = t?.thresholds(layer: l, gateUp: s, down: s) }
     }
-    // Every plan a validated file can produce: thresholds for it, bytes saved; typed errors only.
-    guard let t else { return }
+    if let t { fuzzPlans(t) }
+}
+
+/// Every plan a validated thresholds file can produce, turned into thresholds: typed errors only, no trap.
+func fuzzPlans(_ t: ThresholdTable) {
     for budget in [0, 0.1, 1e9] { if let p = try? t.plan(budget: budget) { _ = try? t.thresholds(p); _ = t.bytesSaved(p) } }
     for goal in [0.0, 0.3, 0.99] {
         for wide in [false, true] {
