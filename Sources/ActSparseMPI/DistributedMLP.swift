@@ -267,14 +267,12 @@ extension DistributedMLP {
         if comm.isRoot { xs.update(from: x!, count: m * hidden) }
         try timed { try comm.broadcast(xs, count: m * hidden, root: 0) }
         let gm = try scratch[1].floats(m * mine.count), um = try scratch[2].floats(m * mine.count)
-        if thresholdPrefill && thresholdGateUp > 0 { for i in 0..<(m * hidden) where abs(xs[i]) <= thresholdGateUp { xs[i] = 0 } }
+        if thresholdPrefill { SparseActivation.zeroDropped(xs, count: m * hidden, t: thresholdGateUp) }
         try gate.prefill(xs, m: m, into: gm)
         try up.prefill(xs, m: m, into: um)
         activation.apply(gate: gm, up: um, into: gm, count: m * mine.count)
         if comm.size == 1, let capture { capture(xs, gm, m) }
-        if thresholdPrefill && thresholdDown > 0 {
-            for i in 0..<(m * mine.count) where abs(gm[i]) <= thresholdDown { gm[i] = 0 }
-        }
+        if thresholdPrefill { SparseActivation.zeroDropped(gm, count: m * mine.count, t: thresholdDown) }
         switch mode {
         case .gather:
             // a[M, I] assembled on every rank (down is sliced by OC and needs all of a).

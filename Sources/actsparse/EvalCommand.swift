@@ -133,7 +133,7 @@ struct EvalCommand: ParsableCommand {
         print(pad("variant", 33) + "goal  bytes    realized  ΔNLL      tok/s   speed-up  mean level attn/o/gu/down")
         print(pad("dense", 33) + pad("-", 6) + pad("0 %", 9) + pad("0 %", 10) + String(format: "%+7.4f  %7.1f   %5.2f×", 0.0, denseTPS, 1.0))
         for (name, goal, plan, r) in rows {
-            let mean = SparsitySite.allCases.map { s in plan.sparsity.reduce(0) { $0 + $1[s.rawValue] } / Double(table.layers) }
+            let mean = plan.layerMeans
             let planned = plan.byteSparsity(bytes: bytes)
             // Realized byte sparsity: each site's realized fraction weighted by its bytes (layer means).
             var realized = 0.0

@@ -70,7 +70,7 @@ struct GenerateCommand: ParsableCommand {
                              table: nil, stream: false)
         }
         let realized = run.sparsity
-        let planned = SparsitySite.allCases.map { s in plan.sparsity.reduce(0) { $0 + $1[s.rawValue] } / Double(max(1, plan.sparsity.count)) }
+        let planned = plan.layerMeans
         func sites(_ v: [Double]) -> String { v.map { f($0, 2) }.joined(separator: "/") }
         var lines = [
             "prompt tokens \(ids.count), prefill \(f(run.prefillMs, 1)) ms; generated \(run.generated.count) tokens; "

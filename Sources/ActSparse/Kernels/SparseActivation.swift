@@ -48,6 +48,13 @@ public final class SparseActivation: @unchecked Sendable {
         count = kept
     }
 
+    /// Zeroes the values of x [count] with |x| ≤ t (t = 0: nothing): the channels `threshold` would drop, for a
+    /// batched (prefill) pass that must drop the same ones.
+    public static func zeroDropped(_ x: UnsafeMutablePointer<Float>, count: Int, t: Float) {
+        guard t > 0 else { return }
+        for i in 0..<count where abs(x[i]) <= t { x[i] = 0 }
+    }
+
     /// Keeps every channel (the dense decode path: same kernel, all rows).
     public func keepAll(_ x: UnsafePointer<Float>, count n: Int) throws {
         guard n == width else { throw ActSparseError.shape(what: "activation", expected: "\(width) channels",

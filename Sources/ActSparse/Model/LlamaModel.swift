@@ -257,12 +257,6 @@ public final class LlamaModel {
         try prefill(tokens, allLogits: false)
     }
 
-    /// Zeroes the channels of x [M, width] with |x| ≤ t (t = 0: nothing).
-    func dropUnder(_ t: Float, _ x: UnsafeMutablePointer<Float>, count: Int) {
-        guard t > 0 else { return }
-        for i in 0..<count where abs(x[i]) <= t { x[i] = 0 }
-    }
-
     /// `allLogits`: returns every row's logits [M, vocab] (scoring a text) instead of the last row's [vocab].
     public func prefill(_ tokens: [Int32], allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
         let c = config, m = tokens.count
@@ -284,7 +278,7 @@ public final class LlamaModel {
         for (l, layer) in layers.enumerated() {
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.attnNorm, into: XN + r * c.hidden) }
             capture?(l, .attention, XN, m)
-            if thresholdPrefill { dropUnder(attentionThresholds[l], XN, count: m * c.hidden) }
+            if thresholdPrefill { SparseActivation.zeroDropped(XN, count: m * c.hidden, t: attentionThresholds[l]) }
             try layer.q.prefill(XN, m: m, into: Q)
             try layer.k.prefill(XN, m: m, into: K)
             try layer.v.prefill(XN, m: m, into: V)
@@ -295,7 +289,7 @@ public final class LlamaModel {
             }
             for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
             capture?(l, .output, A, m)
-            if thresholdPrefill { dropUnder(outputThresholds[l], A, count: m * c.qDim) }
+            if thresholdPrefill { SparseActivation.zeroDropped(A, count: m * c.qDim, t: outputThresholds[l]) }
             try layer.o.prefill(A, m: m, into: B)
             for r in 0..<m { residual(B + r * c.hidden, layer.postAttnNorm, into: X + r * c.hidden) }
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.ffnNorm, into: XN + r * c.hidden) }

@@ -52,6 +52,11 @@ public struct SparsityPlan: Equatable, Sendable {
 
     public var isDense: Bool { sparsity.allSatisfy { $0.allSatisfy { $0 == 0 } } }
 
+    /// [site] sparsity averaged over the layers (what summaries print).
+    public var layerMeans: [Double] {
+        SparsitySite.allCases.map { s in sparsity.reduce(0) { $0 + $1[s.rawValue] } / Double(max(1, sparsity.count)) }
+    }
+
     /// Σ bytes·sparsity / Σ bytes over every site, with `bytes` [layer][site] (the dense bytes each site's FCs read).
     public func byteSparsity(bytes: [[Int]]) -> Double {
         var saved = 0.0, total = 0.0
