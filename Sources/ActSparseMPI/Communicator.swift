@@ -15,6 +15,14 @@ public protocol Communicator: AnyObject {
     /// recv[0..<count] = Σ over ranks of send[0..<count], on root only.
     func reduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>?, count: Int,
                    root: Int) throws
+    /// recv[0..<count] = Σ over ranks of send[0..<count], on every rank (`recv` may be `send`: in place).
+    func allReduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, count: Int) throws
+    /// Every rank receives every rank's `send` (counts[r] floats from rank r) into `recv`, packed in rank order.
+    func allGatherv(_ send: UnsafePointer<Float>, count: Int, into recv: UnsafeMutablePointer<Float>, counts: [Int])
+        throws
+    /// The largest `value` over ranks and the `index` that came with it (the smallest index among equal values),
+    /// on every rank: a vocabulary-sliced argmax in one message.
+    func allReduceMaxLoc(value: Float, index: Int32) throws -> (value: Float, index: Int32)
     func barrier() throws
     /// Ends the whole job at once (MPI_Abort): one line on stderr naming this rank, then exit `code` everywhere.
     func abort(_ message: String, code: Int32) -> Never

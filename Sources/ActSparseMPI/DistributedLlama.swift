@@ -1,19 +1,35 @@
 import ActSparse
 
-/// A Llama model whose MLPs are sharded over the ranks of `comm`; everything else runs on rank 0.
-/// Rank 0 drives: before each forward it broadcasts a step header (stop / prefill M / decode), and the other
-/// ranks, in `follow()`, run their MLP slices for every layer in the same order.
+/// A Llama model sharded over the ranks of `comm`. Rank 0 drives: before each forward it broadcasts a step
+/// header (stop / prefill M / decode / thresholds), and the other ranks, in `follow()`, run their part of it.
+///
+/// - `Scope.model` (whole-model tensor parallelism): every rank holds 1/N of everything — its attention heads
+///   and their KV cache, its slice of the output projection, of each MLP and of the LM head (`ModelShard`) —
+///   and the residual stream is replicated, so per layer the only messages are the attention block's and the
+///   MLP's closing collectives (`reduce`: one all-reduce each; `gather`: all-gathers, bit-identical to one rank).
+///   The step header carries the token (and a prefill its tokens); the next token is picked across ranks:
+///   greedy by one max-location all-reduce, sampling from the candidates each rank gathers to rank 0, and
+///   whole logits only where asked for (`decode`, `eval`).
+/// - `Scope.mlp` (the design card): only the MLPs are sharded; attention and the LM head run on rank 0, which
+///   broadcasts each MLP's kept inputs.
 ///
 /// Setup is checked before any per-token traffic: every rank compares its file's header digest with rank 0's,
 /// checks that its share fits in memory, loads, and meets the others at a ready barrier (all under the long
 /// load timeout, which also covers rank 0's work before its first step); every step after that runs under
 /// `stepTimeout`.
 public final class DistributedLlama {
-    public let comm: Communicator
+    public enum Scope: String, CaseIterable, Sendable { case model, mlp }
+
+    /// The communicator, counting collectives and bytes (`generate` reports them per token and layer).
+    public let comm: CountingCommunicator
+    public let scope: Scope
     public let config: LlamaConfig
     public let gguf: GGUFFile
-    /// The whole model on rank 0; nil elsewhere.
-    public let model: LlamaModel?
+    /// This rank's model: its shard (`model` scope, every rank), or the whole model but the MLPs' other slices
+    /// (`mlp` scope, rank 0 only).
+    public let local: LlamaModel?
+    /// The driving rank's model (rank 0); nil elsewhere.
+    public var model: LlamaModel? { comm.isRoot ? local : nil }
     public let mlps: [DistributedMLP]
     /// Seconds a per-token collective may wait (prefill adds `prefillSecondsPerToken` per prompt token).
     public let stepTimeout: Double
@@ -23,14 +39,25 @@ public final class DistributedLlama {
     /// Allowance per prompt token in a prefill step (rank 0 runs the whole attention between MLP collectives).
     static let prefillSecondsPerToken = 0.02
 
-    enum Step: Int32 { case stop = 0, prefill = 1, decode = 2, thresholds = 3 }
+    enum Step: Int32 { case stop = 0, prefill = 1, decode = 2, thresholds = 3, report = 4 }
+    /// What follows a forward in `model` scope: rank 0 gets the whole logits, or every rank the argmax, or
+    /// rank 0 the sampling candidates.
+    enum Pick: Int32 { case logits = 0, greedy = 1, sample = 2 }
+    /// [vocab] rank 0's whole logits, gathered from the vocabulary slices (`model` scope)
+    let fullLogits: UnsafeMutablePointer<Float>
+    /// Candidate wire buffer: [2 · vocab] (index, p) pairs from every rank (rank 0) or this rank's
+    let candidates: UnsafeMutablePointer<Float>
+    /// Nanoseconds of the LM head's collectives since `resetStats`.
+    var headNanos: UInt64 = 0
 
-    /// Every rank opens the same GGUF path and keeps only its MLP slices (rank 0 also the rest of the model).
-    /// Setup runs under the communicator's timeout as the caller set it (the load timeout); then `stepTimeout`.
-    public init(comm: Communicator, path: String, mode: DistributedMLP.Mode, threads: Int,
+    /// Every rank opens the same GGUF path and keeps only its slices. Setup runs under the communicator's timeout
+    /// as the caller set it (the load timeout); then `stepTimeout`.
+    public init(comm base: Communicator, path: String, mode: DistributedMLP.Mode, scope: Scope = .mlp, threads: Int,
                 context: Int = 2048, kv: KVCache.Precision = .f32,
                 stepTimeout: Double = CommunicatorDefaults.timeout) throws {
+        let comm = base as? CountingCommunicator ?? CountingCommunicator(base)
         self.comm = comm
+        self.scope = comm.size == 1 ? .mlp : scope  // one rank: the same thing, without the replicated protocol
         self.stepTimeout = stepTimeout
         let g = try GGUFFile(path: path)
         gguf = g
@@ -44,7 +71,17 @@ public final class DistributedLlama {
         config = try LlamaConfig(gguf: g)
         let c = config
         self.context = min(max(1, context), c.context)
-        let share = try DistributedLlama.checkMemory(g, c, comm: comm, context: self.context, kv: kv, path: path)
+        guard c.vocab < 1 << 24 else {  // candidate indices travel as floats
+            throw ActSparseError.shape(what: "vocabulary", expected: "< 2^24 tokens", found: "\(c.vocab)")
+        }
+        let whole = self.scope == .model
+        var shard: ModelShard?
+        if whole {
+            let block = try (0..<c.layers).map { try g.tensor("blk.\($0).attn_output.weight").type.blockSize }.max() ?? 32
+            shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: mode == .reduce ? .rows : .columns,
+                                   outputBlock: block)
+        }
+        let share = try DistributedLlama.checkMemory(g, c, comm: comm, shard: shard, context: self.context, kv: kv, path: path)
         let progress = Progress("loading \(c.name)", total: share, unit: .bytes, enabled: comm.isRoot)
         g.onRepacked = { progress.advance($0) }
         defer { g.onRepacked = nil }
@@ -58,7 +95,8 @@ public final class DistributedLlama {
             let align = try names.values.map { try g.tensor($0).type.blockSize }.max() ?? 32
             ms.append(try DistributedMLP(
                 comm: comm, mode: mode, hidden: c.hidden, intermediate: c.intermediate,
-                align: align, threads: threads, layer: l, activation: c.architecture.activation, packing: packing
+                align: align, threads: threads, layer: l, activation: c.architecture.activation, packing: packing,
+                replicated: whole
             ) { name, rows, cols in
                 let dims = name == "down" ? [c.intermediate, c.hidden] : [c.hidden, c.intermediate]
                 guard let tensor = names[name] else {
@@ -68,7 +106,12 @@ public final class DistributedLlama {
             })
         }
         mlps = ms
-        model = comm.isRoot ? try LlamaModel(gguf: g, threads: threads, context: self.context, kvPrecision: kv) { ms[$0] } : nil
+        local = comm.isRoot || whole
+            ? try LlamaModel(gguf: g, threads: threads, context: self.context, kvPrecision: kv, shard: shard,
+                             exchange: whole ? CommunicatorExchange(comm) : nil) { ms[$0] }
+            : nil
+        fullLogits = .allocate(capacity: comm.isRoot ? c.vocab : 1)
+        candidates = .allocate(capacity: 2 * c.vocab)
         progress.finish()
         try FaultInjection.at(.load, rank: comm.rank)
         try comm.barrier()  // ready: every rank loaded its share
@@ -80,8 +123,9 @@ public final class DistributedLlama {
     /// same codes and scales) plus the KV cache at `context`.
     /// Returns the file bytes this rank repacks.
     @discardableResult
-    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, context: Int, kv: KVCache.Precision,
-                            path: String) throws
+    /// With a `shard` (whole-model scope) every rank holds 1/N of the weights and the KV cache of its heads.
+    static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, shard: ModelShard?, context: Int,
+                            kv: KVCache.Precision, path: String) throws
         -> Int
     {
         var mlp = 0, rest = 0
@@ -89,6 +133,19 @@ public final class DistributedLlama {
             if name.contains(".ffn_") && t.dims.count == 2 { mlp += t.bytes } else { rest += t.bytes }
         }
         if g.tensors["output.weight"] == nil, let e = g.tensors["token_embd.weight"] { rest += e.bytes }  // tied head
+        if let shard {
+            let share = (mlp + rest) / comm.size
+            let (kvCount, o1) = (2 * c.layers * shard.kvHeads.count * c.headDim).multipliedReportingOverflow(by: context)
+            let (kvBytes, o2) = kvCount.multipliedReportingOverflow(by: kv.bytes)
+            guard !o1, !o2 else {
+                throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
+                                            available: Memory.available())
+            }
+            try Memory.require(share + kvBytes, for: "\(path) on rank \(comm.rank) (1/\(comm.size) of the weights " +
+                               "\(Memory.describe(share)) + KV cache of \(shard.kvHeads.count) heads " +
+                               "\(Memory.describe(kvBytes)) at --context \(context))")
+            return share
+        }
         var needed = mlp / max(1, comm.size)
         let repacked = needed + (comm.isRoot ? rest : 0)
         var itemised = "MLP slices \(Memory.describe(needed))"
@@ -107,11 +164,28 @@ public final class DistributedLlama {
         return repacked
     }
 
-    func header(_ step: Step, _ m: Int = 0) throws {
+    /// The step header every rank receives: step, prompt length, the position the step starts at, the token
+    /// (decode), what to pick afterwards and the sampling settings (`model` scope), as Int32 words.
+    struct Header {
+        var words = SIMD8<Int32>()
+        var step: Step? { Step(rawValue: words[0]) }
+        var m: Int { Int(words[1]) }
+        var position: Int { Int(words[2]) }
+        var token: Int32 { words[3] }
+        var pick: Pick? { Pick(rawValue: words[4]) }
+        var temperature: Float { Float(bitPattern: UInt32(bitPattern: words[5])) }
+        var topP: Float { Float(bitPattern: UInt32(bitPattern: words[6])) }
+        /// Rank 0's sampling settings (a follower needs them to pick its candidates; the seed stays on rank 0).
+        var sampler: Sampler { Sampler(temperature: temperature, topP: topP) }
+    }
+
+    func header(_ step: Step, _ m: Int = 0, token: Int32 = 0, pick: Pick = .logits, sampler: Sampler? = nil) throws {
         try FaultInjection.at(.header, rank: comm.rank)
         comm.timeout = stepTimeout  // from the first step on, per-token collectives are short
-        var h: SIMD2<Int32> = [step.rawValue, Int32(m)]
-        h = try comm.broadcast(value: h)
+        var h = Header()
+        h.words = [step.rawValue, Int32(m), Int32(local?.position ?? 0), token, pick.rawValue,
+                   Int32(bitPattern: (sampler?.temperature ?? 0).bitPattern), Int32(bitPattern: (sampler?.topP ?? 1).bitPattern), 0]
+        _ = try comm.broadcast(value: h.words)
     }
 
     /// Runs `body` with the collective timeout raised for a prefill of `m` tokens.
@@ -134,29 +208,75 @@ public final class DistributedLlama {
         return model
     }
 
-    /// Prefill of `tokens` (dense); returns the last position's logits. Checked before any rank is told.
+    /// Prefill of `tokens` (dense); returns the last position's logits [vocab]. Checked before any rank is told.
     @discardableResult
     public func prefill(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+        try forward(prompt: tokens, pick: .logits, sampler: nil).logits!
+    }
+
+    /// One decode step (sparse); returns the logits [vocab]. A full context is refused before any rank is told,
+    /// so the caller can end the generation cleanly (see `contextLeft`).
+    @discardableResult
+    public func decode(_ token: Int32) throws -> UnsafeMutablePointer<Float> {
+        try forward(token: token, pick: .logits, sampler: nil).logits!
+    }
+
+    /// Prefill, then the next token from `sampler` (greedy or sampled), with as little traffic as the scope
+    /// allows: in `model` scope greedy is one max-location all-reduce and sampling gathers candidates only.
+    public func prefill(_ tokens: [Int32], sampler: inout Sampler) throws -> Int32 {
+        try next(forward(prompt: tokens, pick: sampler.temperature > 0 ? .sample : .greedy, sampler: sampler), &sampler)
+    }
+
+    /// One decode step, then the next token from `sampler` (see `prefill(_:sampler:)`).
+    public func decode(_ token: Int32, sampler: inout Sampler) throws -> Int32 {
+        try next(forward(token: token, pick: sampler.temperature > 0 ? .sample : .greedy, sampler: sampler), &sampler)
+    }
+
+    func next(_ r: Picked, _ sampler: inout Sampler) throws -> Int32 {
+        if let logits = r.logits { return try sampler.sample(logits, count: config.vocab) }
+        if let token = r.token { return token }
+        return try sampler.pick(r.candidates, total: r.total)
+    }
+
+    func forward(prompt tokens: [Int32], pick: Pick, sampler: Sampler?) throws -> Picked {
         let model = try requireRoot()
         guard !tokens.isEmpty, tokens.count <= contextLeft else {
             throw ActSparseError.shape(what: "prefill", expected: "1...\(contextLeft) tokens (context left)",
                                        found: "\(tokens.count)")
         }
-        try header(.prefill, tokens.count)
-        return try withPrefillTimeout(tokens.count) { try model.prefill(tokens) }
+        try header(.prefill, tokens.count, pick: pick, sampler: sampler)
+        return try withPrefillTimeout(tokens.count) {
+            if scope == .model {
+                var ids = tokens
+                try comm.broadcast(&ids, count: ids.count)
+            }
+            let logits = try model.prefill(tokens)
+            return try finish(logits, pick: pick, sampler: sampler)
+        }
     }
 
-    /// One decode step (sparse MLPs); returns the logits. A full context is refused before any rank is told, so
-    /// the caller can end the generation cleanly (see `contextLeft`).
-    @discardableResult
-    public func decode(_ token: Int32) throws -> UnsafeMutablePointer<Float> {
+    func forward(token: Int32, pick: Pick, sampler: Sampler?) throws -> Picked {
         let model = try requireRoot()
         guard contextLeft > 0 else {
             throw ActSparseError.shape(what: "sequence", expected: "at most \(context) tokens (--context)",
                                        found: "\(context + 1)")
         }
-        try header(.decode)
-        return try model.decode(token)
+        try header(.decode, token: token, pick: pick, sampler: sampler)
+        return try finish(try model.decode(token), pick: pick, sampler: sampler)
+    }
+
+    /// Rank 0: every rank's peak resident set (bytes), [rank].
+    public func peakResidentPerRank() throws -> [Double] {
+        _ = try requireRoot()
+        try header(.report)
+        return try gatherPeakResident()
+    }
+
+    func gatherPeakResident() throws -> [Double] {
+        var mine = Float(Memory.peakResident() / 1e6)  // MB: exact enough as a float
+        var all = [Float](repeating: 0, count: comm.size)
+        try comm.gatherv(&mine, count: 1, into: &all, counts: Array(repeating: 1, count: comm.size), root: 0)
+        return all.map { Double($0) * 1e6 }
     }
 
     /// Releases the other ranks from `follow()`. Only on the success path: after a failure the others may be
@@ -169,24 +289,49 @@ public final class DistributedLlama {
     public func follow(onDecode: () -> Void = {}) throws {
         while true {
             try FaultInjection.at(.header, rank: comm.rank)
-            var h: SIMD2<Int32> = [0, 0]
-            h = try comm.broadcast(value: h)
+            var h = Header()
+            h.words = try comm.broadcast(value: h.words)
             comm.timeout = stepTimeout  // from the first step on (and between steps), per-token collectives are short
-            switch Step(rawValue: h[0]) {
+            switch h.step {
             case .stop: return
             case .prefill:
-                let m = Int(h[1])
+                let m = h.m
                 guard m >= 1 && m <= context else {
                     throw ProtocolError(layer: nil, step: "header", problem: "prefill of \(m) tokens from rank 0, " +
                                         "expected 1...\(context)")
                 }
-                try withPrefillTimeout(m) { for mlp in mlps { try mlp.prefill(nil, m: m, into: nil) } }
+                try withPrefillTimeout(m) {
+                    guard scope == .model, let local else {
+                        for mlp in mlps { try mlp.prefill(nil, m: m, into: nil) }
+                        return
+                    }
+                    try follow(h, local, count: m)
+                    var ids = [Int32](repeating: 0, count: m)
+                    try comm.broadcast(&ids, count: m)
+                    _ = try finish(try local.prefill(ids), pick: h.pick, sampler: h.sampler)
+                }
             case .decode:
-                for mlp in mlps { try mlp.decode(nil, into: nil) }
+                if scope == .model, let local {
+                    try follow(h, local, count: 1)
+                    _ = try finish(try local.decode(h.token), pick: h.pick, sampler: h.sampler)
+                } else {
+                    for mlp in mlps { try mlp.decode(nil, into: nil) }
+                }
                 onDecode()
             case .thresholds: try receiveThresholds(nil)
-            case nil: throw ProtocolError(layer: nil, step: "header", problem: "unknown step \(h[0]) from rank 0")
+            case .report: _ = try gatherPeakResident()
+            case nil: throw ProtocolError(layer: nil, step: "header", problem: "unknown step \(h.words[0]) from rank 0")
             }
+        }
+    }
+
+    /// Checks a `model`-scope step against this rank's state: the position rank 0 starts at (0 starts a new
+    /// sequence) and room for `count` tokens.
+    func follow(_ h: Header, _ local: LlamaModel, count: Int) throws {
+        if h.position == 0 { local.reset() }
+        guard h.position == local.position, h.position + count <= context, h.pick != nil else {
+            throw ProtocolError(layer: nil, step: "header", problem: "step at position \(h.position) for \(count) " +
+                                "token(s), pick \(h.words[4]) from rank 0; this rank is at \(local.position) of \(context)")
         }
     }
 
@@ -199,8 +344,8 @@ public final class DistributedLlama {
         try setPlan(table == nil ? .dense(layers: config.layers) : plan, table: table)
     }
 
-    /// Rank 0: sets every site's thresholds from a plan: the MLP ones on every rank (one broadcast), the
-    /// attention ones on rank 0 (it runs attention). A dense plan needs no table.
+    /// Rank 0: sets every site's thresholds from a plan on every rank (one broadcast; in `mlp` scope the
+    /// attention sites matter on rank 0 only). A dense plan needs no table.
     public func setPlan(_ plan: SparsityPlan, table: ThresholdTable?, path: String = "thresholds") throws {
         let model = try requireRoot()
         let n = config.layers
@@ -211,24 +356,29 @@ public final class DistributedLlama {
             }
             t = try table.thresholds(plan, path: path)
         }
-        try model.setAttentionThresholds(attention: t.map { $0[SparsitySite.attention.rawValue] },
-                                         output: t.map { $0[SparsitySite.output.rawValue] })
+        _ = model
         try header(.thresholds)
-        try receiveThresholds(t.map { ($0[SparsitySite.gateUp.rawValue], $0[SparsitySite.down.rawValue]) })
+        try receiveThresholds(t)
     }
 
-    func receiveThresholds(_ values: [(Float, Float)]?) throws {
-        let n = config.layers
-        var t = [Float](repeating: 0, count: 2 * n)
-        if let values { for l in 0..<n { (t[2 * l], t[2 * l + 1]) = values[l] } }
-        try comm.broadcast(&t, count: 2 * n, root: 0)
+    /// Every rank: rank 0's [layer][site] thresholds, checked, into this rank's attention and MLPs.
+    func receiveThresholds(_ values: [[Float]]?) throws {
+        let n = config.layers, k = SparsitySite.allCases.count
+        var t = [Float](repeating: 0, count: k * n)
+        if let values { for l in 0..<n { for j in 0..<k { t[k * l + j] = values[l][j] } } }
+        try comm.broadcast(&t, count: k * n, root: 0)
         guard t.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
             throw ProtocolError(layer: nil, step: "thresholds", problem: "expected finite thresholds ≥ 0 from rank 0")
         }
-        for l in 0..<n { mlps[l].thresholdGateUp = t[2 * l]; mlps[l].thresholdDown = t[2 * l + 1] }
+        func site(_ s: SparsitySite) -> [Float] { (0..<n).map { t[k * $0 + s.rawValue] } }
+        try local?.setAttentionThresholds(attention: site(.attention), output: site(.output))
+        for l in 0..<n {
+            mlps[l].thresholdGateUp = t[k * l + SparsitySite.gateUp.rawValue]
+            mlps[l].thresholdDown = t[k * l + SparsitySite.down.rawValue]
+        }
     }
 
-    public func resetStats() { for m in mlps { m.resetStats() }; model?.resetStats() }
+    public func resetStats() { for m in mlps { m.resetStats() }; local?.resetStats(); comm.reset(); headNanos = 0 }
 
     /// Realized sparsity averaged over layers (this rank's view; rank 0's for gate/up).
     public var realizedSparsity: (gateUp: Double, down: Double) {
@@ -243,6 +393,10 @@ public final class DistributedLlama {
         return [a, o, g, d]
     }
 
-    /// Nanoseconds this rank spent in MLP collectives since `resetStats`.
-    public var commNanos: UInt64 { mlps.map(\.commNanos).reduce(0, +) }
+    /// Nanoseconds this rank spent in collectives since `resetStats` (every block's and the LM head's).
+    public var commNanos: UInt64 { comm.nanos }
+
+    /// Collectives and their payload bytes since `resetStats` (this rank's count; the same on every rank in
+    /// `model` scope).
+    public var traffic: (collectives: Int, bytes: Int) { (comm.collectives, comm.bytes) }
 }

@@ -10,6 +10,10 @@ import ActSparse
 /// - `reduce`: the same broadcast in; down is sliced by IC on the intermediate slice the rank already holds, so
 ///   it thresholds its own slice of a locally, runs down over its rows for all of out, and one reduce-sum brings
 ///   out to rank 0. One message in, one out.
+///
+/// `replicated` (whole-model tensor parallelism): h is already on every rank, identical, so each thresholds it
+/// itself (no message in), and out must end on every rank: `gather` all-gathers a (each rank thresholds the
+/// same a) and out; `reduce` ends in one all-reduce.
 public final class DistributedMLP: FeedForward {
     public enum Mode: String, CaseIterable, Sendable { case gather, reduce }
 
@@ -21,6 +25,8 @@ public final class DistributedMLP: FeedForward {
     public let layer: Int
     /// The gate's activation (per model, not per MLP kind).
     public let activation: GatedActivation
+    /// h and out live on every rank (whole-model tensor parallelism), not only on rank 0.
+    public let replicated: Bool
     /// Intermediate columns per rank (gate/up OC slices; in reduce mode also down's IC slices).
     public let interPlan: ShardPlan
     /// Hidden columns per rank (down's OC slices, gather mode).
@@ -70,8 +76,9 @@ public final class DistributedMLP: FeedForward {
     /// `packing` is the prefill packing scratch, shareable by MLPs that run one after another.
     public init(comm: Communicator, mode: Mode, hidden: Int, intermediate: Int, align: Int, threads: Int,
                 layer: Int = 0, activation: GatedActivation = .silu, packing: GrowableBuffer = GrowableBuffer(),
-                slice: (String, Range<Int>, Range<Int>) throws -> PlainWeights) throws {
+                replicated: Bool = false, slice: (String, Range<Int>, Range<Int>) throws -> PlainWeights) throws {
         self.comm = comm
+        self.replicated = replicated
         self.mode = mode
         self.hidden = hidden
         self.intermediate = intermediate
@@ -149,13 +156,20 @@ public final class DistributedMLP: FeedForward {
 // MARK: - Decode (M = 1)
 
 extension DistributedMLP {
-    /// out[H] = MLP(h[H]) for one token. `h` and `out` are read/written on rank 0 only (nil elsewhere).
+    /// out[H] = MLP(h[H]) for one token. `h` and `out` are read/written on rank 0 only (nil elsewhere), or on
+    /// every rank when `replicated`.
     /// Each rank checks what it sends for NaN/∞, so a bad value is reported by the rank that made it, at its step;
     /// any failure names the layer and step (`ProtocolError`).
     public func decode(_ h: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) throws {
         let mine = interPlan.slices[comm.rank]
-        // 1. rank 0 thresholds h; one broadcast of the survivors.
+        // 1. rank 0 thresholds h; one broadcast of the survivors (replicated: every rank thresholds its own h).
         try step(.keptH) {
+            if replicated {
+                guard let h else { throw ActSparseError.invalidValue(what: "MLP input", expected: "h on every rank", found: "nil") }
+                try FaultInjection.at(.keptH, rank: comm.rank, layer: layer)
+                try keptH.threshold(h, count: hidden, t: thresholdGateUp)
+                return
+            }
             if comm.isRoot {
                 guard let h else { throw ActSparseError.invalidValue(what: "MLP input", expected: "h on rank 0", found: "nil") }
                 if FaultInjection.configured != nil {  // a test poisons a copy, never the caller's h
@@ -182,11 +196,16 @@ extension DistributedMLP {
             try step(.a) {
                 try FaultInjection.at(.a, rank: comm.rank, layer: layer, payload: g, count: mine.count)
                 try checkOutgoing(g, count: mine.count, what: "a")
-                try timed { try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0) }
+                if replicated {
+                    try timed { try comm.allGatherv(g, count: mine.count, into: aFull, counts: interPlan.counts) }
+                } else {
+                    try timed { try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0) }
+                }
             }
-            if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? intermediate - mine.count : mine.count) }
+            if comm.size > 1 { messageBytes += 4 * (comm.isRoot || replicated ? intermediate - mine.count : mine.count) }
             try step(.keptA) {
                 try FaultInjection.at(.keptA, rank: comm.rank, layer: layer)
+                if replicated { return try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
                 if comm.isRoot { try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
                 try broadcastKept(keptA)
             }
@@ -197,9 +216,14 @@ extension DistributedMLP {
             try step(.out) {
                 try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hr)
                 try checkOutgoing(part, count: hr, what: "MLP output")
-                try timed { try comm.gatherv(part, count: hr, into: out, counts: hiddenPlan.counts, root: 0) }
+                if replicated {
+                    guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
+                    try timed { try comm.allGatherv(part, count: hr, into: out, counts: hiddenPlan.counts) }
+                } else {
+                    try timed { try comm.gatherv(part, count: hr, into: out, counts: hiddenPlan.counts, root: 0) }
+                }
             }
-            if comm.size > 1 { messageBytes += 4 * (comm.isRoot ? hidden - hiddenPlan.counts[0] : hr) }
+            if comm.size > 1 { messageBytes += 4 * (comm.isRoot || replicated ? hidden - hr : hr) }
         case .reduce:
             // 3. threshold my own slice of a, down over my rows for all of out, one reduce-sum.
             try step(.a) {
@@ -212,7 +236,12 @@ extension DistributedMLP {
             try step(.out) {
                 try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hidden)
                 try checkOutgoing(part, count: hidden, what: "partial MLP output")
-                try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
+                if replicated {
+                    guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
+                    try timed { try comm.allReduceSum(part, into: out, count: hidden) }
+                } else {
+                    try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
+                }
             }
             if comm.size > 1 { messageBytes += 4 * hidden }
         }
@@ -264,8 +293,11 @@ extension DistributedMLP {
     public func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws {
         let mine = interPlan.slices[comm.rank]
         let xs = try scratch[0].floats(m * hidden)
-        if comm.isRoot { xs.update(from: x!, count: m * hidden) }
-        try timed { try comm.broadcast(xs, count: m * hidden, root: 0) }
+        if comm.isRoot || replicated {
+            guard let x else { throw ActSparseError.invalidValue(what: "MLP prefill input", expected: "x", found: "nil") }
+            xs.update(from: x, count: m * hidden)
+        }
+        if !replicated { try timed { try comm.broadcast(xs, count: m * hidden, root: 0) } }
         let gm = try scratch[1].floats(m * mine.count), um = try scratch[2].floats(m * mine.count)
         if thresholdPrefill { SparseActivation.zeroDropped(xs, count: m * hidden, t: thresholdGateUp) }
         try gate.prefill(xs, m: m, into: gm)
@@ -281,12 +313,24 @@ extension DistributedMLP {
             let hr = hiddenPlan.slices[comm.rank].count
             let pm = try scratch[3].floats(m * hr)
             try down.prefill(a, m: m, into: pm)
-            let full = try gatherRows(pm, m: m, plan: hiddenPlan)
-            if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
+            if replicated {
+                let full = try allGatherRows(pm, m: m, plan: hiddenPlan)
+                defer { full.deallocate() }
+                guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
+                out.update(from: full, count: m * hidden)
+            } else {
+                let full = try gatherRows(pm, m: m, plan: hiddenPlan)
+                if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
+            }
         case .reduce:
             let pm = try scratch[3].floats(m * hidden)
             try down.prefill(gm, m: m, into: pm)
-            try timed { try comm.reduceSum(pm, into: out, count: m * hidden, root: 0) }
+            if replicated {
+                guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
+                try timed { try comm.allReduceSum(pm, into: out, count: m * hidden) }
+            } else {
+                try timed { try comm.reduceSum(pm, into: out, count: m * hidden, root: 0) }
+            }
         }
     }
 
@@ -306,10 +350,18 @@ extension DistributedMLP {
         return full
     }
 
-    /// `gatherRows` then a broadcast, so every rank holds [M, total].
+    /// Every rank's [M, cols_r] block on every rank as one row-major [M, total] (one all-gather).
     func allGatherRows(_ mineRows: UnsafePointer<Float>, m: Int, plan: ShardPlan) throws -> UnsafeMutablePointer<Float> {
-        let full = try gatherRows(mineRows, m: m, plan: plan) ?? .allocate(capacity: m * plan.total)
-        try timed { try comm.broadcast(full, count: m * plan.total, root: 0) }
+        let counts = plan.counts.map { $0 * m }
+        let blocks = UnsafeMutablePointer<Float>.allocate(capacity: m * plan.total)
+        defer { blocks.deallocate() }
+        try timed { try comm.allGatherv(mineRows, count: counts[comm.rank], into: blocks, counts: counts) }
+        let full = UnsafeMutablePointer<Float>.allocate(capacity: m * plan.total)
+        var offset = 0
+        for s in plan.slices {
+            for r in 0..<m { (full + r * plan.total + s.lowerBound).update(from: blocks + offset + r * s.count, count: s.count) }
+            offset += m * s.count
+        }
         return full
     }
 }

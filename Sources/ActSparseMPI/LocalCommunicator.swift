@@ -32,6 +32,20 @@ public final class LocalCommunicator: Communicator {
         if recv != UnsafeMutablePointer(mutating: send) { recv.update(from: send, count: count) }
     }
 
+    public func allReduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, count: Int) throws {
+        if recv != UnsafeMutablePointer(mutating: send) { recv.update(from: send, count: count) }
+    }
+
+    public func allGatherv(_ send: UnsafePointer<Float>, count: Int, into recv: UnsafeMutablePointer<Float>,
+                           counts: [Int]) throws {
+        guard counts == [count] else {
+            throw CommunicatorError.argument("allGatherv: expected counts [\(count)], found \(counts)")
+        }
+        if recv != UnsafeMutablePointer(mutating: send) { recv.update(from: send, count: count) }
+    }
+
+    public func allReduceMaxLoc(value: Float, index: Int32) throws -> (value: Float, index: Int32) { (value, index) }
+
     public func barrier() throws {}
 
     public func abort(_ message: String, code: Int32) -> Never {

@@ -96,20 +96,8 @@ public final class MPICommunicator: Communicator {
     public func gatherv(_ send: UnsafePointer<Float>, count: Int, into recv: UnsafeMutablePointer<Float>?,
                         counts: [Int], root: Int) throws {
         try checkRoot(root, "MPI_Igatherv")
-        guard counts.count == size, counts[rank] == count, counts.allSatisfy({ $0 >= 0 }),
-              counts.reduce(0, +) <= Int(Int32.max) else {
-            throw CommunicatorError.argument(
-                "MPI_Igatherv on rank \(rank): expected \(size) counts with counts[\(rank)] = \(count), found \(counts)")
-        }
         if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Igatherv: root has no receive buffer") }
-        let layout: (counts: [Int32], displs: [Int32])
-        if let l = gatherLayouts[counts] { layout = l } else {
-            let c32 = counts.map { Int32($0) }
-            var d32 = [Int32](repeating: 0, count: size)
-            for r in 1..<max(1, size) { d32[r] = d32[r - 1] + c32[r - 1] }
-            layout = (c32, d32)
-            gatherLayouts[counts] = layout
-        }
+        let layout = try gatherLayout(counts, count: count, call: "MPI_Igatherv")
         var req: MPI_Request? = cmpi_request_null()
         try layout.counts.withUnsafeBufferPointer { c in
             try layout.displs.withUnsafeBufferPointer { d in
@@ -131,6 +119,55 @@ public final class MPICommunicator: Communicator {
         try MPICommunicator.check(
             MPI_Ireduce(send, recv, Int32(count), cmpi_float(), cmpi_op_sum(), Int32(root), comm, &req), "MPI_Ireduce")
         try wait(&req, "MPI_Ireduce to rank \(root)", peer: peers(root: root))
+    }
+
+    public func allReduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>, count: Int) throws {
+        guard count >= 0 && count <= Int(Int32.max) else { throw CommunicatorError.argument("MPI_Iallreduce of \(count) floats") }
+        let source: UnsafeRawPointer? = recv == UnsafeMutablePointer(mutating: send) ? UnsafeRawPointer(cmpi_in_place())
+            : UnsafeRawPointer(send)
+        var req: MPI_Request? = cmpi_request_null()
+        try MPICommunicator.check(
+            MPI_Iallreduce(source, recv, Int32(count), cmpi_float(), cmpi_op_sum(), comm, &req), "MPI_Iallreduce")
+        try wait(&req, "MPI_Iallreduce of \(count) floats", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
+    }
+
+    public func allGatherv(_ send: UnsafePointer<Float>, count: Int, into recv: UnsafeMutablePointer<Float>,
+                           counts: [Int]) throws {
+        let layout = try gatherLayout(counts, count: count, call: "MPI_Iallgatherv")
+        var req: MPI_Request? = cmpi_request_null()
+        try layout.counts.withUnsafeBufferPointer { c in
+            try layout.displs.withUnsafeBufferPointer { d in
+                try MPICommunicator.check(
+                    MPI_Iallgatherv(send, Int32(count), cmpi_float(), recv, c.baseAddress, d.baseAddress, cmpi_float(),
+                                    comm, &req), "MPI_Iallgatherv")
+                try wait(&req, "MPI_Iallgatherv", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
+            }
+        }
+    }
+
+    public func allReduceMaxLoc(value: Float, index: Int32) throws -> (value: Float, index: Int32) {
+        // MPI_FLOAT_INT is struct { float; int }: MAXLOC keeps the smallest index among equal values.
+        var pair: (Float, Int32) = (value, index), out: (Float, Int32) = (0, 0)
+        var req: MPI_Request? = cmpi_request_null()
+        try MPICommunicator.check(MPI_Iallreduce(&pair, &out, 1, cmpi_float_int(), cmpi_op_maxloc(), comm, &req),
+                                  "MPI_Iallreduce (MAXLOC)")
+        try wait(&req, "MPI_Iallreduce (MAXLOC)", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
+        return out
+    }
+
+    /// Gatherv counts → (counts, displacements) as Int32, made once per distinct layout.
+    func gatherLayout(_ counts: [Int], count: Int, call: String) throws -> (counts: [Int32], displs: [Int32]) {
+        guard counts.count == size, counts[rank] == count, counts.allSatisfy({ $0 >= 0 }),
+              counts.reduce(0, +) <= Int(Int32.max) else {
+            throw CommunicatorError.argument(
+                "\(call) on rank \(rank): expected \(size) counts with counts[\(rank)] = \(count), found \(counts)")
+        }
+        if let l = gatherLayouts[counts] { return l }
+        let c32 = counts.map { Int32($0) }
+        var d32 = [Int32](repeating: 0, count: size)
+        for r in 1..<max(1, size) { d32[r] = d32[r - 1] + c32[r - 1] }
+        gatherLayouts[counts] = (c32, d32)
+        return (c32, d32)
     }
 
     public func barrier() throws {

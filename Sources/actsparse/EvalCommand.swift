@@ -50,7 +50,7 @@ struct EvalCommand: ParsableCommand {
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
                 return commOptions.problem() ?? modelOptions.problem()
             }
-            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
+            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: min(window, tokens + 1),
                                            kv: modelOptions.kv, stepTimeout: commOptions.resolved)
             guard let model = llm.model else { return try llm.follow() }

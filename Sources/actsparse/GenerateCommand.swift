@@ -34,7 +34,7 @@ struct GenerateCommand: ParsableCommand {
                 return sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()
             }
             let t0 = Timing.now()
-            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
+            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv,
                                            stepTimeout: commOptions.resolved)
             let loadSeconds = Double(Timing.now() - t0) * 1e-9
@@ -74,7 +74,8 @@ struct GenerateCommand: ParsableCommand {
         func sites(_ v: [Double]) -> String { v.map { f($0, 2) }.joined(separator: "/") }
         var lines = [
             "prompt tokens \(ids.count), prefill \(f(run.prefillMs, 1)) ms; generated \(run.generated.count) tokens; "
-                + "\(llm.comm.size) rank(s) × \(threadOptions.resolved) thread(s), mode \(modelOptions.mode.rawValue)",
+                + "\(llm.comm.size) rank(s) × \(threadOptions.resolved) thread(s), shard \(llm.scope.rawValue), "
+                + "mode \(modelOptions.mode.rawValue)",
             "decode \(f(run.tokensPerSecond, 1)) tokens/s, sparsity: \(plan.label)",
             "target sparsity (attention/output/gate-up/down, layer means) \(sites(planned)); realized \(sites(realized))",
         ]
@@ -91,10 +92,15 @@ struct GenerateCommand: ParsableCommand {
         lines.append("per token: attention \(f(sp.attention, 2)) ms, MLP \(f(sp.mlp, 2)) ms, LM head \(f(sp.head, 2)) ms"
             + (dense.map { " (dense: \(f($0.split.attention, 2)), \(f($0.split.mlp, 2)), \(f($0.split.head, 2)))" } ?? ""))
         if let coldMs { lines.append("first (cold) prefill \(f(coldMs, 1)) ms; the prefills above are warm") }
-        lines.append("communication \(f(run.commUsPerToken, 1)) µs/token (rank 0, all layers)")
+        let perToken = Double(max(1, run.decodes)), layers = Double(llm.config.layers)
+        lines.append("communication \(f(run.commUsPerToken, 1)) µs/token (rank 0, all layers, "
+            + "\(f(100 * run.commUsPerToken * 1e-6 * run.tokensPerSecond, 1)) % of the token); per token "
+            + "\(f(Double(run.traffic.collectives) / perToken, 1)) collectives (\(f(Double(run.traffic.collectives) / perToken / layers, 2)) "
+            + "per layer), \(f(Double(run.traffic.bytes) / perToken / 1e3, 1)) kB "
+            + "(\(f(Double(run.traffic.bytes) / perToken / layers / 1e3, 2)) kB per layer)")
         lines.append("load \(f(loadSeconds, 2)) s (\(f(Double(llm.gguf.size) / 1e6 / max(loadSeconds, 1e-9), 0)) MB/s of a "
-            + "\(f(Double(llm.gguf.size) / 1e6, 0)) MB file, every rank ready); peak RSS of rank 0 "
-            + "\(f(Memory.peakResident() / 1e6, 0)) MB")
+            + "\(f(Double(llm.gguf.size) / 1e6, 0)) MB file, every rank ready); peak RSS per rank "
+            + (try llm.peakResidentPerRank()).map { f($0 / 1e6, 0) }.joined(separator: ", ") + " MB")
         FileHandle.standardError.write(Data(("--\n" + lines.joined(separator: "\n") + "\n").utf8))
     }
 
@@ -105,6 +111,8 @@ struct GenerateCommand: ParsableCommand {
         /// [site] realized, layer means
         var sparsity = [0.0, 0, 0, 0]
         var commUsPerToken = 0.0
+        /// collectives and payload bytes over the decode steps (rank 0)
+        var traffic = (collectives: 0, bytes: 0)
         var decodes = 0
         var split = (attention: 0.0, mlp: 0.0, head: 0.0)
         var tokensPerSecond: Double { Double(decodes) / max(decodeSeconds, 1e-9) }
@@ -116,13 +124,12 @@ struct GenerateCommand: ParsableCommand {
         model.reset()
         try llm.setPlan(plan, table: table, path: sparsityOptions.path(for: modelOptions.model))
         var sampler = Sampler(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
-        var logits: UnsafeMutablePointer<Float>!
-        p.prefillMs = try Timing.seconds { logits = try llm.prefill(ids) } * 1e3
+        var next: Int32 = 0
+        p.prefillMs = try Timing.seconds { next = try llm.prefill(ids, sampler: &sampler) } * 1e3
         llm.resetStats()
         model.decodeNanos = (0, 0, 0)
         var out = TextStream()
         if stream { print(chat ? "" : prompt, terminator: ""); fflush(stdout) }
-        var next = try sampler.sample(logits, count: model.config.vocab)
         let t0 = Timing.now()
         while p.generated.count < n {
             if next == model.tokenizer.eos || (model.tokenizer.isControl(next) && stream) { break }
@@ -132,9 +139,8 @@ struct GenerateCommand: ParsableCommand {
                 fflush(stdout)
             }
             if p.generated.count == n { break }
-            logits = try llm.decode(next)
+            next = try llm.decode(next, sampler: &sampler)
             p.decodes += 1
-            next = try sampler.sample(logits, count: model.config.vocab)
         }
         p.decodeSeconds = Double(Timing.now() - t0) * 1e-9
         p.sparsity = llm.realizedSiteSparsity
@@ -142,6 +148,7 @@ struct GenerateCommand: ParsableCommand {
         p.split = (Double(model.decodeNanos.attention) * per, Double(model.decodeNanos.mlp) * per,
                    Double(model.decodeNanos.head) * per)
         p.commUsPerToken = Double(llm.commNanos) / 1e3 / Double(max(1, p.decodes))
+        p.traffic = llm.traffic
         return p
     }
 }

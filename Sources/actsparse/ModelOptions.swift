@@ -22,7 +22,12 @@ enum ModelCache {
 struct ModelOptions: ParsableArguments {
     @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
     var model: String = ModelCache.defaultModel
-    @Option(help: "MLP distribution: gather or reduce.") var mode: DistributedMLP.Mode = .gather
+    @Option(help: ArgumentHelp("How blocks end across ranks: gather (all-gathers; logits bit-identical to one rank) or "
+        + "reduce (one all-reduce per block; in --shard mlp, the MLP's one reduce)."))
+    var mode: DistributedMLP.Mode = .gather
+    @Option(help: ArgumentHelp("What the ranks share: model (each rank holds 1/N of attention, KV cache, MLPs and LM head) "
+        + "or mlp (only the MLPs are sharded; rank 0 runs the rest)."))
+    var shard: DistributedLlama.Scope = .model
     @Option(help: "KV cache length (tokens).") var context = 2048
     @Option(help: "KV cache precision: f32 (exact) or f16 (half the bytes attention reads at long contexts).")
     var kv: KVCache.Precision = .f32
@@ -98,3 +103,4 @@ struct SparsityOptions: ParsableArguments {
 }
 
 extension KVCache.Precision: ExpressibleByArgument {}
+extension DistributedLlama.Scope: ExpressibleByArgument {}

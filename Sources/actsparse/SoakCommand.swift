@@ -36,7 +36,7 @@ struct SoakCommand: ParsableCommand {
                 if !(maxGrowth >= 0) { return "--max-growth must be ≥ 0" }
                 return sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()
             }
-            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode,
+            let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv,
                                            stepTimeout: commOptions.resolved)
             var rss = RSSSampler(every: sampleEvery, warmup: warmup ?? perPrompt * SoakCommand.prompts.count)

@@ -4,19 +4,28 @@
 /// activation) is read from `config.architecture`, not forked. The MLPs are `FeedForward` blocks supplied by the
 /// caller (sharded over MPI ranks or local); every other linear layer is a `SparseFC` here, whose input is
 /// thresholded per layer in decode when `attentionThresholds` / `outputThresholds` are set (the LM head stays dense).
+///
+/// Under whole-model tensor parallelism each rank builds one of these with its `ModelShard` (its heads, KV cache,
+/// output-projection and vocabulary slices) and an `exchange`; the residual stream is the same on every rank.
 public final class LlamaModel {
     public let config: LlamaConfig
     public let gguf: GGUFFile
     public let tokenizer: Tokenizer
     public let mlps: [FeedForward]
     let embedding: GGUFFile.TensorInfo
+    /// What this rank holds (everything on one rank).
+    public let shard: ModelShard
+    /// The collectives after the output projection (nil: one rank).
+    let exchange: ModelExchange?
+    /// This rank's query and KV widths (heads × headDim): qDim and kvDim on one rank.
+    let lq: Int, lkv: Int
 
     struct Layer {
         /// [H] RMSNorm weights before attention and before the MLP
         let attnNorm: [Float], ffnNorm: [Float]
-        /// [H, qDim], [H, kvDim], [H, kvDim], [qDim, H]
+        /// [H, lq], [H, lkv], [H, lkv] (this rank's heads); o: [lq, H] (`rows`) or [qDim, H_r] (`columns`)
         let q: SparseFC, k: SparseFC, v: SparseFC, o: SparseFC
-        /// [qDim], [kvDim], [kvDim] projection biases (Qwen2)
+        /// [lq], [lkv], [lkv] projection biases (Qwen2), this rank's heads
         let qBias: [Float]?, kBias: [Float]?, vBias: [Float]?
         /// [headDim] per-head RMSNorm weights of q and k (Gemma-3)
         let qNorm: [Float]?, kNorm: [Float]?
@@ -28,25 +37,32 @@ public final class LlamaModel {
     let layers: [Layer]
     /// [H]
     let outputNorm: [Float]
-    /// [H, vocab] (the tied embedding, repacked once)
+    /// [H, vocab_r] (the tied embedding, repacked once): this rank's vocabulary slice
     let lmHead: SparseFC
 
     // MARK: Run state, allocated once
-    /// [layers, context, kvDim] keys and values
+    /// [layers, context, lkv] keys and values of this rank's KV heads
     public let kvCache: KVCache
     /// [H] residual stream, normed copy, branch output
     let x: UnsafeMutablePointer<Float>, xn: UnsafeMutablePointer<Float>, branch: UnsafeMutablePointer<Float>
-    /// [qDim] query, attention output; [kvDim] key, value
+    /// [lq] query; [qDim] attention output (this rank's heads first; `columns` gathers all heads into it)
     let q: UnsafeMutablePointer<Float>, attn: UnsafeMutablePointer<Float>
+    /// [lkv] key, value
     let kv: UnsafeMutablePointer<Float>, vv: UnsafeMutablePointer<Float>
     /// [heads per KV head, context] attention scores of the query heads sharing one KV head
     let scores: UnsafeMutablePointer<Float>
-    /// [vocab]
+    /// [vocab_r] this rank's logits (all of them on one rank)
     public let logits: UnsafeMutablePointer<Float>
-    /// kept channels of the attention input [H] (also the LM head's, all kept) and of the attention output [qDim]
+    /// kept channels of the attention input [H] (also the LM head's, all kept) and of the output projection's
+    /// input ([lq] in `rows` mode, [qDim] in `columns` mode)
     let keptH: SparseActivation, keptQ: SparseActivation
-    /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V, and all rows' logits
-    let prefillScratch = (0..<8).map { _ in GrowableBuffer() }
+    /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V, all rows' logits, and the
+    /// gathered attention output, its rows, and the output projection's slice (`columns` mode)
+    let prefillScratch = (0..<11).map { _ in GrowableBuffer() }
+    /// [H_r] the output projection's slice (`columns` mode)
+    let oPart: UnsafeMutablePointer<Float>
+    /// Nanoseconds in the attention block's collectives since `resetStats`.
+    public private(set) var exchangeNanos: UInt64 = 0
     /// Prefill drops the channels under the attention thresholds too (zeroes them before q/k/v and o): the same
     /// arithmetic as sparse decode, batched. Calibration scores held-out text this way; off for serving.
     public var thresholdPrefill = false
@@ -65,26 +81,44 @@ public final class LlamaModel {
     public var capture: ((Int, SparsitySite, UnsafePointer<Float>, Int) -> Void)?
 
     /// `makeMLP(layer)` builds layer l's MLP (it may shard it over ranks). `context` caps the KV cache.
+    /// `shard` (nil: everything) says which heads and slices this rank loads; `exchange` joins the ranks.
     public init(gguf g: GGUFFile, threads: Int, context: Int = 2048, kvPrecision: KVCache.Precision = .f32,
+                shard: ModelShard? = nil, exchange: ModelExchange? = nil,
                 makeMLP: (Int) throws -> FeedForward) throws {
         var c = try LlamaConfig(gguf: g)
         c.context = min(context, c.context)
         config = c
         gguf = g
+        let sh = shard ?? .whole(c)
+        guard sh.isWhole || exchange != nil else {
+            throw ActSparseError.invalidValue(what: "sharded model", expected: "an exchange between ranks", found: "none")
+        }
+        self.shard = sh
+        self.exchange = exchange
+        let d = c.headDim
+        lq = sh.heads.count * d
+        lkv = sh.kvHeads.count * d
+        let qCols = (sh.heads.lowerBound * d)..<(sh.heads.upperBound * d)
+        let kvCols = (sh.kvHeads.lowerBound * d)..<(sh.kvHeads.upperBound * d)
         tokenizer = try Tokenizer(gguf: g)
         embedding = try g.tensor("token_embd.weight", dims: [c.hidden, c.vocab])
         var ls: [Layer] = []
         var ms: [FeedForward] = []
         let packing = GrowableBuffer()
         let arch = c.architecture
-        func fc(_ name: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
-            try SparseFC(weights: try g.plainWeights(try g.tensor(name, dims: [ic, oc])), threads: threads, packing: packing)
+        /// This rank's W[rows, cols] of an [ic, oc] FC (all of it by default).
+        func fc(_ name: String, _ ic: Int, _ oc: Int, rows: Range<Int>? = nil, cols: Range<Int>? = nil) throws -> SparseFC {
+            let t = try g.tensor(name, dims: [ic, oc])
+            let w = try g.plainWeights(t, rows: rows == 0..<ic ? nil : rows, cols: cols == 0..<oc ? nil : cols)
+            return try SparseFC(weights: w, threads: threads, packing: packing)
         }
-        /// A 1-D tensor: required, optional (nil if absent), or absent.
-        func vector(_ name: String, _ n: Int, required: Bool) throws -> [Float]? {
+        /// A 1-D tensor: required, optional (nil if absent), or absent; `slice` keeps part of it.
+        func vector(_ name: String, _ n: Int, required: Bool, slice: Range<Int>? = nil) throws -> [Float]? {
             guard required || g.tensors[name] != nil else { return nil }
-            return try g.floats(name, count: n)
+            let v = try g.floats(name, count: n)
+            return slice.map { Array(v[$0]) } ?? v
         }
+        let oRows = sh.output == .rows ? qCols : 0..<c.qDim, oCols = sh.output == .rows ? 0..<c.hidden : sh.hidden
         for l in 0..<c.layers {
             let p = "blk.\(l)."
             _ = try g.tensor(p + "ffn_gate.weight", dims: [c.hidden, c.intermediate])
@@ -92,13 +126,13 @@ public final class LlamaModel {
             _ = try g.tensor(p + "ffn_down.weight", dims: [c.intermediate, c.hidden])
             ls.append(Layer(attnNorm: try g.floats(p + "attn_norm.weight", count: c.hidden),
                             ffnNorm: try g.floats(p + "ffn_norm.weight", count: c.hidden),
-                            q: try fc(p + "attn_q.weight", c.hidden, c.qDim),
-                            k: try fc(p + "attn_k.weight", c.hidden, c.kvDim),
-                            v: try fc(p + "attn_v.weight", c.hidden, c.kvDim),
-                            o: try fc(p + "attn_output.weight", c.qDim, c.hidden),
-                            qBias: try vector(p + "attn_q.bias", c.qDim, required: arch.qkvBias),
-                            kBias: try vector(p + "attn_k.bias", c.kvDim, required: arch.qkvBias),
-                            vBias: try vector(p + "attn_v.bias", c.kvDim, required: arch.qkvBias),
+                            q: try fc(p + "attn_q.weight", c.hidden, c.qDim, cols: qCols),
+                            k: try fc(p + "attn_k.weight", c.hidden, c.kvDim, cols: kvCols),
+                            v: try fc(p + "attn_v.weight", c.hidden, c.kvDim, cols: kvCols),
+                            o: try fc(p + "attn_output.weight", c.qDim, c.hidden, rows: oRows, cols: oCols),
+                            qBias: try vector(p + "attn_q.bias", c.qDim, required: arch.qkvBias, slice: qCols),
+                            kBias: try vector(p + "attn_k.bias", c.kvDim, required: arch.qkvBias, slice: kvCols),
+                            vBias: try vector(p + "attn_v.bias", c.kvDim, required: arch.qkvBias, slice: kvCols),
                             qNorm: try vector(p + "attn_q_norm.weight", c.headDim, required: arch.qkNorm),
                             kNorm: try vector(p + "attn_k_norm.weight", c.headDim, required: arch.qkNorm),
                             postAttnNorm: try vector(p + "post_attention_norm.weight", c.hidden, required: arch.postNorms),
@@ -111,17 +145,19 @@ public final class LlamaModel {
         outputNorm = try g.floats("output_norm.weight", count: c.hidden)
         // Tied embeddings unless the file has its own head; either way [H, vocab] (the LM head writes vocab floats).
         let head = g.tensors["output.weight"] != nil ? try g.tensor("output.weight", dims: [c.hidden, c.vocab]) : embedding
-        lmHead = try SparseFC(weights: try g.plainWeights(head), threads: threads, packing: packing)
+        lmHead = try SparseFC(weights: try g.plainWeights(head, cols: sh.isWhole ? nil : sh.vocab), threads: threads,
+                              packing: packing)
 
         let ctx = c.context
-        kvCache = try KVCache(layers: c.layers, context: ctx, kvDim: c.kvDim, precision: kvPrecision)
+        kvCache = try KVCache(layers: c.layers, context: ctx, kvDim: lkv, precision: kvPrecision)
         x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
-        q = .allocate(capacity: c.qDim); attn = .allocate(capacity: c.qDim)
-        kv = .allocate(capacity: c.kvDim); vv = .allocate(capacity: c.kvDim)
+        q = .allocate(capacity: max(1, lq)); attn = .allocate(capacity: c.qDim)
+        kv = .allocate(capacity: max(1, lkv)); vv = .allocate(capacity: max(1, lkv))
         scores = .allocate(capacity: ctx * (c.heads / c.kvHeads))
-        logits = .allocate(capacity: c.vocab)
+        logits = .allocate(capacity: sh.vocab.count)
+        oPart = .allocate(capacity: c.hidden)
         keptH = SparseActivation(width: c.hidden)
-        keptQ = SparseActivation(width: c.qDim)
+        keptQ = SparseActivation(width: sh.output == .rows ? lq : c.qDim)
         attentionThresholds = Array(repeating: 0, count: c.layers)
         outputThresholds = Array(repeating: 0, count: c.layers)
         // Llama-3's long-context RoPE arrives as per-frequency divisors (rope_freqs.weight [headDim / 2]).
@@ -153,7 +189,7 @@ public final class LlamaModel {
     }
 
     deinit {
-        for p in [x, xn, branch, q, attn, kv, vv, scores, logits] { p.deallocate() }
+        for p in [x, xn, branch, q, attn, kv, vv, scores, logits, oPart] { p.deallocate() }
     }
 
     /// Bytes of weights one dense decode token reads in the attention projections (q, k, v, o of every layer)
@@ -181,12 +217,12 @@ public final class LlamaModel {
         outputThresholds = output
     }
 
-    public func resetStats() { keptAttention = 0; keptOutput = 0; statTokens = 0 }
+    public func resetStats() { keptAttention = 0; keptOutput = 0; statTokens = 0; exchangeNanos = 0 }
 
     /// Realized sparsity of the attention input and of the output projection's input since `resetStats`.
     public var realizedAttentionSparsity: (attention: Double, output: Double) {
         let t = Double(max(1, statTokens * config.layers))
-        return (1 - Double(keptAttention) / (t * Double(config.hidden)), 1 - Double(keptOutput) / (t * Double(config.qDim)))
+        return (1 - Double(keptAttention) / (t * Double(config.hidden)), 1 - Double(keptOutput) / (t * Double(keptQ.width)))
     }
 
     /// The FCs an attention site feeds in layer l (q, k, v or o); empty for the MLP's sites.
@@ -222,9 +258,7 @@ public final class LlamaModel {
             prepareQKV(layer, q: q, k: kv, v: vv, pos: position)
             kvCache.store(layer: l, pos: position, k: kv, v: vv)
             attend(layer: l, pos: position, q: q, into: attn)
-            try keep(keptQ, attn, count: c.qDim, t: outputThresholds[l])
-            keptOutput &+= keptQ.count
-            try layer.o.decode(keptQ, into: branch)
+            try outputProjection(layer, l, m: 1, decode: true, attention: attn, into: branch)
             residual(branch, layer.postAttnNorm, into: x)
             rmsNorm(x, layer.ffnNorm, into: xn)
             let t1 = Timing.now()
@@ -239,6 +273,61 @@ public final class LlamaModel {
         statTokens += 1
         defer { decodeNanos.head &+= Timing.now() - t0 }
         return try head(x)
+    }
+
+    /// branch[M, H] = o(attention[M, lq]) summed over ranks. Decode (M = 1) thresholds its input (sparse GEMV);
+    /// prefill is dense unless `thresholdPrefill`. `rows`: this rank's IC slice, then one all-reduce.
+    /// `columns`: the whole attention output gathered first, then this rank's OC slice, then gathered.
+    func outputProjection(_ layer: Layer, _ l: Int, m: Int, decode: Bool, attention a: UnsafeMutablePointer<Float>,
+                          into branch: UnsafeMutablePointer<Float>) throws {
+        let c = config
+        var input = a, width = lq
+        if shard.output == .columns && !shard.isWhole {
+            // [M, qDim] every rank's heads, then rank-major blocks reordered into rows
+            width = c.qDim
+            let counts = shard.headPlan.map { $0.count * c.headDim * m }
+            let blocks = try prefillScratch[8].floats(m * c.qDim)
+            try exchanged { try exchange?.gather(a, count: m * lq, into: blocks, counts: counts) }
+            input = m == 1 ? blocks : try prefillScratch[9].floats(m * c.qDim)
+            if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: input) }
+        }
+        if decode {
+            try keep(keptQ, input, count: width, t: outputThresholds[l])
+            keptOutput &+= keptQ.count
+        } else {
+            capture?(l, .output, input, m)
+            if thresholdPrefill { SparseActivation.zeroDropped(input, count: m * width, t: outputThresholds[l]) }
+        }
+        switch (shard.output, shard.isWhole) {
+        case (_, true), (.rows, false):
+            if decode { try layer.o.decode(keptQ, into: branch) } else { try layer.o.prefill(input, m: m, into: branch) }
+            if !shard.isWhole { try exchanged { try exchange?.sum(branch, count: m * c.hidden) } }
+        case (.columns, false):
+            let hr = shard.hidden.count
+            let part = decode ? oPart : try prefillScratch[10].floats(m * hr)
+            if decode { try layer.o.decode(keptQ, into: part) } else { try layer.o.prefill(input, m: m, into: part) }
+            let counts = shard.hiddenPlan.map { $0.count * m }
+            let blocks = try prefillScratch[8].floats(m * c.hidden)
+            try exchanged { try exchange?.gather(part, count: m * hr, into: m == 1 ? branch : blocks, counts: counts) }
+            if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: branch) }
+        }
+    }
+
+    /// Rank-major blocks [rank][M, width_r] → rows [M, Σ width_r].
+    static func interleave(_ blocks: UnsafePointer<Float>, rows m: Int, widths: [Int], into out: UnsafeMutablePointer<Float>) {
+        let total = widths.reduce(0, +)
+        var offset = 0, column = 0
+        for w in widths {
+            for r in 0..<m { (out + r * total + column).update(from: blocks + offset + r * w, count: w) }
+            offset += m * w
+            column += w
+        }
+    }
+
+    @inline(__always) func exchanged(_ body: () throws -> Void) rethrows {
+        let t0 = Timing.now()
+        try body()
+        exchangeNanos &+= Timing.now() - t0
     }
 
     /// logits = LM head(RMSNorm(h)).
@@ -264,11 +353,11 @@ public final class LlamaModel {
         guard position + m <= c.context else {
             throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + m)")
         }
-        // [M, H] residual, normed, branch; [M, qDim] queries, attention; [M, kvDim] keys, values.
+        // [M, H] residual, normed, branch; [M, lq] queries, attention; [M, lkv] keys, values.
         let X = try prefillScratch[0].floats(m * c.hidden), XN = try prefillScratch[1].floats(m * c.hidden)
         let B = try prefillScratch[2].floats(m * c.hidden)
-        let Q = try prefillScratch[3].floats(m * c.qDim), A = try prefillScratch[4].floats(m * c.qDim)
-        let K = try prefillScratch[5].floats(m * c.kvDim), V = try prefillScratch[6].floats(m * c.kvDim)
+        let Q = try prefillScratch[3].floats(m * max(1, lq)), A = try prefillScratch[4].floats(m * max(1, lq))
+        let K = try prefillScratch[5].floats(m * max(1, lkv)), V = try prefillScratch[6].floats(m * max(1, lkv))
         for (r, t) in tokens.enumerated() {
             guard t >= 0 && Int(t) < c.vocab else {
                 throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")
@@ -284,13 +373,11 @@ public final class LlamaModel {
             try layer.v.prefill(XN, m: m, into: V)
             for r in 0..<m {
                 let pos = position + r
-                prepareQKV(layer, q: Q + r * c.qDim, k: K + r * c.kvDim, v: V + r * c.kvDim, pos: pos)
-                kvCache.store(layer: l, pos: pos, k: K + r * c.kvDim, v: V + r * c.kvDim)
+                prepareQKV(layer, q: Q + r * lq, k: K + r * lkv, v: V + r * lkv, pos: pos)
+                kvCache.store(layer: l, pos: pos, k: K + r * lkv, v: V + r * lkv)
             }
-            for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * c.qDim, into: A + r * c.qDim) }
-            capture?(l, .output, A, m)
-            if thresholdPrefill { SparseActivation.zeroDropped(A, count: m * c.qDim, t: outputThresholds[l]) }
-            try layer.o.prefill(A, m: m, into: B)
+            for r in 0..<m { attend(layer: l, pos: position + r, q: Q + r * lq, into: A + r * lq) }
+            try outputProjection(layer, l, m: m, decode: false, attention: A, into: B)
             for r in 0..<m { residual(B + r * c.hidden, layer.postAttnNorm, into: X + r * c.hidden) }
             for r in 0..<m { rmsNorm(X + r * c.hidden, layer.ffnNorm, into: XN + r * c.hidden) }
             try mlps[l].prefill(XN, m: m, into: B)
@@ -324,17 +411,17 @@ public final class LlamaModel {
         for i in 0..<config.hidden { x[i] += branch[i] }
     }
 
-    /// Biases, per-head q/k norms and RoPE on one token's q, k and v at `pos`.
+    /// Biases, per-head q/k norms and RoPE on one token's q [lq], k and v [lkv] (this rank's heads) at `pos`.
     func prepareQKV(_ layer: Layer, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
                     v: UnsafeMutablePointer<Float>, pos: Int) {
-        let c = config
-        if let b = layer.qBias { for i in 0..<c.qDim { q[i] += b[i] } }
-        if let b = layer.kBias { for i in 0..<c.kvDim { k[i] += b[i] } }
-        if let b = layer.vBias { for i in 0..<c.kvDim { v[i] += b[i] } }
-        if let w = layer.qNorm { for h in 0..<c.heads { rmsNorm(q + h * c.headDim, w, into: q + h * c.headDim, count: c.headDim) } }
-        if let w = layer.kNorm { for h in 0..<c.kvHeads { rmsNorm(k + h * c.headDim, w, into: k + h * c.headDim, count: c.headDim) } }
-        rope(q, heads: c.heads, pos: pos, local: layer.local)
-        rope(k, heads: c.kvHeads, pos: pos, local: layer.local)
+        let d = config.headDim, nq = shard.heads.count, nkv = shard.kvHeads.count
+        if let b = layer.qBias { for i in 0..<lq { q[i] += b[i] } }
+        if let b = layer.kBias { for i in 0..<lkv { k[i] += b[i] } }
+        if let b = layer.vBias { for i in 0..<lkv { v[i] += b[i] } }
+        if let w = layer.qNorm { for h in 0..<nq { rmsNorm(q + h * d, w, into: q + h * d, count: d) } }
+        if let w = layer.kNorm { for h in 0..<nkv { rmsNorm(k + h * d, w, into: k + h * d, count: d) } }
+        rope(q, heads: nq, pos: pos, local: layer.local)
+        rope(k, heads: nkv, pos: pos, local: layer.local)
     }
 
     /// out = v / rms(v) ⊙ w over `count` values (default: hidden). `out` may alias `v`.
@@ -364,9 +451,10 @@ public final class LlamaModel {
         }
     }
 
-    /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos. The query heads
-    /// that share a KV head are done together, so each cached key and value is read once (the KV cache, not
-    /// the arithmetic, bounds this at long contexts). Head dims that are multiples of 16 go through SIMD16.
+    /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos, over this rank's
+    /// heads (q and out [lq]). The query heads that share a KV head are done together, so each cached key and
+    /// value is read once (the KV cache, not the arithmetic, bounds this at long contexts). Head dims that are
+    /// multiples of 16 go through SIMD16.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         switch kvCache.precision {
         case .f32: attend(KVf32.self, layer: l, pos: pos, q: q, into: out)
@@ -383,14 +471,18 @@ public final class LlamaModel {
         let group = c.heads / c.kvHeads
         let scale = c.attentionScale
         let kBase = kvCache.row(kvCache.keys, layer: l, pos: first), vBase = kvCache.row(kvCache.values, layer: l, pos: first)
-        let rowBytes = c.kvDim * E.size
+        let rowBytes = lkv * E.size
         let vec = d % 16 == 0
-        for kvh in 0..<c.kvHeads {
-            // scores[g * n + t] = q_(kvh·group+g) · k_t
+        for (j, kvh) in shard.kvHeads.enumerated() {
+            // This rank's query heads on KV head kvh (all `group` of them unless query heads are split), as
+            // offsets into q and out.
+            let h0 = max(shard.heads.lowerBound, kvh * group), h1 = min(shard.heads.upperBound, (kvh + 1) * group)
+            let q0 = h0 - shard.heads.lowerBound, ng = h1 - h0
+            // scores[g * n + t] = q_(q0+g) · k_t
             for t in 0..<n {
-                let k = kBase + t * rowBytes + kvh * d * E.size
-                for g in 0..<group {
-                    let qh = q + (kvh * group + g) * d
+                let k = kBase + t * rowBytes + j * d * E.size
+                for g in 0..<ng {
+                    let qh = q + (q0 + g) * d
                     var s: Float = 0
                     if vec {
                         var acc = V()
@@ -404,7 +496,7 @@ public final class LlamaModel {
                     scores[g * n + t] = s * scale
                 }
             }
-            for g in 0..<group {
+            for g in 0..<ng {
                 let sc = scores + g * n
                 var mx = -Float.infinity
                 for t in 0..<n { mx = max(mx, sc[t]) }
@@ -412,14 +504,14 @@ public final class LlamaModel {
                 for t in 0..<n { sc[t] = expf(sc[t] - mx); sum += sc[t] }
                 let inv = 1 / sum
                 for t in 0..<n { sc[t] *= inv }
-                let oh = out + (kvh * group + g) * d
+                let oh = out + (q0 + g) * d
                 for i in 0..<d { oh[i] = 0 }
             }
             for t in 0..<n {
-                let v = vBase + t * rowBytes + kvh * d * E.size
-                for g in 0..<group {
+                let v = vBase + t * rowBytes + j * d * E.size
+                for g in 0..<ng {
                     let w = scores[g * n + t]
-                    let oh = out + (kvh * group + g) * d
+                    let oh = out + (q0 + g) * d
                     if vec {
                         let wv = V(repeating: w)
                         for i in stride(from: 0, to: d, by: 16) {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Picks the next token from logits: greedy (argmax), or temperature + nucleus (top-p) with a seeded generator.
 public struct Sampler {
     public var temperature: Float
@@ -30,7 +34,20 @@ public struct Sampler {
             probs.append((p, i))
             sum += p
         }
-        probs.sort { $0.0 > $1.0 }
+        return try pick(probs, total: sum)
+    }
+
+    /// The nucleus draw: `candidates` (probability relative to the largest, token) hold at least every token of
+    /// the nucleus, `total` is the sum over the whole vocabulary. Under vocabulary-sliced heads each rank sends
+    /// only its tokens that can be in the nucleus (`nucleusCandidates`), and this gives the same draw.
+    public mutating func pick(_ candidates: [(Float, Int)], total sum: Float) throws -> Int32 {
+        guard !candidates.isEmpty, sum > 0, sum.isFinite else {
+            throw ActSparseError.invalidValue(what: "sampling candidates", expected: "≥ 1 and a finite positive total",
+                                              found: "\(candidates.count), total \(sum)")
+        }
+        var probs = candidates
+        let n = probs.count
+        probs.sort(by: Sampler.descending)
         var keep = 0, mass: Float = 0
         while keep < n && (keep == 0 || mass < topP * sum) { mass += probs[keep].0; keep += 1 }
         var r = rng.uniform() * mass
@@ -40,8 +57,36 @@ public struct Sampler {
         }
         return Int32(probs[keep - 1].1)
     }
-}
 
-#if canImport(Glibc)
-import Glibc
-#endif
+    /// One slice's share of the nucleus: p = exp((logit − max) / T) of `count` logits whose first token id is
+    /// `offset`, sorted, cut after the first prefix whose mass reaches topP · total (that prefix holds every
+    /// token of this slice that the whole nucleus can hold). `max` and `total` are over the whole vocabulary.
+    public func nucleusCandidates(_ logits: UnsafePointer<Float>, count n: Int, offset: Int, max mx: Float,
+                                  total: Float) -> [(Float, Int)] {
+        var probs: [(Float, Int)] = []
+        probs.reserveCapacity(n)
+        for i in 0..<n { probs.append((expf((logits[i] - mx) / temperature), offset + i)) }
+        probs.sort(by: Sampler.descending)
+        var keep = 0, mass: Float = 0
+        while keep < n && (keep == 0 || mass < topP * total) { mass += probs[keep].0; keep += 1 }
+        return Array(probs[..<keep])
+    }
+
+    /// Larger p first; equal p: smaller token first (the same order whoever sorts).
+    static func descending(_ a: (Float, Int), _ b: (Float, Int)) -> Bool { a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) }
+
+    /// Σ exp((logit − max) / T) over one slice.
+    public func partialSum(_ logits: UnsafePointer<Float>, count n: Int, max mx: Float) -> Float {
+        var sum: Float = 0
+        for i in 0..<n { sum += expf((logits[i] - mx) / temperature) }
+        return sum
+    }
+
+    /// Throws unless the settings can sample.
+    public func validate() throws {
+        guard temperature >= 0, temperature.isFinite, topP > 0, topP <= 1 else {
+            throw ActSparseError.invalidValue(what: "sampling settings", expected: "finite temperature ≥ 0, top-p in (0, 1]",
+                                              found: "temperature \(temperature), top-p \(topP)")
+        }
+    }
+}
