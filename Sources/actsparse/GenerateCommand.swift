@@ -23,6 +23,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Nucleus sampling mass.") var topP: Float = 0.95
     @Option(help: "Sampling seed.") var seed: UInt64 = 1
     @Flag(help: "Skip the dense re-run that measures dense decode tokens/s.") var noDenseBaseline = false
+    @Flag(help: ArgumentHelp("Gather the whole logits to rank 0 at every step and print a checksum of their bits "
+        + "(compares rank counts: equal in --mode gather)."))
+    var checksum = false
 
     func run() throws {
         try withWorld(commOptions) { comm in
@@ -91,6 +94,7 @@ struct GenerateCommand: ParsableCommand {
         let sp = run.split
         lines.append("per token: attention \(f(sp.attention, 2)) ms, MLP \(f(sp.mlp, 2)) ms, LM head \(f(sp.head, 2)) ms"
             + (dense.map { " (dense: \(f($0.split.attention, 2)), \(f($0.split.mlp, 2)), \(f($0.split.head, 2)))" } ?? ""))
+        if checksum { lines.append("logits checksum \(run.checksum.hex) (prefill's last row and every decode step)") }
         if let coldMs { lines.append("first (cold) prefill \(f(coldMs, 1)) ms; the prefills above are warm") }
         let perToken = Double(max(1, run.decodes)), layers = Double(llm.config.layers)
         lines.append("communication \(f(run.commUsPerToken, 1)) µs/token (rank 0, all layers, "
@@ -113,6 +117,7 @@ struct GenerateCommand: ParsableCommand {
         var commUsPerToken = 0.0
         /// collectives and payload bytes over the decode steps (rank 0)
         var traffic = (collectives: 0, bytes: 0)
+        var checksum = Checksum()
         var decodes = 0
         var split = (attention: 0.0, mlp: 0.0, head: 0.0)
         var tokensPerSecond: Double { Double(decodes) / max(decodeSeconds, 1e-9) }
@@ -125,7 +130,16 @@ struct GenerateCommand: ParsableCommand {
         try llm.setPlan(plan, table: table, path: sparsityOptions.path(for: modelOptions.model))
         var sampler = Sampler(temperature: greedy ? 0 : temperature, topP: topP, seed: seed)
         var next: Int32 = 0
-        p.prefillMs = try Timing.seconds { next = try llm.prefill(ids, sampler: &sampler) } * 1e3
+        /// The next token through the cheapest pick, or (--checksum) from the whole logits, summed into the checksum.
+        func step(_ forward: () throws -> UnsafeMutablePointer<Float>) throws -> Int32 {
+            let logits = try forward()
+            let row = Array(UnsafeBufferPointer(start: logits, count: model.config.vocab))
+            p.checksum.add(row)
+            return try sampler.sample(logits, count: row.count)
+        }
+        p.prefillMs = try Timing.seconds {
+            next = checksum ? try step { try llm.prefill(ids) } : try llm.prefill(ids, sampler: &sampler)
+        } * 1e3
         llm.resetStats()
         model.decodeNanos = (0, 0, 0)
         var out = TextStream()
@@ -139,7 +153,8 @@ struct GenerateCommand: ParsableCommand {
                 fflush(stdout)
             }
             if p.generated.count == n { break }
-            next = try llm.decode(next, sampler: &sampler)
+            let token = next
+            next = checksum ? try step { try llm.decode(token) } : try llm.decode(token, sampler: &sampler)
             p.decodes += 1
         }
         p.decodeSeconds = Double(Timing.now() - t0) * 1e-9

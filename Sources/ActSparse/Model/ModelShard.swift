@@ -19,7 +19,7 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
     public let kvHeads: Range<Int>
     /// LM head columns per rank [rank].
     public let vocabPlan: [Range<Int>]
-    /// Output projection columns per rank (`columns` mode) [rank].
+    /// Output projection columns per rank (`columns` mode; all of them on every rank in `rows` mode) [rank].
     public let hiddenPlan: [Range<Int>]
     public let output: Output
 
@@ -76,7 +76,8 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
             return Parallel.split(total, parts: ranks, align: 32)
         }
         self.init(rank: rank, ranks: ranks, headPlan: heads, kvHeads: kv, vocabPlan: try plan(c.vocab),
-                  hiddenPlan: try plan(c.hidden), output: output)
+                  hiddenPlan: output == .columns ? try plan(c.hidden) : Array(repeating: 0..<c.hidden, count: ranks),
+                  output: output)
     }
 
     public var description: String {

@@ -1,0 +1,130 @@
+import ActSparse
+import ActSparseMPI
+import Foundation
+import Testing
+
+/// Whole-model tensor parallelism: how heads, KV heads and vocabulary are cut (every shape, every rank count),
+/// and under mpirun that the sharded model computes what one rank does.
+@Suite("tensor parallelism")
+struct TensorParallelTests {
+    /// The config of a tiny file with these attention shapes.
+    func config(hidden: Int, heads: Int, kvHeads: Int) throws -> LlamaConfig {
+        var t = TinyGGUF()
+        (t.hidden, t.heads, t.kvHeads) = (hidden, heads, kvHeads)
+        let path = try TinyGGUF.write(t.bytes(), name: "shard")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try LlamaConfig(gguf: try GGUFFile(path: path))
+    }
+
+    @Test("head plans: every query head once, the KV heads it reads, whole groups while ranks ≤ KV heads, whole output blocks in rows mode, vocabulary covered; too many ranks refused",
+          arguments: [(256, 8, 8), (256, 8, 2), (256, 16, 4), (128, 8, 1), (192, 12, 3)])
+    func plans(_ shape: (Int, Int, Int)) throws {
+        let c = try config(hidden: shape.0, heads: shape.1, kvHeads: shape.2)
+        let group = c.heads / c.kvHeads
+        for output in [ModelShard.Output.rows, .columns] {
+            for block in [32, 256] {
+                var fitted = 0
+                for ranks in 1...(c.heads + 1) {
+                    let shards = try? (0..<ranks).map {
+                        try ModelShard(c, rank: $0, ranks: ranks, output: output, outputBlock: block)
+                    }
+                    guard let shards else {
+                        #expect(ranks > 1, "one rank always fits")
+                        continue
+                    }
+                    fitted = ranks
+                    let heads = shards.map(\.heads)
+                    #expect(heads.first?.lowerBound == 0 && heads.last?.upperBound == c.heads)
+                    #expect(zip(heads, heads.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+                    #expect(heads.allSatisfy { !$0.isEmpty }, "\(ranks) ranks: \(heads)")
+                    for s in shards {
+                        let needed = (s.heads.lowerBound / group)..<((s.heads.upperBound - 1) / group + 1)
+                        #expect(s.kvHeads == needed, "\(ranks) ranks, rank \(s.rank): KV \(s.kvHeads), needs \(needed)")
+                        if ranks <= c.kvHeads {
+                            #expect(s.heads.lowerBound % group == 0 && s.heads.count % group == 0,
+                                    "whole GQA groups: \(s.heads) in groups of \(group)")
+                        }
+                        if output == .rows && ranks > 1 {
+                            #expect((s.heads.lowerBound * c.headDim) % block == 0, "\(s.heads) × \(c.headDim) on \(block)")
+                        }
+                        #expect(s.vocabPlan.last?.upperBound == c.vocab && s.vocabPlan.first?.lowerBound == 0)
+                        #expect(s.vocabPlan.map(\.count).reduce(0, +) == c.vocab)
+                    }
+                }
+                // Past the limit every rank count is refused, with a message saying how many fit.
+                #expect(fitted >= 1 && fitted <= c.heads)
+                #expect(throws: ActSparseError.self) {
+                    try ModelShard(c, rank: 0, ranks: c.heads + 1, output: output, outputBlock: block)
+                }
+            }
+        }
+    }
+}
+
+/// The sharded model under mpirun against one rank: logits bit for bit in gather mode (1, 2, 3 ranks; 3 ranks
+/// on 2 KV heads splits query heads and replicates KV heads), the same text in reduce mode, and clear refusals.
+@Suite("tensor parallelism under mpirun", .serialized, Requires.mpirun)
+struct TensorParallelMPITests {
+    /// 4 heads of 32 over 2 KV heads, hidden 128 (4 slices of 32 columns at most), 2 layers
+    static let model: String? = {
+        var t = TinyGGUF()
+        (t.hidden, t.intermediate, t.heads, t.kvHeads) = (128, 256, 4, 2)
+        return try? TinyGGUF.write(t.bytes(), name: "tp")
+    }()
+
+    func checksum(_ r: MPILaunch.Result) -> String? {
+        r.err.split(separator: "\n").first { $0.hasPrefix("logits checksum") }.map { String($0.split(separator: " ")[2]) }
+    }
+
+    func generate(_ model: String, ranks: Int?, extra: [String]) throws -> MPILaunch.Result {
+        try MPILaunch.run(["generate", "--model", model, "--sparsity", "0", "--tokens", "12", "--prompt", "the the",
+                           "--no-dense-baseline", "--threads", "1", "--checksum"] + extra, ranks: ranks, timeout: 60)
+    }
+
+    @Test("gather mode: the same logits bits and text on 1, 2 and 3 ranks, whole-model and MLP-only sharding")
+    func gatherBitIdentical() throws {
+        let model = try #require(Self.model)
+        let one = try generate(model, ranks: nil, extra: [])
+        #expect(one.status == 0, "\(one.err)")
+        let sum = try #require(checksum(one), "\(one.err)")
+        for ranks in [2, 3] {
+            for shard in ["model", "mlp"] {
+                let r = try generate(model, ranks: ranks, extra: ["--mode", "gather", "--shard", shard])
+                #expect(r.status == 0, "\(ranks) ranks, \(shard): \(r.err)")
+                #expect(checksum(r) == sum, "\(ranks) ranks, \(shard): \(r.err)")
+                #expect(r.out == one.out, "\(ranks) ranks, \(shard)")
+                #expect(r.err.contains("\(ranks) rank(s)") && r.err.contains("shard \(shard)"), "\(r.err)")
+            }
+        }
+    }
+
+    @Test("reduce mode: one all-reduce per block, the same greedy text as one rank on 2 and 3 ranks; more ranks than heads is refused on every rank")
+    func reduce() throws {
+        let model = try #require(Self.model)
+        let one = try generate(model, ranks: nil, extra: [])
+        for ranks in [2, 3] {
+            let r = try generate(model, ranks: ranks, extra: ["--mode", "reduce"])
+            #expect(r.status == 0, "\(r.err)")
+            #expect(r.out == one.out, "1 rank: \(one.out)\n\(ranks) ranks: \(r.out)")
+            // Per token: the header, the attention block's and the MLP's all-reduce per layer (2 layers), the argmax.
+            let line = r.err.split(separator: "\n").first { $0.hasPrefix("communication") }.map(String.init) ?? ""
+            #expect(line.contains("per token 6.0 collectives"), "\(line)")
+        }
+        let five = try generate(model, ranks: 5, extra: ["--mode", "reduce"])
+        #expect(five.status != 0 && five.status != 124)
+        #expect(five.err.contains("at most 4 ranks") && five.err.contains("rank 4/5"), "\(five.err)")
+    }
+
+    @Test("sampling picks from candidates gathered across ranks: the same text as one rank with the same seed")
+    func sampling() throws {
+        let model = try #require(Self.model)
+        let args = ["generate", "--model", model, "--sparsity", "0", "--tokens", "16", "--prompt", "the",
+                    "--no-dense-baseline", "--threads", "1", "--temperature", "1.5", "--top-p", "0.9", "--seed", "7"]
+        let one = try MPILaunch.run(args, timeout: 60)
+        for ranks in [2, 3] {
+            let r = try MPILaunch.run(args + ["--mode", "gather"], ranks: ranks, timeout: 60)
+            #expect(r.status == 0, "\(r.err)")
+            #expect(!one.out.isEmpty && r.out == one.out, "1 rank: \(one.out)\n\(ranks) ranks: \(r.out)")
+        }
+    }
+}
