@@ -49,6 +49,8 @@ public final class DistributedLlama {
     let candidates: UnsafeMutablePointer<Float>
     /// Nanoseconds of the LM head's collectives since `resetStats`.
     var headNanos: UInt64 = 0
+    /// This rank's MLP decode bytes at its previous report.
+    var reportedMLPBytes = 0
 
     /// Every rank opens the same GGUF path and keeps only its slices. Setup runs under the communicator's timeout
     /// as the caller set it (the load timeout); then `stepTimeout`.
@@ -265,18 +267,43 @@ public final class DistributedLlama {
         return try finish(try model.decode(token), pick: pick, sampler: sampler)
     }
 
-    /// Rank 0: every rank's peak resident set (bytes), [rank].
-    public func peakResidentPerRank() throws -> [Double] {
-        _ = try requireRoot()
-        try header(.report)
-        return try gatherPeakResident()
+    /// What each rank reports (`report()`), in bytes.
+    public struct RankReport: Sendable {
+        public var peakResident = 0.0, resident = 0.0
+        /// Weight bytes the MLPs' decode GEMVs read since the previous report (sparse: only kept rows).
+        public var mlpBytesRead = 0.0
+        /// Bytes one dense token reads in this rank's attention projections and LM head slice.
+        public var attentionWeightBytes = 0.0, headWeightBytes = 0.0
+        /// KV cache bytes per cached position (this rank's heads, all layers).
+        public var kvBytesPerPosition = 0.0
+        static let count = 6
     }
 
-    func gatherPeakResident() throws -> [Double] {
-        var mine = Float(Memory.peakResident() / 1e6)  // MB: exact enough as a float
-        var all = [Float](repeating: 0, count: comm.size)
-        try comm.gatherv(&mine, count: 1, into: &all, counts: Array(repeating: 1, count: comm.size), root: 0)
-        return all.map { Double($0) * 1e6 }
+    /// Rank 0: every rank's report [rank] (one gather; the others answer in `follow()`).
+    public func report() throws -> [RankReport] {
+        _ = try requireRoot()
+        try header(.report)
+        return try gatherReport()
+    }
+
+    /// Rank 0: every rank's peak resident set (bytes), [rank].
+    public func peakResidentPerRank() throws -> [Double] { try report().map(\.peakResident) }
+
+    func gatherReport() throws -> [RankReport] {
+        let mlpBytes = mlps.map(\.bytesRead).reduce(0, +)
+        defer { reportedMLPBytes = mlpBytes }
+        let kv = local.map { Double($0.kvCache.bytesPerPosition * config.layers) } ?? 0
+        // In MB: exact enough as floats.
+        var mine: [Float] = [Memory.peakResident(), Memory.resident(), Double(mlpBytes - reportedMLPBytes),
+                             Double(local?.attentionWeightBytes ?? 0), Double(local?.headWeightBytes ?? 0), kv].map { Float($0 / 1e6) }
+        let n = RankReport.count
+        var all = [Float](repeating: 0, count: n * comm.size)
+        try comm.gatherv(&mine, count: n, into: &all, counts: Array(repeating: n, count: comm.size), root: 0)
+        return (0..<comm.size).map { r in
+            let v = all[(n * r)..<(n * r + n)].map { Double($0) * 1e6 }
+            return RankReport(peakResident: v[0], resident: v[1], mlpBytesRead: v[2], attentionWeightBytes: v[3],
+                              headWeightBytes: v[4], kvBytesPerPosition: v[5])
+        }
     }
 
     /// Releases the other ranks from `follow()`. Only on the success path: after a failure the others may be
@@ -319,7 +346,7 @@ public final class DistributedLlama {
                 }
                 onDecode()
             case .thresholds: try receiveThresholds(nil)
-            case .report: _ = try gatherPeakResident()
+            case .report: _ = try gatherReport()
             case nil: throw ProtocolError(layer: nil, step: "header", problem: "unknown step \(h.words[0]) from rank 0")
             }
         }
@@ -378,7 +405,10 @@ public final class DistributedLlama {
         }
     }
 
-    public func resetStats() { for m in mlps { m.resetStats() }; local?.resetStats(); comm.reset(); headNanos = 0 }
+    public func resetStats() {
+        for m in mlps { m.resetStats() }
+        local?.resetStats(); comm.reset(); headNanos = 0; reportedMLPBytes = 0
+    }
 
     /// Realized sparsity averaged over layers (this rank's view; rank 0's for gate/up).
     public var realizedSparsity: (gateUp: Double, down: Double) {

@@ -7,7 +7,7 @@ struct ActSparseCommand: ParsableCommand {
         commandName: "actsparse",
         abstract: "Batch-1 LLM decoding on CPUs with dynamic activation sparsity, over MPI ranks.",
         subcommands: [GenerateCommand.self, CalibrateCommand.self, EvalCommand.self, TokenizeCommand.self, MLPCommand.self,
-                      SynthCommand.self, SoakCommand.self,
+                      SynthCommand.self, SoakCommand.self, PlotCommand.self,
                       Bench.self, CommCheck.self])
 }
 

@@ -10,12 +10,13 @@ struct BenchModel: ParsableCommand {
         commandName: "model",
         abstract: "Whole-model decode: tokens/s dense and sparse, per block effective GB/s against a read probe.",
         discussion: """
-            One process. For each thread count the model is loaded once and a read probe runs with that many \
-            threads; then, per sparsity, the same token sequence (greedy at dense, fed unchanged to every \
+            One process, or under mpirun one rank per process (--shard model: each rank holds 1/N of the whole \
+            model). For each thread count the model is loaded once and a read probe runs with that many threads \
+            (on every rank at once: the job's aggregate read bandwidth); then, per sparsity, the same token sequence (greedy at dense, fed unchanged to every \
             sparsity) is decoded --tokens times after a prompt of --position tokens, --repeats times (median). \
             Blocks: attention (q/k/v/o projections + attention), MLP, LM head; GB/s = bytes read / block time \
-            (attention counts its projections and the KV cache it reads). Sparsity > 0 needs calibrated \
-            thresholds (--thresholds, or the cached file for the model).
+            (attention counts its projections and the KV cache it reads), summed over ranks for the total. \
+            Sparsity > 0 needs calibrated thresholds (--thresholds, or the cached file for the model).
             """)
 
     @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
@@ -29,7 +30,10 @@ struct BenchModel: ParsableCommand {
     var position = 8
     @Option(help: "KV cache length (default: position + tokens + 1).") var context: Int?
     @Option(help: "KV cache precision: f32 or f16.") var kv: KVCache.Precision = .f32
+    @Option(help: "Under mpirun: what the ranks share, model or mlp.") var shard: DistributedLlama.Scope = .model
+    @Option(help: "Under mpirun: gather or reduce.") var mode: DistributedMLP.Mode = .reduce
     @Flag(help: "CSV instead of a table.") var csv = false
+    @OptionGroup var commOptions: CommOptions
 
     func run() throws {
         let threadList = try parseList(threads, "--threads") { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
@@ -39,27 +43,40 @@ struct BenchModel: ParsableCommand {
               (context ?? 16) >= 16, (context ?? 0) <= 1 << 20 else {
             throw ValidationError("--tokens 1...4096, --repeats 1...100, --position 1...1048576, --context 16...1048576")
         }
-        do {
-            try bench(threadList, sparsities)
-        } catch let e as ActSparseError {
-            FileHandle.standardError.write(Data("actsparse: \(e)\n".utf8))
-            throw ExitCode(1)
+        try withWorld(commOptions) { comm in
+            try agreeOnConfiguration(comm) {
+                do { _ = try LlamaConfig(gguf: try GGUFFile(path: model)) } catch { return "\(error)" }
+                return commOptions.problem()
+            }
+            try bench(comm, threadList, sparsities)
         }
     }
 
     struct Row {
+        var ranks = 1, commMs = 0.0, collectives = 0.0, messageKB = 0.0
         var threads = 0, sparsity = 0.0, tokensPerSecond = 0.0, speedup = 1.0, read = 0.0
         var attention = (ms: 0.0, gbps: 0.0), mlp = (ms: 0.0, gbps: 0.0), head = (ms: 0.0, gbps: 0.0)
         var total = 0.0, realized = (0.0, 0.0), rssMB = 0.0
+        /// Bytes one token reads, all ranks together (MB)
+        var bytesMB = 0.0
     }
 
-    func bench(_ threadList: [Int], _ sparsities: [Double]) throws {
-        let probe = try ReadBandwidth()
+    func bench(_ comm: Communicator, _ threadList: [Int], _ sparsities: [Double]) throws {
         var rows: [Row] = []
         for t in threadList {
-            let llm = try DistributedLlama(comm: LocalCommunicator(), path: model, mode: .gather, threads: t,
-                                           context: context ?? max(16, position + tokens + 1), kv: kv)
-            guard let m = llm.model else { return }
+            // The job's read bandwidth: every rank probes at once (512 MiB in all, ≫ any L3, at least 64 MiB
+            // each), summed on rank 0; the probe's memory is freed before the model loads.
+            try comm.barrier()
+            var mine = Float(try ReadBandwidth(bytes: max(64 << 20, (512 << 20) / comm.size)).measure(threads: t))
+            var all = [Float](repeating: 0, count: comm.size)
+            try comm.gatherv(&mine, count: 1, into: &all, counts: Array(repeating: 1, count: comm.size), root: 0)
+            let llm = try DistributedLlama(comm: comm, path: model, mode: mode, scope: shard, threads: t,
+                                           context: context ?? max(16, position + tokens + 1), kv: kv,
+                                           stepTimeout: commOptions.resolved)
+            guard let m = llm.model else {
+                try llm.follow()
+                continue
+            }
             var table: ThresholdTable?
             if sparsities.contains(where: { $0 > 0 }) {
                 let path = thresholds ?? ModelCache.defaultThresholds(for: model)
@@ -70,7 +87,7 @@ struct BenchModel: ParsableCommand {
                 try tt.check(against: llm.config, modelBytes: llm.gguf.size, path: path)
                 table = tt
             }
-            let read = probe.measure(threads: t)
+            let read = Double(all.reduce(0, +))
             let text = "The history of the city begins in the marshes by the river, where fishermen built huts on stilts "
                 + "and traders stopped on their way between the hills and the sea. "
             var prompt = m.tokenizer.encode(text)
@@ -91,40 +108,54 @@ struct BenchModel: ParsableCommand {
             var denseRate = 0.0
             for s in sparsities {
                 try llm.setThresholds(s > 0 ? table : nil, gateUp: s, down: s)
-                var rates: [Double] = [], splits: [(Double, Double, Double, Double)] = []
+                var rates: [Double] = [], splits: [(Double, Double, Double)] = []
+                var traffic: [(Double, Double, Double)] = [], reports: [[DistributedLlama.RankReport]] = []
                 for _ in 0..<repeats {
                     m.reset()
                     _ = try llm.prefill(prompt)
+                    _ = try llm.report()  // every rank's byte counts start here (outside the timed steps)
                     llm.resetStats()
                     m.decodeNanos = (0, 0, 0)
-                    let seconds = try Timing.seconds { for tok in sequence { _ = try llm.decode(tok) } }
+                    // The next token from the vocabulary slices' argmax (no whole-logits gather), then dropped:
+                    // the sequence is fixed.
+                    var sampler = Sampler()
+                    let seconds = try Timing.seconds { for tok in sequence { _ = try llm.decode(tok, sampler: &sampler) } }
                     rates.append(Double(sequence.count) / seconds)
                     let n = Double(sequence.count)
-                    let mlpBytes = Double(llm.mlps.map(\.bytesRead).reduce(0, +)) / n
                     splits.append((Double(m.decodeNanos.attention) / n, Double(m.decodeNanos.mlp) / n,
-                                   Double(m.decodeNanos.head) / n, mlpBytes))
+                                   Double(m.decodeNanos.head) / n))
+                    traffic.append((Double(llm.commNanos) / 1e6 / n, Double(llm.traffic.collectives) / n,
+                                    Double(llm.traffic.bytes) / 1e3 / n))
+                    reports.append(try llm.report())
                 }
                 let median = rates.indices.sorted { rates[$0] < rates[$1] }[rates.count / 2]
-                let (aNs, mNs, hNs, mlpBytes) = splits[median]
+                let (aNs, mNs, hNs) = splits[median]
                 var r = Row()
+                r.ranks = comm.size
+                (r.commMs, r.collectives, r.messageKB) = traffic[median]
                 r.threads = t; r.sparsity = s; r.tokensPerSecond = rates[median]; r.read = read
                 if s == 0 { denseRate = rates[median] }
                 r.speedup = denseRate > 0 ? rates[median] / denseRate : .nan
                 // Attention reads its projections and the cached keys and values (at the middle position).
                 let mid = prompt.count + sequence.count / 2, c = llm.config
-                var kvBytes = 0
-                for l in 0..<c.layers {
-                    let cached: Int = c.isLocal(l) ? min(mid + 1, c.window) : mid + 1
-                    kvBytes += cached * m.kvCache.bytesPerPosition
-                }
-                let aBytes = Double(m.attentionWeightBytes + kvBytes), hBytes = Double(m.headWeightBytes)
+                // Every rank's bytes per token (each reads its own slices; the time is rank 0's, the slowest
+                // rank's share of the token shows up in its collectives). KV: mean cached positions per layer.
+                let ranks = reports[median], n = Double(sequence.count)
+                var cached = 0.0
+                for l in 0..<c.layers { cached += Double(c.isLocal(l) ? min(mid + 1, c.window) : mid + 1) }
+                cached /= Double(max(1, c.layers))
+                let aBytes = ranks.map { $0.attentionWeightBytes + $0.kvBytesPerPosition * cached }.reduce(0, +)
+                let hBytes = ranks.map(\.headWeightBytes).reduce(0, +)
+                let mlpBytes = ranks.map(\.mlpBytesRead).reduce(0, +) / n
                 r.attention = (aNs / 1e6, aBytes / aNs); r.mlp = (mNs / 1e6, mlpBytes / mNs); r.head = (hNs / 1e6, hBytes / hNs)
                 r.total = (aBytes + mlpBytes + hBytes) / (aNs + mNs + hNs)
+                r.bytesMB = (aBytes + mlpBytes + hBytes) / 1e6
                 r.realized = llm.realizedSparsity
-                r.rssMB = Memory.peakResident() / 1e6
+                r.rssMB = (ranks.map(\.resident).max() ?? 0) / 1e6  // now, not the peak: the probe's buffer is gone
                 rows.append(r)
                 report(r, header: rows.count == 1)
             }
+            try llm.stop()  // only on success: after a failure withWorld aborts the job
         }
     }
 
@@ -132,13 +163,15 @@ struct BenchModel: ParsableCommand {
         func pct(_ g: Double) -> String { f(100 * g / r.read, 0) }
         if csv {
             if header {
-                print("model,threads,position,kv,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
-                      + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,peak_rss_mb")
+                print("model,ranks,shard,mode,threads,position,kv,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
+                      + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,rss_mb_max_rank,"
+                      + "comm_ms,collectives_per_token,message_kb_per_token,mb_read_per_token")
             }
-            print([URL(fileURLWithPath: model).lastPathComponent, "\(r.threads)", "\(position)", kv.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
+            print([URL(fileURLWithPath: model).lastPathComponent, "\(r.ranks)", r.ranks > 1 ? shard.rawValue : "-",
+                   r.ranks > 1 ? mode.rawValue : "-", "\(r.threads)", "\(position)", kv.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
                    f(r.speedup, 3), f(r.read, 1), f(r.attention.ms, 2), f(r.attention.gbps, 1), f(r.mlp.ms, 2),
                    f(r.mlp.gbps, 1), f(r.head.ms, 2), f(r.head.gbps, 1), f(r.total, 1), f(r.realized.0, 3),
-                   f(r.realized.1, 3), f(r.rssMB, 0)].joined(separator: ","))
+                   f(r.realized.1, 3), f(r.rssMB, 0), f(r.commMs, 3), f(r.collectives, 1), f(r.messageKB, 1), f(r.bytesMB, 1)].joined(separator: ","))
         } else {
             if header {
                 print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB")

@@ -127,4 +127,36 @@ struct TensorParallelMPITests {
             #expect(!one.out.isEmpty && r.out == one.out, "1 rank: \(one.out)\n\(ranks) ranks: \(r.out)")
         }
     }
+
+    @Test("launch/scaling --whole-model runs from a given binary with bash, mpirun and python3: CSV columns per layout, a PNG",
+          .enabled(if: MPILaunch.which("python3") != nil, "python3 not found"))
+    func scalingScript() throws {
+        let model = try #require(Self.model)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: MPILaunch.which("timeout") ?? "/usr/bin/timeout")
+        p.arguments = ["-k", "5", "240", MultiNodeTests.root.appendingPathComponent("launch/scaling").path, "--whole-model",
+                       "--model", model, "--ranks", "1,2", "--threads", "1", "--sparsity", "0", "--tokens", "2",
+                       "--repeats", "1", "--out", out]
+        var env = ProcessInfo.processInfo.environment
+        env["ACTSPARSE_BIN"] = MPILaunch.actsparse
+        p.environment = env
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = err
+        try p.run()
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(log)")
+        let csv = try String(contentsOfFile: out + "/scaling-model.csv", encoding: .utf8).split(separator: "\n")
+        let header = csv.first.map { $0.split(separator: ",").map(String.init) } ?? []
+        for column in ["ranks", "threads", "tokens_per_s", "speedup_vs_1x1", "model_ms", "comm_pct", "rss_vs_1_rank"] {
+            #expect(header.contains(column), "\(header)")
+        }
+        #expect(csv.count == 3, "one row per layout: \(csv)")
+        let png = try Data(contentsOf: URL(fileURLWithPath: out + "/scaling-model.png"))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG")
+        #expect(log.contains("fitted:") && log.contains("projection at sparsity 0.00"), "\(log)")
+    }
 }

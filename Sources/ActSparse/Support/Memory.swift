@@ -41,6 +41,9 @@ public enum Memory {
     /// Peak resident set of this process (VmHWM), bytes.
     public static func peakResident() -> Double { status("VmHWM") }
 
+    /// Resident set of this process now (VmRSS), bytes.
+    public static func resident() -> Double { status("VmRSS") }
+
     public static func describe(_ bytes: Int) -> String {
         bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / Double(1 << 30))
             : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
