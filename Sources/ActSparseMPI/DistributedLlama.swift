@@ -80,8 +80,17 @@ public final class DistributedLlama {
         var shard: ModelShard?
         if whole {
             let block = try (0..<c.layers).map { try g.tensor("blk.\($0).attn_output.weight").type.blockSize }.max() ?? 32
-            shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: mode == .reduce ? .rows : .columns,
-                                   outputBlock: block)
+            do {
+                shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: mode == .reduce ? .rows : .columns,
+                                       outputBlock: block)
+            } catch {
+                // Too few whole quantization blocks of heads to cut the output projection's rows (a small model
+                // with 256-blocks): its columns instead, the rest of the reduce protocol unchanged.
+                guard mode == .reduce,
+                      let columns = try? ModelShard(c, rank: comm.rank, ranks: comm.size, output: .columns, outputBlock: block)
+                else { throw error }
+                shard = columns
+            }
         }
         let share = try DistributedLlama.checkMemory(g, c, comm: comm, shard: shard, context: self.context, kv: kv, path: path)
         let progress = Progress("loading \(c.name)", total: share, unit: .bytes, enabled: comm.isRoot)

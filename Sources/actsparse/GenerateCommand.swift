@@ -78,7 +78,8 @@ struct GenerateCommand: ParsableCommand {
         var lines = [
             "prompt tokens \(ids.count), prefill \(f(run.prefillMs, 1)) ms; generated \(run.generated.count) tokens; "
                 + "\(llm.comm.size) rank(s) × \(threadOptions.resolved) thread(s), shard \(llm.scope.rawValue), "
-                + "mode \(modelOptions.mode.rawValue)",
+                + "mode \(modelOptions.mode.rawValue)"
+                + (llm.scope == .model && llm.comm.size > 1 ? " (rank 0: \(model.shard))" : ""),
             "decode \(f(run.tokensPerSecond, 1)) tokens/s, sparsity: \(plan.label)",
             "target sparsity (attention/output/gate-up/down, layer means) \(sites(planned)); realized \(sites(realized))",
         ]

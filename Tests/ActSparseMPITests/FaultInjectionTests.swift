@@ -10,13 +10,14 @@ let maxSecondsToEndAfterFault = 5.0
 @Suite("fault injection", .serialized, Requires.mpirun)
 struct FaultInjectionTests {
     struct Case: CustomStringConvertible, Sendable {
-        var rank: Int, step: FaultInjection.Step, kind: FaultInjection.Kind, mode = "gather"
-        var description: String { "rank \(rank) \(step.rawValue) \(kind.rawValue) (\(mode))" }
+        var rank: Int, step: FaultInjection.Step, kind: FaultInjection.Kind, mode = "gather", shard = "model"
+        var description: String { "rank \(rank) \(step.rawValue) \(kind.rawValue) (\(mode), shard \(shard))" }
     }
 
-    /// Steps where a rank sends floats (where an injected NaN means something): kept-h on rank 0, a, out.
-    static func sendsFloats(_ rank: Int, _ step: FaultInjection.Step) -> Bool {
-        step == .a || step == .out || (step == .keptH && rank == 0)
+    /// Steps where a rank sends floats (where an injected NaN means something): a and out; kept-h on rank 0 when
+    /// only the MLPs are sharded (with the whole model sharded every rank thresholds its own copy of h).
+    static func sendsFloats(_ rank: Int, _ step: FaultInjection.Step, shard: String = "model") -> Bool {
+        step == .a || step == .out || (step == .keptH && rank == 0 && shard == "mlp")
     }
 
     static let cases: [Case] = {
@@ -31,6 +32,9 @@ struct FaultInjectionTests {
         for kind in [FaultInjection.Kind.error, .nan, .stall] {
             out.append(Case(rank: 1, step: .out, kind: kind, mode: "reduce"))
             out.append(Case(rank: 0, step: .a, kind: kind, mode: "reduce"))
+            // The MLP-only protocol: rank 0 broadcasts kept channels, the others answer.
+            out.append(Case(rank: 0, step: .keptH, kind: kind, shard: "mlp"))
+            out.append(Case(rank: 1, step: .out, kind: kind, mode: "reduce", shard: "mlp"))
         }
         return out
     }()
@@ -43,7 +47,7 @@ struct FaultInjectionTests {
         let spec = "\(c.rank):\(c.step.rawValue):\(c.kind.rawValue)"
         let r = try MPILaunch.run(
             ["generate", "--model", model, "--sparsity", "0", "--tokens", "6", "--prompt", "the the the",
-             "--no-dense-baseline", "--threads", "1", "--mode", c.mode, "--comm-timeout", "2",
+             "--no-dense-baseline", "--threads", "1", "--mode", c.mode, "--shard", c.shard, "--comm-timeout", "2",
              // A stall while loading is caught by the load timeout (600 s by default: rank 0 loads more).
              "--load-timeout", c.step == .load ? "2" : "60"],
             ranks: 2, timeout: 30, env: ["ACTSPARSE_FAULT": spec])

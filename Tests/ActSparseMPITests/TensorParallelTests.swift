@@ -98,6 +98,28 @@ struct TensorParallelMPITests {
         }
     }
 
+    @Test("every family (Llama, Qwen2 biases, Gemma-3 norms and windows): gather logits bit-identical on 2 and 3 ranks, reduce the same text; k-quant output blocks too coarse to cut fall back to columns",
+          arguments: ["llama", "qwen2", "gemma3"])
+    func families(_ arch: String) throws {
+        for mix in ["q8_0", "q4_k_m"] {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tp-\(arch)-\(mix)-\(UUID()).gguf").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let w = try MPILaunch.run(["synth", "--arch", arch, "--preset", "tiny", "--types", mix, "--out", path])
+            #expect(w.status == 0, "\(w.err)")
+            let one = try generate(path, ranks: nil, extra: [])
+            let sum = try #require(checksum(one), "\(one.err)")
+            // Tiny: intermediate 512 in 256-blocks (q4_k_m) splits over 2 ranks at most.
+            for ranks in mix == "q8_0" ? [2, 3] : [2] {
+                let g = try generate(path, ranks: ranks, extra: ["--mode", "gather"])
+                #expect(checksum(g) == sum && g.out == one.out, "\(arch) \(mix) \(ranks) ranks gather: \(g.err)")
+                let r = try generate(path, ranks: ranks, extra: ["--mode", "reduce"])
+                #expect(r.status == 0 && r.out == one.out, "\(arch) \(mix) \(ranks) ranks reduce: \(r.err)")
+                // 4 heads of 64 over 256-blocks: one block of heads, so the output projection goes by columns.
+                if mix == "q4_k_m" { #expect(r.err.contains("output columns"), "\(r.err)") }
+            }
+        }
+    }
+
     @Test("reduce mode: one all-reduce per block, the same greedy text as one rank on 2 and 3 ranks; more ranks than heads is refused on every rank")
     func reduce() throws {
         let model = try #require(Self.model)
