@@ -36,7 +36,8 @@ public final class DistributedLlama {
     /// The context (KV cache length) every rank agreed on.
     public let context: Int
 
-    /// Allowance per prompt token in a prefill step (rank 0 runs the whole attention between MLP collectives).
+    /// Allowance per prompt token in a prefill step (in `mlp` scope rank 0 runs the whole attention between MLP
+    /// collectives).
     static let prefillSecondsPerToken = 0.02
 
     enum Step: Int32 { case stop = 0, prefill = 1, decode = 2, thresholds = 3, report = 4 }
@@ -129,12 +130,17 @@ public final class DistributedLlama {
         // The load timeout stays until the first step header: rank 0 may first read and tokenize a long text.
     }
 
+    deinit {
+        fullLogits.deallocate()
+        candidates.deallocate()
+    }
+
     /// Throws (naming this rank's needs and what is available) unless its weights and, on rank 0, the KV cache
     /// fit in memory. The estimate is the file bytes of the tensors it repacks (the plain layout stores the
     /// same codes and scales) plus the KV cache at `context`.
+    /// With a `shard` (whole-model scope) every rank holds 1/N of the weights and the KV cache of its heads.
     /// Returns the file bytes this rank repacks.
     @discardableResult
-    /// With a `shard` (whole-model scope) every rank holds 1/N of the weights and the KV cache of its heads.
     static func checkMemory(_ g: GGUFFile, _ c: LlamaConfig, comm: Communicator, shard: ModelShard?, context: Int,
                             kv: KVCache.Precision, path: String) throws
         -> Int
@@ -383,7 +389,7 @@ public final class DistributedLlama {
     /// Rank 0: sets every site's thresholds from a plan on every rank (one broadcast; in `mlp` scope the
     /// attention sites matter on rank 0 only). A dense plan needs no table.
     public func setPlan(_ plan: SparsityPlan, table: ThresholdTable?, path: String = "thresholds") throws {
-        let model = try requireRoot()
+        _ = try requireRoot()
         let n = config.layers
         var t = [[Float]](repeating: [0, 0, 0, 0], count: n)
         if !plan.isDense {
@@ -392,7 +398,6 @@ public final class DistributedLlama {
             }
             t = try table.thresholds(plan, path: path)
         }
-        _ = model
         try header(.thresholds)
         try receiveThresholds(t)
     }

@@ -8,9 +8,9 @@ import Glibc
 /// MPI_COMM_WORLD through Open MPI. The only file that calls MPI: every return code is checked and becomes a
 /// `CommunicatorError` naming the call (errors are set to return, not to abort inside MPI).
 ///
-/// Every collective is non-blocking (MPI_Ibcast, MPI_Igatherv, MPI_Ireduce, MPI_Ibarrier) and polled against
-/// `timeout`: a peer that is stuck, or cut off by the network, makes this rank print which collective and which
-/// peer and MPI_Abort the job, instead of waiting forever.
+/// Every collective is non-blocking (MPI_Ibcast, MPI_Igatherv, MPI_Ireduce, MPI_Iallreduce, MPI_Iallgatherv,
+/// MPI_Ibarrier) and polled against `timeout`: a peer that is stuck, or cut off by the network, makes this rank
+/// print which collective and which peer and MPI_Abort the job, instead of waiting forever.
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
