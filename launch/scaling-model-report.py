@@ -6,8 +6,8 @@ points for `actsparse plot`, and prints the fitted cost model with projections.
 
 Cost model, per token: t = W / min(R · b · T^γ, B) + α · c, where W is the bytes the token reads (all ranks),
 R ranks of T threads each, b one core's bandwidth, γ ≤ 1 how well threads inside one process scale, B the
-socket's bandwidth, c the collectives per token and α the cost of one. b, γ and B by a grid search, α by least
-squares for each.
+socket's bandwidth, c the collectives per token and α the cost of one. α is measured (time inside collectives per
+collective, on the multi-rank rows, which includes waiting for the slower rank); b, γ and B by a grid search.
 """
 import csv
 import math
@@ -48,21 +48,19 @@ for r in rows:
 def predict(r, b, g, B, a):
     return r["mb_read_per_token"] / min(r["ranks"] * b * r["threads"] ** g, B) + a * r["collectives_per_token"]
 
+multi = [r for r in rows if r["ranks"] > 1 and r["collectives_per_token"] > 0]
+alpha = sum(r["comm_ms"] / r["collectives_per_token"] for r in multi) / len(multi) if multi else 0.0
 best = None
-den = sum(r["collectives_per_token"] ** 2 for r in rows)
 for i in range(60):
     b = 2 * 1.06 ** i  # 2 … ~62 GB/s per core
     for k in range(11):
         g = k / 10  # threads^0 (no gain) … threads^1 (as good as ranks)
         for j in range(80):
             B = 5 * 1.05 ** j  # 5 … ~240 GB/s per socket
-            # α ≥ 0 by least squares on the residual t − W / min(…)
-            num = sum((r["ms"] - predict(r, b, g, B, 0)) * r["collectives_per_token"] for r in rows)
-            a = max(0.0, num / den) if den > 0 else 0.0
-            err = sum(((predict(r, b, g, B, a) - r["ms"]) / r["ms"]) ** 2 for r in rows)
+            err = sum(((predict(r, b, g, B, alpha) - r["ms"]) / r["ms"]) ** 2 for r in rows)
             if best is None or err < best[0]:
-                best = (err, b, g, B, a)
-_, b, gamma, B, alpha = best
+                best = (err, b, g, B)
+_, b, gamma, B = best
 for r in rows:
     r["model_ms"] = predict(r, b, gamma, B, alpha)
 
@@ -84,7 +82,7 @@ for r in sorted(rows, key=lambda r: (r["sparsity"], r["cores"], r["threads"])):
           f"{r['total_gbps']:>6.1f} {r['pct_of_read']:>6.0f} {r['comm_pct']:>6.1f} {r['collectives_per_token']:>5.0f} "
           f"{r['rss_mb_max_rank']:>7.0f} {r['rss_vs_1_rank']:>5.2f}")
 print(f"fitted: one core {b:.1f} GB/s, T threads in one rank {b:.1f}·T^{gamma:.1f} GB/s, the socket {B:.1f} GB/s "
-      f"(saturated by {B / b:.1f} single-thread ranks), {alpha * 1e3:.1f} µs per collective "
+      f"(saturated by {B / b:.1f} single-thread ranks), {alpha * 1e3:.1f} µs per collective (measured) "
       f"(rms relative error {math.sqrt(best[0] / len(rows)) * 100:.1f} %)")
 
 # Projections: a 7B token per socket count (each socket as fitted), and per node count on a 100 Gb/s link
