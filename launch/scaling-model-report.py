@@ -90,9 +90,9 @@ print(f"fitted: one core {b:.1f} GB/s, T threads in one rank {b:.1f}·T^{gamma:.
 for s in sorted({r["sparsity"] for r in rows}):
     ref = max((r for r in rows if r["sparsity"] == s), key=lambda r: (r["cores"], r["ranks"]))
     W, c, kb = ref["mb_read_per_token"], ref["collectives_per_token"], ref["message_kb_per_token"]
-    socket = [1e3 / (W / (n * B) + alpha * c) for n in (1, 2, 4, 8)]  # ms: MB / (GB/s)
+    socket = [1e3 / (W / (n * B) + alpha * c * (n > 1)) for n in (1, 2, 4, 8)]  # ms: MB / (GB/s); one rank per socket
     # kB per token over 12.5 GB/s: kb · 1e3 / 12.5e9 s = kb · 8e-5 ms
-    nodes = [1e3 / (W / (n * B) + c * (alpha + 2e-3 * math.log2(n)) + (kb * 8e-5 if n > 1 else 0))
+    nodes = [1e3 / (W / (n * B) + (c * (alpha + 2e-3 * math.log2(n)) + kb * 8e-5 if n > 1 else 0))
              for n in (1, 2, 4, 8)]
     print(f"projection at sparsity {s:.2f} ({W:.0f} MB/token, {c:.0f} collectives): sockets 1/2/4/8 → "
           + "/".join(f"{v:.1f}" for v in socket) + " tok/s; nodes on 100 Gb/s 1/2/4/8 → "
