@@ -67,9 +67,11 @@ struct BenchModel: ParsableCommand {
             // The job's read bandwidth: every rank probes at once (512 MiB in all, ≫ any L3, at least 64 MiB
             // each; filled first, then a barrier, so the timed passes overlap), summed on rank 0; the probe's
             // memory is freed before the model loads.
-            let probe = try ReadBandwidth(bytes: max(64 << 20, (512 << 20) / comm.size))
-            try comm.barrier()
-            var mine = Float(probe.measure(threads: t))
+            var mine: Float = try {
+                let probe = try ReadBandwidth(bytes: max(64 << 20, (512 << 20) / comm.size))
+                try comm.barrier()
+                return Float(probe.measure(threads: t))
+            }()
             var all = [Float](repeating: 0, count: comm.size)
             try comm.gatherv(&mine, count: 1, into: &all, counts: Array(repeating: 1, count: comm.size), root: 0)
             let llm = try DistributedLlama(comm: comm, path: model, mode: mode, scope: shard, threads: t,
