@@ -39,7 +39,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings),
-        .testTarget(name: "ActSparseTests", dependencies: ["ActSparse"], swiftSettings: settings),
+        .testTarget(name: "ActSparseTests", dependencies: ["ActSparse", "CActSparse"], swiftSettings: settings),
         .testTarget(
             name: "ActSparseMPITests", dependencies: ["ActSparse", "ActSparseMPI", "actsparse"],
             exclude: ["Golden"],  // golden data and the script that made it, read from the source tree

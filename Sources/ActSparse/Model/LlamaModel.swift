@@ -1,3 +1,5 @@
+import CActSparse
+
 /// The forward pass of the Llama-shaped families (embedding → [RMSNorm → GQA attention with RoPE and a KV cache →
 /// RMSNorm → gated MLP] × L → RMSNorm → LM head) on the rank that owns the model. What differs between Llama,
 /// Qwen2 and Gemma-3 (biases, q/k norms, post-norms, RoPE pairing, sliding windows, embedding scale, the MLP's
@@ -49,8 +51,12 @@ public final class LlamaModel {
     let q: UnsafeMutablePointer<Float>, attn: UnsafeMutablePointer<Float>
     /// [lkv] key, value
     let kv: UnsafeMutablePointer<Float>, vv: UnsafeMutablePointer<Float>
-    /// [heads per KV head, context] attention scores of the query heads sharing one KV head
+    /// [workers, heads per KV head, context] attention scores of the query heads sharing one KV head, per worker
     let scores: UnsafeMutablePointer<Float>
+    /// Attention work: (local KV head, first local query head, query heads ≤ 8) units, and each worker's units.
+    /// Few KV heads (Gemma-3 270M has one) are split by query heads so that every thread has work.
+    let attentionUnits: [(kv: Int, q0: Int, count: Int)], attentionParts: [Range<Int>]
+    let threads: Int
     /// [vocab_r] this rank's logits (all of them on one rank)
     public let logits: UnsafeMutablePointer<Float>
     /// kept channels of the attention input [H] (also the LM head's, all kept) and of the output projection's
@@ -153,7 +159,20 @@ public final class LlamaModel {
         x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
         q = .allocate(capacity: max(1, lq)); attn = .allocate(capacity: c.qDim)
         kv = .allocate(capacity: max(1, lkv)); vv = .allocate(capacity: max(1, lkv))
-        scores = .allocate(capacity: ctx * (c.heads / c.kvHeads))
+        self.threads = max(1, threads)
+        var units: [(kv: Int, q0: Int, count: Int)] = []
+        let group = c.heads / c.kvHeads
+        for (j, kvh) in sh.kvHeads.enumerated() {
+            let h0 = max(sh.heads.lowerBound, kvh * group), h1 = min(sh.heads.upperBound, (kvh + 1) * group)
+            // pieces of this KV head's query heads: enough to give every thread work, at most 8 per kernel call
+            let pieces = max((h1 - h0 + 7) / 8, min(h1 - h0, (self.threads + sh.kvHeads.count - 1) / sh.kvHeads.count))
+            for r in Parallel.split(h1 - h0, parts: pieces, align: 1) {
+                units.append((j, h0 + r.lowerBound - sh.heads.lowerBound, r.count))
+            }
+        }
+        attentionUnits = units
+        attentionParts = Parallel.split(units.count, parts: min(self.threads, units.count), align: 1)
+        scores = .allocate(capacity: attentionParts.count * ctx * group)
         logits = .allocate(capacity: sh.vocab.count)
         oPart = .allocate(capacity: c.hidden)
         keptH = SparseActivation(width: c.hidden)
@@ -456,12 +475,33 @@ public final class LlamaModel {
     /// value is read once (the KV cache, not the arithmetic, bounds this at long contexts). Head dims that are
     /// multiples of 16 go through SIMD16.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        switch kvCache.precision {
-        case .f32: attend(KVf32.self, layer: l, pos: pos, q: q, into: out)
-        case .f16: attend(KVf16.self, layer: l, pos: pos, q: q, into: out)
+        let c = config, d = c.headDim
+        guard d % 16 == 0 else {
+            switch kvCache.precision {
+            case .f32: return attend(KVf32.self, layer: l, pos: pos, q: q, into: out)
+            case .f16: return attend(KVf16.self, layer: l, pos: pos, q: q, into: out)
+            }
+        }
+        // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
+        let first = layers[l].local ? max(0, pos - c.window + 1) : 0
+        let n = pos + 1 - first
+        let e = kvCache.precision.bytes
+        let kBase = kvCache.row(kvCache.keys, layer: l, pos: first), vBase = kvCache.row(kvCache.values, layer: l, pos: first)
+        let half: Int32 = kvCache.precision == .f16 ? 1 : 0
+        let perWorker = (c.heads / c.kvHeads) * c.context
+        let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = lkv * e
+        Parallel.run(parts.count) { w in
+            for u in parts[w] {
+                let (j, q0, g) = units[u]
+                let k: UnsafeRawPointer = kBase + j * d * e, v: UnsafeRawPointer = vBase + j * d * e
+                let qh: UnsafePointer<Float> = q + q0 * d, oh: UnsafeMutablePointer<Float> = out + q0 * d
+                let sc: UnsafeMutablePointer<Float> = scores + w * perWorker
+                actsparse_attend(qh, Int32(g), Int32(d), k, v, stride, half, Int32(n), scale, sc, oh)
+            }
         }
     }
 
+    /// The Swift path (head dims that are not a multiple of 16), and the reference the kernel is tested against.
     func attend<E: KVElement>(_: E.Type, layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         let c = config, d = c.headDim

@@ -144,4 +144,144 @@ static inline void actsparse_pack32(const unsigned char *codes, int planes, unsi
     }
 }
 
+// MARK: Attention over the KV cache (LlamaModel.attend)
+// Swift lowered the per-score horizontal sums to chains of dependent adds and the f16 keys to per-lane
+// conversions: 4 GB/s over a 2k-token cache. Here: every key row is converted once (vcvtph2ps), scores for up to
+// 8 query heads of one KV head are accumulated side by side, sums reduce by halves, and the weighted values are
+// summed 16 dimensions at a time in registers.
+typedef float actsparse_f32x8 __attribute__((ext_vector_type(8)));
+typedef float actsparse_f32x4 __attribute__((ext_vector_type(4)));
+typedef _Float16 actsparse_f16x16 __attribute__((ext_vector_type(16)));
+
+/// 16 floats at element i of a row of f32 (half = 0) or f16 (half = 1) values.
+static inline actsparse_f32x16 actsparse_row16(const void *row, int half, int i) {
+    if (half) {
+        actsparse_f16x16 h;
+        __builtin_memcpy(&h, (const char *)row + 2 * (long)i, 32);
+        return __builtin_convertvector(h, actsparse_f32x16);
+    }
+    actsparse_f32x16 f;
+    __builtin_memcpy(&f, (const char *)row + 4 * (long)i, 64);
+    return f;
+}
+
+static inline float actsparse_sum16(actsparse_f32x16 a) {
+    actsparse_f32x8 b = a.lo + a.hi;
+    actsparse_f32x4 c = b.lo + b.hi;
+    return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+/// e^x for x ≤ 0 (softmax arguments), 16 at a time: x = k·ln 2 + r, |r| ≤ ln 2 / 2, e^r by its degree-6 Taylor
+/// polynomial (error < 2^-23 relative), 2^k through the exponent bits; below −87 it flushes to ~0.
+static inline actsparse_f32x16 actsparse_exp16(actsparse_f32x16 x) {
+    x = x < -87.0f ? (actsparse_f32x16)-87.0f : x;
+    actsparse_f32x16 k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest
+    actsparse_f32x16 r = (x - k * 0.693145752f) - k * 1.42860677e-6f;  // ln 2 in two parts
+    actsparse_f32x16 p = 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    actsparse_i32x16 bits = (__builtin_convertvector(k, actsparse_i32x16) + 127) << 23;
+    actsparse_f32x16 scale;
+    __builtin_memcpy(&scale, &bits, 64);
+    return p * scale;
+}
+
+/// s[0..<n] = softmax(s) in place, 16 at a time (the tail in scalar code).
+static inline void actsparse_softmax(float *s, int n) {
+    int m = n & ~15, t;
+    float mx = s[0], sum = 0;
+    actsparse_f32x16 vm = (actsparse_f32x16)s[0], vs = (actsparse_f32x16)0;
+    for (t = 0; t < m; t += 16) {
+        actsparse_f32x16 x;
+        __builtin_memcpy(&x, s + t, 64);
+        vm = x > vm ? x : vm;
+    }
+    for (t = 0; t < 16; t++) mx = vm[t] > mx ? vm[t] : mx;
+    for (t = m; t < n; t++) mx = s[t] > mx ? s[t] : mx;
+    for (t = 0; t < m; t += 16) {
+        actsparse_f32x16 x;
+        __builtin_memcpy(&x, s + t, 64);
+        x = actsparse_exp16(x - mx);
+        vs += x;
+        __builtin_memcpy(s + t, &x, 64);
+    }
+    for (t = m; t < n; t++) { s[t] = __builtin_expf(s[t] - mx); sum += s[t]; }
+    sum += actsparse_sum16(vs);
+    float inv = 1 / sum;
+    for (t = 0; t < n; t++) s[t] *= inv;
+}
+
+/// Causal attention of `g` (1…8) query heads that share one KV head, over positions 0..<n:
+/// scores[j][t] = scale · q_j · k_t, softmax over t, out_j = Σ_t p_j[t] · v_t.
+/// q [g][d] and out [g][d] floats, d a multiple of 16; key and value rows at k and v, `stride` bytes apart,
+/// f16 when `half`; scores [g][n] scratch. One variant per g with eight named accumulators and the `G > j` tests
+/// constant (an indexed accumulator array stayed on the stack, a store per FMA; a variable g cost a branch per FMA).
+#define ACTSPARSE_EACH8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ACTSPARSE_DECL(j) actsparse_f32x16 a##j = (actsparse_f32x16)0;
+#define ACTSPARSE_ZERO(j) a##j = (actsparse_f32x16)0;
+#define ACTSPARSE_DOT(j) if (G > j) { actsparse_f32x16 qq; __builtin_memcpy(&qq, q + (long)(j) * d + i, 64); a##j += qq * kk; }
+#define ACTSPARSE_SCORE(j) if (G > j) scores[(long)(j) * n + t] = actsparse_sum16(a##j) * scale;
+#define ACTSPARSE_AXPY(j) if (G > j) a##j += scores[(long)(j) * n + t] * vv;
+#define ACTSPARSE_STORE(j) if (G > j) __builtin_memcpy(out + (long)(j) * d + i, &a##j, 64);
+#define ACTSPARSE_ATTEND(NG)                                                                                        \
+    static inline void actsparse_attend_##NG(const float *q, int d, const void *k, const void *v, long stride,       \
+                                            int half, int n, float scale, float *scores, float *out) {              \
+        const int G = NG, rowBytes = d << (2 - half); /* one head's key or value bytes */                          \
+        ACTSPARSE_EACH8(ACTSPARSE_DECL)                                                                             \
+        for (int t = 0; t < n; t++) {                                                                               \
+            const char *kr = (const char *)k + (long)t * stride;                                                    \
+            for (int b = 0; b < rowBytes; b += 64) __builtin_prefetch(kr + 16 * stride + b, 0, 3);                  \
+            ACTSPARSE_EACH8(ACTSPARSE_ZERO)                                                                         \
+            for (int i = 0; i < d; i += 16) {                                                                       \
+                actsparse_f32x16 kk = actsparse_row16(kr, half, i);                                                 \
+                ACTSPARSE_EACH8(ACTSPARSE_DOT)                                                                      \
+            }                                                                                                       \
+            ACTSPARSE_EACH8(ACTSPARSE_SCORE)                                                                        \
+        }                                                                                                           \
+        for (int j = 0; j < G; j++) actsparse_softmax(scores + (long)j * n, n);                                     \
+        for (int i = 0; i < d; i += 16) {                                                                           \
+            ACTSPARSE_EACH8(ACTSPARSE_ZERO)                                                                         \
+            for (int t = 0; t < n; t++) {                                                                           \
+                if (((i << half) & 63) == 0)                                                                        \
+                    __builtin_prefetch((const char *)v + (long)(t + 16) * stride + (i << (2 - half)), 0, 3);        \
+                actsparse_f32x16 vv = actsparse_row16((const char *)v + (long)t * stride, half, i);                 \
+                ACTSPARSE_EACH8(ACTSPARSE_AXPY)                                                                     \
+            }                                                                                                       \
+            ACTSPARSE_EACH8(ACTSPARSE_STORE)                                                                        \
+        }                                                                                                           \
+    }
+ACTSPARSE_ATTEND(1)
+ACTSPARSE_ATTEND(2)
+ACTSPARSE_ATTEND(3)
+ACTSPARSE_ATTEND(4)
+ACTSPARSE_ATTEND(5)
+ACTSPARSE_ATTEND(6)
+ACTSPARSE_ATTEND(7)
+ACTSPARSE_ATTEND(8)
+#undef ACTSPARSE_ATTEND
+#undef ACTSPARSE_DECL
+#undef ACTSPARSE_ZERO
+#undef ACTSPARSE_DOT
+#undef ACTSPARSE_SCORE
+#undef ACTSPARSE_AXPY
+#undef ACTSPARSE_STORE
+
+static inline void actsparse_attend(const float *q, int g, int d, const void *k, const void *v, long stride,
+                                    int half, int n, float scale, float *scores, float *out) {
+    switch (g) {
+    case 1: actsparse_attend_1(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 2: actsparse_attend_2(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 3: actsparse_attend_3(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 4: actsparse_attend_4(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 5: actsparse_attend_5(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 6: actsparse_attend_6(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 7: actsparse_attend_7(q, d, k, v, stride, half, n, scale, scores, out); break;
+    default: actsparse_attend_8(q, d, k, v, stride, half, n, scale, scores, out); break;
+    }
+}
+
 #endif
