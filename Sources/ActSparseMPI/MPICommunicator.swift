@@ -97,18 +97,28 @@ public final class MPICommunicator: Communicator {
                         counts: [Int], root: Int) throws {
         try checkRoot(root, "MPI_Igatherv")
         if rank == root && recv == nil { throw CommunicatorError.argument("MPI_Igatherv: root has no receive buffer") }
-        let layout = try gatherLayout(counts, count: count, call: "MPI_Igatherv")
+        try gathering(counts, count: count, call: "MPI_Igatherv", waiting: "MPI_Igatherv to rank \(root)",
+                      peer: peers(root: root)) { c, d, req in
+            MPI_Igatherv(send, Int32(count), cmpi_float(), recv, c, d, cmpi_float(), Int32(root), comm, &req)
+        }
+    }
+
+    /// Starts a v-gather with this layout's count and displacement arrays and waits for it inside their scope
+    /// (they must outlive the request).
+    func gathering(_ counts: [Int], count: Int, call: String, waiting: String, peer: String,
+                   _ start: (UnsafePointer<Int32>?, UnsafePointer<Int32>?, inout MPI_Request?) -> Int32) throws {
+        let layout = try gatherLayout(counts, count: count, call: call)
         var req: MPI_Request? = cmpi_request_null()
         try layout.counts.withUnsafeBufferPointer { c in
             try layout.displs.withUnsafeBufferPointer { d in
-                try MPICommunicator.check(
-                    MPI_Igatherv(send, Int32(count), cmpi_float(), recv, c.baseAddress, d.baseAddress, cmpi_float(),
-                                 Int32(root), comm, &req), "MPI_Igatherv")
-                // The count and displacement arrays must outlive the request: wait inside their scope.
-                try wait(&req, "MPI_Igatherv to rank \(root)", peer: peers(root: root))
+                try MPICommunicator.check(start(c.baseAddress, d.baseAddress, &req), call)
+                try wait(&req, waiting, peer: peer)
             }
         }
     }
+
+    /// Who an all-to-all collective waits for.
+    var anyPeer: String { size == 2 ? "rank \(1 - rank)" : "another rank" }
 
     public func reduceSum(_ send: UnsafePointer<Float>, into recv: UnsafeMutablePointer<Float>?, count: Int,
                           root: Int) throws {
@@ -128,20 +138,13 @@ public final class MPICommunicator: Communicator {
         var req: MPI_Request? = cmpi_request_null()
         try MPICommunicator.check(
             MPI_Iallreduce(source, recv, Int32(count), cmpi_float(), cmpi_op_sum(), comm, &req), "MPI_Iallreduce")
-        try wait(&req, "MPI_Iallreduce of \(count) floats", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
+        try wait(&req, "MPI_Iallreduce of \(count) floats", peer: anyPeer)
     }
 
     public func allGatherv(_ send: UnsafePointer<Float>, count: Int, into recv: UnsafeMutablePointer<Float>,
                            counts: [Int]) throws {
-        let layout = try gatherLayout(counts, count: count, call: "MPI_Iallgatherv")
-        var req: MPI_Request? = cmpi_request_null()
-        try layout.counts.withUnsafeBufferPointer { c in
-            try layout.displs.withUnsafeBufferPointer { d in
-                try MPICommunicator.check(
-                    MPI_Iallgatherv(send, Int32(count), cmpi_float(), recv, c.baseAddress, d.baseAddress, cmpi_float(),
-                                    comm, &req), "MPI_Iallgatherv")
-                try wait(&req, "MPI_Iallgatherv", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
-            }
+        try gathering(counts, count: count, call: "MPI_Iallgatherv", waiting: "MPI_Iallgatherv", peer: anyPeer) { c, d, req in
+            MPI_Iallgatherv(send, Int32(count), cmpi_float(), recv, c, d, cmpi_float(), comm, &req)
         }
     }
 
@@ -151,7 +154,7 @@ public final class MPICommunicator: Communicator {
         var req: MPI_Request? = cmpi_request_null()
         try MPICommunicator.check(MPI_Iallreduce(&pair, &out, 1, cmpi_float_int(), cmpi_op_maxloc(), comm, &req),
                                   "MPI_Iallreduce (MAXLOC)")
-        try wait(&req, "MPI_Iallreduce (MAXLOC)", peer: size == 2 ? "rank \(1 - rank)" : "another rank")
+        try wait(&req, "MPI_Iallreduce (MAXLOC)", peer: anyPeer)
         return out
     }
 

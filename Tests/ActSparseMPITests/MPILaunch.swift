@@ -43,6 +43,24 @@ enum MPILaunch {
 
     struct Result { var status: Int32; var out: String; var err: String; var seconds: Double }
 
+    /// Runs a launch script of this repository (under `timeout -k 5`) with ACTSPARSE_BIN set to the binary built
+    /// with the tests (no second build); returns its exit status and its stdout and stderr together.
+    static func script(_ name: String, _ args: [String], timeout: Int) throws -> (status: Int32, text: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: which("timeout") ?? "/usr/bin/timeout")
+        p.arguments = ["-k", "5", "\(timeout)", MultiNodeTests.root.appendingPathComponent(name).path] + args
+        var env = ProcessInfo.processInfo.environment
+        env["ACTSPARSE_BIN"] = actsparse
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+
     /// `ranks` nil: run directly; otherwise `mpirun -np ranks` (oversubscribed, as root if needed).
     static func run(_ args: [String], ranks: Int? = nil, timeout: Int = 60, env: [String: String] = [:]) throws
         -> Result

@@ -156,21 +156,10 @@ struct TensorParallelMPITests {
         let model = try #require(Self.model)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: MPILaunch.which("timeout") ?? "/usr/bin/timeout")
-        p.arguments = ["-k", "5", "240", MultiNodeTests.root.appendingPathComponent("launch/scaling").path, "--whole-model",
-                       "--model", model, "--ranks", "1,2", "--threads", "1", "--sparsity", "0", "--tokens", "2",
-                       "--repeats", "1", "--out", out]
-        var env = ProcessInfo.processInfo.environment
-        env["ACTSPARSE_BIN"] = MPILaunch.actsparse
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = err
-        try p.run()
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(log)")
+        let (status, log) = try MPILaunch.script(
+            "launch/scaling", ["--whole-model", "--model", model, "--ranks", "1,2", "--threads", "1", "--sparsity", "0",
+                               "--tokens", "2", "--repeats", "1", "--out", out], timeout: 240)
+        #expect(status == 0, "\(log)")
         let csv = try String(contentsOfFile: out + "/scaling-model.csv", encoding: .utf8).split(separator: "\n")
         let header = csv.first.map { $0.split(separator: ",").map(String.init) } ?? []
         for column in ["ranks", "threads", "tokens_per_s", "speedup_vs_1x1", "model_ms", "comm_pct", "rss_vs_1_rank"] {
