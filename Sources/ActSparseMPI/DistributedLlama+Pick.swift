@@ -22,7 +22,7 @@ extension DistributedLlama {
         switch pick {
         case .logits:
             try comm.gatherv(logits, count: n, into: comm.isRoot ? fullLogits : nil,
-                             counts: shard.vocabPlan.map(\.count), root: 0)
+                             counts: shard.vocabCounts, root: 0)
             return Picked(logits: comm.isRoot ? fullLogits : nil)
         case .greedy:
             // Ties: MAXLOC keeps the smallest index, as one rank's first-maximum scan does.

@@ -304,7 +304,7 @@ public final class LlamaModel {
         if shard.output == .columns && !shard.isWhole {
             // [M, qDim] every rank's heads, then rank-major blocks reordered into rows
             width = c.qDim
-            let counts = shard.headPlan.map { $0.count * c.headDim * m }
+            let counts = m == 1 ? shard.attentionCounts : shard.attentionCounts.map { $0 * m }
             let blocks = try prefillScratch[8].floats(m * c.qDim)
             try exchanged { try exchange?.gather(a, count: m * lq, into: blocks, counts: counts) }
             input = m == 1 ? blocks : try prefillScratch[9].floats(m * c.qDim)
@@ -325,7 +325,7 @@ public final class LlamaModel {
             let hr = shard.hidden.count
             let part = decode ? oPart : try prefillScratch[10].floats(m * hr)
             if decode { try layer.o.decode(keptQ, into: part) } else { try layer.o.prefill(input, m: m, into: part) }
-            let counts = shard.hiddenPlan.map { $0.count * m }
+            let counts = m == 1 ? shard.hiddenCounts : shard.hiddenCounts.map { $0 * m }
             let blocks = try prefillScratch[8].floats(m * c.hidden)
             try exchanged { try exchange?.gather(part, count: m * hr, into: m == 1 ? branch : blocks, counts: counts) }
             if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: branch) }

@@ -23,6 +23,10 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
     public let hiddenPlan: [Range<Int>]
     public let output: Output
 
+    /// Floats each rank sends per row: its attention output (heads × headDim), output projection columns and
+    /// logits [rank] — the counts of the per-token gathers, made once.
+    public let attentionCounts: [Int], hiddenCounts: [Int], vocabCounts: [Int]
+
     public var heads: Range<Int> { headPlan[rank] }
     public var vocab: Range<Int> { vocabPlan[rank] }
     public var hidden: Range<Int> { hiddenPlan[rank] }
@@ -30,14 +34,17 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
 
     /// One rank holding everything.
     public static func whole(_ c: LlamaConfig) -> ModelShard {
-        ModelShard(rank: 0, ranks: 1, headPlan: [0..<c.heads], kvHeads: 0..<c.kvHeads, vocabPlan: [0..<c.vocab],
+        ModelShard(rank: 0, ranks: 1, headDim: c.headDim, headPlan: [0..<c.heads], kvHeads: 0..<c.kvHeads, vocabPlan: [0..<c.vocab],
                    hiddenPlan: [0..<c.hidden], output: .rows)
     }
 
-    init(rank: Int, ranks: Int, headPlan: [Range<Int>], kvHeads: Range<Int>, vocabPlan: [Range<Int>],
+    init(rank: Int, ranks: Int, headDim: Int, headPlan: [Range<Int>], kvHeads: Range<Int>, vocabPlan: [Range<Int>],
          hiddenPlan: [Range<Int>], output: Output) {
         self.rank = rank; self.ranks = ranks; self.headPlan = headPlan; self.kvHeads = kvHeads
         self.vocabPlan = vocabPlan; self.hiddenPlan = hiddenPlan; self.output = output
+        attentionCounts = headPlan.map { $0.count * headDim }
+        hiddenCounts = hiddenPlan.map(\.count)
+        vocabCounts = vocabPlan.map(\.count)
     }
 
     /// Rank `rank`'s share of a model with `c`'s shape. `outputBlock` is the output projection's quantization
@@ -75,7 +82,7 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
             }
             return Parallel.split(total, parts: ranks, align: 32)
         }
-        self.init(rank: rank, ranks: ranks, headPlan: heads, kvHeads: kv, vocabPlan: try plan(c.vocab),
+        self.init(rank: rank, ranks: ranks, headDim: c.headDim, headPlan: heads, kvHeads: kv, vocabPlan: try plan(c.vocab),
                   hiddenPlan: output == .columns ? try plan(c.hidden) : Array(repeating: 0..<c.hidden, count: ranks),
                   output: output)
     }
