@@ -255,7 +255,7 @@ public final class LlamaModel {
 
     // MARK: - Decode (one token)
 
-    /// Runs token `token` at the next position; returns the logits [vocab].
+    /// Runs token `token` at the next position; returns the logits [vocab] (a shard: its slice [vocab_r]).
     @discardableResult
     public func decode(_ token: Int32) throws -> UnsafeMutablePointer<Float> {
         let c = config
@@ -366,6 +366,7 @@ public final class LlamaModel {
     }
 
     /// `allLogits`: returns every row's logits [M, vocab] (scoring a text) instead of the last row's [vocab].
+    /// A shard returns its vocabulary slice: [M, vocab_r] / [vocab_r] (DistributedLlama gathers what it needs).
     public func prefill(_ tokens: [Int32], allLogits: Bool) throws -> UnsafeMutablePointer<Float> {
         let c = config, m = tokens.count
         guard m > 0 else { throw ActSparseError.shape(what: "prefill tokens", expected: "≥ 1", found: "0") }
