@@ -152,8 +152,8 @@ public final class DistributedLlama {
         if g.tensors["output.weight"] == nil, let e = g.tensors["token_embd.weight"] { rest += e.bytes }  // tied head
         if let shard {
             let share = (mlp + rest) / comm.size
-            let (kvCount, o1) = (2 * c.layers * shard.kvHeads.count * c.headDim).multipliedReportingOverflow(by: context)
-            let (kvBytes, o2) = kvCount.multipliedReportingOverflow(by: kv.bytes)
+            let (kvCount, o1) = (2 * c.layers * context).multipliedReportingOverflow(by: kv.rowBytes(shard.kvHeads.count * c.headDim))
+            let (kvBytes, o2) = (kvCount, false)
             guard !o1, !o2 else {
                 throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
                                             available: Memory.available())
@@ -167,8 +167,8 @@ public final class DistributedLlama {
         let repacked = needed + (comm.isRoot ? rest : 0)
         var itemised = "MLP slices \(Memory.describe(needed))"
         if comm.isRoot {
-            let (kvCount, o1) = (2 * c.layers * c.kvDim).multipliedReportingOverflow(by: context)
-            let (kvBytes, o2) = kvCount.multipliedReportingOverflow(by: kv.bytes)
+            let (kvCount, o1) = (2 * c.layers * context).multipliedReportingOverflow(by: kv.rowBytes(c.kvDim))
+            let (kvBytes, o2) = (kvCount, false)
             guard !o1, !o2 else {
                 throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
                                             available: Memory.available())

@@ -29,7 +29,7 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Decode from this position: the prompt is a text repeated to this many tokens (attention's share grows with it).")
     var position = 8
     @Option(help: "KV cache length (default: position + tokens + 1).") var context: Int?
-    @Option(help: "KV cache precision: f32 or f16.") var kv: KVCache.Precision = .f32
+    @Option(help: "KV cache precision: f32, f16 or q8_0.") var kv: KVCache.Precision = .f32
     @Option(help: "Under mpirun: what the ranks share, model or mlp.") var shard: DistributedLlama.Scope = .model
     @Option(help: "Under mpirun: gather or reduce.") var mode: DistributedMLP.Mode = .reduce
     @Flag(help: "CSV instead of a table.") var csv = false

@@ -30,7 +30,7 @@ struct ModelOptions: ParsableArguments {
         + "or mlp (only the MLPs are sharded; rank 0 runs the rest)."))
     var shard: DistributedLlama.Scope = .model
     @Option(help: "KV cache length (tokens).") var context = 2048
-    @Option(help: "KV cache precision: f32 (exact) or f16 (half the bytes attention reads at long contexts).")
+    @Option(help: "KV cache precision: f32 (exact), f16 (half the bytes attention reads at long contexts) or q8_0 (8.5 bits).")
     var kv: KVCache.Precision = .f32
 
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.

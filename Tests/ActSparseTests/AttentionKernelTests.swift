@@ -31,50 +31,65 @@ struct AttentionKernelTests {
         return out
     }
 
-    @Test("every group size 1…8, head dims 16…256, 1…300 positions (tails of 16), f32 and f16 rows, a head inside a wider row",
+    @Test("every group size 1…8, head dims 16…256, 1…300 positions (tails of 16), f32, f16 and q8_0 caches, a head inside a wider row",
           arguments: [16, 64, 128, 256])
     func matchesReference(d: Int) throws {
         var rng = SplitMix(seed: UInt64(d))
         for g in 1...8 {
             for n in [1, 2, 15, 16, 17, 33, 300] where n <= (d == 256 ? 100 : 300) {
-                for half in [false, true] {
-                    let heads = 3, offset = d  // the middle of three KV heads: the row stride is 3·d elements
-                    let stride = heads * d
-                    let q = (0..<(g * d)).map { _ in rng.gaussian() }
-                    // Rounded to f16 first, so that both sides see the same cache values.
-                    var keys = (0..<(n * stride)).map { _ in rng.gaussian() * 0.5 }
-                    var values = (0..<(n * stride)).map { _ in rng.gaussian() }
-                    if half {
-                        keys = keys.map { Float(Float16($0)) }
-                        values = values.map { Float(Float16($0)) }
+                for precision in KVCache.Precision.allCases where precision != .q8_0 || d % 32 == 0 {
+                    // The middle of three KV heads: rows of 3·d values, the head at offset d.
+                    let heads = 3, offset = d, width = heads * d
+                    let cache = try KVCache(layers: 1, context: n, kvDim: width, precision: precision)
+                    for t in 0..<n {
+                        let k = (0..<width).map { _ in rng.gaussian() * 0.5 }, v = (0..<width).map { _ in rng.gaussian() }
+                        cache.store(layer: 0, pos: t, k: k, v: v)
                     }
+                    // The reference reads what the cache stores (rounded to f16 or q8_0), as attention does.
+                    var keys = [Float](repeating: 0, count: n * width), values = keys
+                    for t in 0..<n {
+                        for i in 0..<width {
+                            keys[t * width + i] = cache.stored(layer: 0, pos: t, index: i)
+                            values[t * width + i] = cache.stored(layer: 0, pos: t, index: i, value: true)
+                        }
+                    }
+                    let q = (0..<(g * d)).map { _ in rng.gaussian() }
                     let scale = 1 / Float(d).squareRoot()
                     var out = [Float](repeating: .nan, count: g * d)
                     var scores = [Float](repeating: .nan, count: g * n)
-                    let kb: [UInt8], vb: [UInt8]
-                    if half {
-                        kb = keys.map { Float16($0) }.withUnsafeBytes { Array($0) }
-                        vb = values.map { Float16($0) }.withUnsafeBytes { Array($0) }
-                    } else {
-                        kb = keys.withUnsafeBytes { Array($0) }
-                        vb = values.withUnsafeBytes { Array($0) }
-                    }
-                    let e = half ? 2 : 4
-                    kb.withUnsafeBytes { k in
-                        vb.withUnsafeBytes { v in
-                            actsparse_attend(q, Int32(g), Int32(d), k.baseAddress! + offset * e, v.baseAddress! + offset * e,
-                                             stride * e, half ? 1 : 0, Int32(n), scale, &scores, &out)
-                        }
-                    }
-                    let want = Self.reference(q: q, g: g, d: d, keys: keys, values: values, stride: stride, offset: offset,
+                    let at = precision.rowBytes(offset), kind: Int32 = precision == .f32 ? 0 : precision == .f16 ? 1 : 2
+                    actsparse_attend(q, Int32(g), Int32(d), cache.rows(layer: 0, from: 0) + at,
+                                     cache.rows(layer: 0, from: 0, values: true) + at, precision.rowBytes(width), kind,
+                                     Int32(n), scale, &scores, &out)
+                    let want = Self.reference(q: q, g: g, d: d, keys: keys, values: values, stride: width, offset: offset,
                                               n: n, scale: scale)
                     let vmax = Double(values.map(abs).max() ?? 1)
                     let worst = zip(out, want).reduce(0.0) { w, p in max(w, abs(Double(p.0) - p.1).isNaN ? .infinity : abs(Double(p.0) - p.1)) }
                     #expect(worst <= Self.relativeTolerance * vmax,
-                            "g \(g), d \(d), n \(n), \(half ? "f16" : "f32"): max error \(worst) vs \(Self.relativeTolerance * vmax)")
+                            "g \(g), d \(d), n \(n), \(precision): max error \(worst) vs \(Self.relativeTolerance * vmax)")
                 }
             }
         }
+    }
+
+    @Test("q8_0 cache rows: blocks of 32 codes and an f16 scale, within half a step of the value; other widths refused")
+    func q8Rows() throws {
+        let cache = try KVCache(layers: 2, context: 3, kvDim: 64, precision: .q8_0)
+        var rng = SplitMix(seed: 9)
+        let k = (0..<64).map { i in i == 5 ? 0 : rng.gaussian() * 3 }, v = (0..<64).map { _ in rng.gaussian() }
+        cache.store(layer: 1, pos: 2, k: k, v: v)
+        #expect(cache.bytesPerPosition == 2 * 2 * 34)
+        for (row, isValue) in [(k, false), (v, true)] {
+            for b in 0..<2 {
+                let block = row[(32 * b)..<(32 * b + 32)], step = Float(Float16((block.map(abs).max() ?? 0) / 127))
+                for i in block.indices {
+                    let got = cache.stored(layer: 1, pos: 2, index: i, value: isValue)
+                    #expect(abs(got - row[i]) <= step / 2 + 1e-6, "\(isValue ? "v" : "k")[\(i)] \(got) vs \(row[i])")
+                }
+            }
+        }
+        #expect(cache.stored(layer: 1, pos: 2, index: 5) == 0)
+        #expect(throws: ActSparseError.self) { try KVCache(layers: 1, context: 1, kvDim: 48, precision: .q8_0) }
     }
 
     @Test("softmax arguments far below the maximum flush to zero weight, not to NaN or ∞")

@@ -155,6 +155,10 @@ public final class LlamaModel {
                               packing: packing)
 
         let ctx = c.context
+        guard kvPrecision != .q8_0 || c.headDim % 32 == 0 else {
+            throw ActSparseError.invalidValue(what: "--kv q8_0 for \(g.path)", expected: "a head dim that is a multiple of 32",
+                                              found: "\(c.headDim)")
+        }
         kvCache = try KVCache(layers: c.layers, context: ctx, kvDim: lkv, precision: kvPrecision)
         x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
         q = .allocate(capacity: max(1, lq)); attn = .allocate(capacity: c.qDim)
@@ -481,23 +485,24 @@ public final class LlamaModel {
             switch kvCache.precision {
             case .f32: return attend(KVf32.self, layer: l, pos: pos, q: q, into: out)
             case .f16: return attend(KVf16.self, layer: l, pos: pos, q: q, into: out)
+            case .q8_0: preconditionFailure("q8_0 caches are refused at load unless the head dim is a multiple of 32")
             }
         }
         // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
         let first = layers[l].local ? max(0, pos - c.window + 1) : 0
         let n = pos + 1 - first
-        let e = kvCache.precision.bytes
+        let p = kvCache.precision, headBytes = p.rowBytes(d)
         let kBase = kvCache.row(kvCache.keys, layer: l, pos: first), vBase = kvCache.row(kvCache.values, layer: l, pos: first)
-        let half: Int32 = kvCache.precision == .f16 ? 1 : 0
+        let kind = p.kernelKind
         let perWorker = (c.heads / c.kvHeads) * c.context
-        let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = lkv * e
+        let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = p.rowBytes(lkv)
         Parallel.run(parts.count) { w in
             for u in parts[w] {
                 let (j, q0, g) = units[u]
-                let k: UnsafeRawPointer = kBase + j * d * e, v: UnsafeRawPointer = vBase + j * d * e
+                let k: UnsafeRawPointer = kBase + j * headBytes, v: UnsafeRawPointer = vBase + j * headBytes
                 let qh: UnsafePointer<Float> = q + q0 * d, oh: UnsafeMutablePointer<Float> = out + q0 * d
                 let sc: UnsafeMutablePointer<Float> = scores + w * perWorker
-                actsparse_attend(qh, Int32(g), Int32(d), k, v, stride, half, Int32(n), scale, sc, oh)
+                actsparse_attend(qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)
             }
         }
     }

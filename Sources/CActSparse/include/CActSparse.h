@@ -153,15 +153,32 @@ typedef float actsparse_f32x8 __attribute__((ext_vector_type(8)));
 typedef float actsparse_f32x4 __attribute__((ext_vector_type(4)));
 typedef _Float16 actsparse_f16x16 __attribute__((ext_vector_type(16)));
 
-/// 16 floats at element i of a row of f32 (half = 0) or f16 (half = 1) values.
-static inline actsparse_f32x16 actsparse_row16(const void *row, int half, int i) {
-    if (half) {
+typedef signed char actsparse_i8x16 __attribute__((ext_vector_type(16)));
+
+/// Byte offset of element i (a multiple of 16) in a row of kind 0 (f32), 1 (f16) or 2 (q8_0: blocks of 32 int8
+/// codes after one f16 scale, 34 bytes).
+static inline long actsparse_kv_offset(int kind, int i) {
+    return kind == 0 ? 4 * (long)i : kind == 1 ? 2 * (long)i : 34 * (long)(i >> 5) + 2 + (i & 31);
+}
+
+/// 16 floats at element i (a multiple of 16) of a row of f32, f16 or q8_0 values.
+static inline actsparse_f32x16 actsparse_row16(const void *row, int kind, int i) {
+    const char *p = (const char *)row;
+    if (kind == 1) {
         actsparse_f16x16 h;
-        __builtin_memcpy(&h, (const char *)row + 2 * (long)i, 32);
+        __builtin_memcpy(&h, p + 2 * (long)i, 32);
         return __builtin_convertvector(h, actsparse_f32x16);
     }
+    if (kind == 2) {
+        const char *blk = p + 34 * (long)(i >> 5);
+        _Float16 d;
+        actsparse_i8x16 q;
+        __builtin_memcpy(&d, blk, 2);
+        __builtin_memcpy(&q, blk + 2 + (i & 31), 16);
+        return __builtin_convertvector(q, actsparse_f32x16) * (float)d;
+    }
     actsparse_f32x16 f;
-    __builtin_memcpy(&f, (const char *)row + 4 * (long)i, 64);
+    __builtin_memcpy(&f, p + 4 * (long)i, 64);
     return f;
 }
 
@@ -217,8 +234,8 @@ static inline void actsparse_softmax(float *s, int n) {
 
 /// Causal attention of `g` (1…8) query heads that share one KV head, over positions 0..<n:
 /// scores[j][t] = scale · q_j · k_t, softmax over t, out_j = Σ_t p_j[t] · v_t.
-/// q [g][d] and out [g][d] floats, d a multiple of 16; key and value rows at k and v, `stride` bytes apart,
-/// f16 when `half`; scores [g][n] scratch. One variant per g with eight named accumulators and the `G > j` tests
+/// q [g][d] and out [g][d] floats, d a multiple of 16 (32 for q8_0); key and value rows at k and v, `stride` bytes apart,
+/// of `kind` (0 f32, 1 f16, 2 q8_0); scores [g][n] scratch. One variant per g with eight named accumulators and the `G > j` tests
 /// constant (an indexed accumulator array stayed on the stack, a store per FMA; a variable g cost a branch per FMA).
 #define ACTSPARSE_EACH8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define ACTSPARSE_DECL(j) actsparse_f32x16 a##j = (actsparse_f32x16)0;
@@ -229,15 +246,15 @@ static inline void actsparse_softmax(float *s, int n) {
 #define ACTSPARSE_STORE(j) if (G > j) __builtin_memcpy(out + (long)(j) * d + i, &a##j, 64);
 #define ACTSPARSE_ATTEND(NG)                                                                                        \
     static inline void actsparse_attend_##NG(const float *q, int d, const void *k, const void *v, long stride,       \
-                                            int half, int n, float scale, float *scores, float *out) {              \
-        const int G = NG, rowBytes = d << (2 - half); /* one head's key or value bytes */                          \
+                                            int kind, int n, float scale, float *scores, float *out) {              \
+        const int G = NG, rowBytes = kind == 2 ? d / 32 * 34 : d << (2 - kind); /* one head's row bytes */          \
         ACTSPARSE_EACH8(ACTSPARSE_DECL)                                                                             \
         for (int t = 0; t < n; t++) {                                                                               \
             const char *kr = (const char *)k + (long)t * stride;                                                    \
             for (int b = 0; b < rowBytes; b += 64) __builtin_prefetch(kr + 16 * stride + b, 0, 3);                  \
             ACTSPARSE_EACH8(ACTSPARSE_ZERO)                                                                         \
             for (int i = 0; i < d; i += 16) {                                                                       \
-                actsparse_f32x16 kk = actsparse_row16(kr, half, i);                                                 \
+                actsparse_f32x16 kk = actsparse_row16(kr, kind, i);                                                 \
                 ACTSPARSE_EACH8(ACTSPARSE_DOT)                                                                      \
             }                                                                                                       \
             ACTSPARSE_EACH8(ACTSPARSE_SCORE)                                                                        \
@@ -246,9 +263,8 @@ static inline void actsparse_softmax(float *s, int n) {
         for (int i = 0; i < d; i += 16) {                                                                           \
             ACTSPARSE_EACH8(ACTSPARSE_ZERO)                                                                         \
             for (int t = 0; t < n; t++) {                                                                           \
-                if (((i << half) & 63) == 0)                                                                        \
-                    __builtin_prefetch((const char *)v + (long)(t + 16) * stride + (i << (2 - half)), 0, 3);        \
-                actsparse_f32x16 vv = actsparse_row16((const char *)v + (long)t * stride, half, i);                 \
+                __builtin_prefetch((const char *)v + (long)(t + 16) * stride + actsparse_kv_offset(kind, i), 0, 3); \
+                actsparse_f32x16 vv = actsparse_row16((const char *)v + (long)t * stride, kind, i);                 \
                 ACTSPARSE_EACH8(ACTSPARSE_AXPY)                                                                     \
             }                                                                                                       \
             ACTSPARSE_EACH8(ACTSPARSE_STORE)                                                                        \
@@ -271,16 +287,16 @@ ACTSPARSE_ATTEND(8)
 #undef ACTSPARSE_STORE
 
 static inline void actsparse_attend(const float *q, int g, int d, const void *k, const void *v, long stride,
-                                    int half, int n, float scale, float *scores, float *out) {
+                                    int kind, int n, float scale, float *scores, float *out) {
     switch (g) {
-    case 1: actsparse_attend_1(q, d, k, v, stride, half, n, scale, scores, out); break;
-    case 2: actsparse_attend_2(q, d, k, v, stride, half, n, scale, scores, out); break;
-    case 3: actsparse_attend_3(q, d, k, v, stride, half, n, scale, scores, out); break;
-    case 4: actsparse_attend_4(q, d, k, v, stride, half, n, scale, scores, out); break;
-    case 5: actsparse_attend_5(q, d, k, v, stride, half, n, scale, scores, out); break;
-    case 6: actsparse_attend_6(q, d, k, v, stride, half, n, scale, scores, out); break;
-    case 7: actsparse_attend_7(q, d, k, v, stride, half, n, scale, scores, out); break;
-    default: actsparse_attend_8(q, d, k, v, stride, half, n, scale, scores, out); break;
+    case 1: actsparse_attend_1(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    case 2: actsparse_attend_2(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    case 3: actsparse_attend_3(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    case 4: actsparse_attend_4(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    case 5: actsparse_attend_5(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    case 6: actsparse_attend_6(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    case 7: actsparse_attend_7(q, d, k, v, stride, kind, n, scale, scores, out); break;
+    default: actsparse_attend_8(q, d, k, v, stride, kind, n, scale, scores, out); break;
     }
 }
 
