@@ -228,14 +228,14 @@ public final class DistributedLlama {
     /// Prefill of `tokens` (dense); returns the last position's logits [vocab]. Checked before any rank is told.
     @discardableResult
     public func prefill(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
-        try forward(prompt: tokens, pick: .logits, sampler: nil).logits!
+        try logits(forward(prompt: tokens, pick: .logits, sampler: nil))
     }
 
     /// One decode step (sparse); returns the logits [vocab]. A full context is refused before any rank is told,
     /// so the caller can end the generation cleanly (see `contextLeft`).
     @discardableResult
     public func decode(_ token: Int32) throws -> UnsafeMutablePointer<Float> {
-        try forward(token: token, pick: .logits, sampler: nil).logits!
+        try logits(forward(token: token, pick: .logits, sampler: nil))
     }
 
     /// Prefill, then the next token from `sampler` (greedy or sampled), with as little traffic as the scope
@@ -247,6 +247,14 @@ public final class DistributedLlama {
     /// One decode step, then the next token from `sampler` (see `prefill(_:sampler:)`).
     public func decode(_ token: Int32, sampler: inout Sampler) throws -> Int32 {
         try next(forward(token: token, pick: sampler.temperature > 0 ? .sample : .greedy, sampler: sampler), &sampler)
+    }
+
+    /// The whole logits a `.logits` pick leaves on rank 0.
+    func logits(_ r: Picked) throws -> UnsafeMutablePointer<Float> {
+        guard let l = r.logits else {
+            throw ProtocolError(layer: nil, step: "pick", problem: "no logits on rank 0 after a whole-logits pick")
+        }
+        return l
     }
 
     func next(_ r: Picked, _ sampler: inout Sampler) throws -> Int32 {
