@@ -31,8 +31,8 @@ struct AttentionKernelTests {
         return out
     }
 
-    @Test("every group size 1…8, head dims 16…256, 1…300 positions (tails of 16), f32, f16 and q8_0 caches, a head inside a wider row",
-          arguments: [16, 64, 128, 256])
+    @Test("fast kernel and its scalar twin: every group size 1…8, head dims 16…256 (24: the scalar twin alone), 1…300 positions (tails of 16), f32, f16 and q8_0 caches, a head inside a wider row",
+          arguments: [16, 24, 64, 128, 256])
     func matchesReference(d: Int) throws {
         var rng = SplitMix(seed: UInt64(d))
         for g in 1...8 {
@@ -57,16 +57,23 @@ struct AttentionKernelTests {
                     let scale = 1 / Float(d).squareRoot()
                     var out = [Float](repeating: .nan, count: g * d)
                     var scores = [Float](repeating: .nan, count: g * n)
-                    let at = precision.rowBytes(offset), kind: Int32 = precision == .f32 ? 0 : precision == .f16 ? 1 : 2
-                    actsparse_attend(q, Int32(g), Int32(d), cache.rows(layer: 0, from: 0) + at,
-                                     cache.rows(layer: 0, from: 0, values: true) + at, precision.rowBytes(width), kind,
-                                     Int32(n), scale, &scores, &out)
+                    let at = precision.rowBytes(offset), k = cache.rows(layer: 0, from: 0) + at
+                    let v = cache.rows(layer: 0, from: 0, values: true) + at, stride = precision.rowBytes(width)
+                    actsparse_attend(q, Int32(g), Int32(d), k, v, stride, precision.kernelKind, Int32(n), scale, &scores, &out)
+                    var twin = [Float](repeating: .nan, count: g * d)
+                    actsparse_attend_scalar(q, Int32(g), Int32(d), k, v, stride, precision.kernelKind, Int32(n), scale,
+                                            &scores, &twin)
                     let want = Self.reference(q: q, g: g, d: d, keys: keys, values: values, stride: width, offset: offset,
                                               n: n, scale: scale)
                     let vmax = Double(values.map(abs).max() ?? 1)
-                    let worst = zip(out, want).reduce(0.0) { w, p in max(w, abs(Double(p.0) - p.1).isNaN ? .infinity : abs(Double(p.0) - p.1)) }
-                    #expect(worst <= Self.relativeTolerance * vmax,
-                            "g \(g), d \(d), n \(n), \(precision): max error \(worst) vs \(Self.relativeTolerance * vmax)")
+                    for (name, got) in [("kernel", out), ("scalar twin", twin)] {
+                        let worst = zip(got, want).reduce(0.0) { w, p in
+                            let e = abs(Double(p.0) - p.1)
+                            return max(w, e.isNaN ? .infinity : e)
+                        }
+                        #expect(worst <= Self.relativeTolerance * vmax,
+                                "\(name): g \(g), d \(d), n \(n), \(precision): max error \(worst) vs \(Self.relativeTolerance * vmax)")
+                    }
                 }
             }
         }

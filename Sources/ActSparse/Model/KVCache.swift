@@ -89,30 +89,5 @@ extension KVCache.Precision {
     }
 
     /// The attention kernel's code for this precision (actsparse_attend's `kind`).
-    var kernelKind: Int32 { self == .f32 ? 0 : self == .f16 ? 1 : 2 }
-}
-
-/// A cached element type, so that attention is specialised per precision.
-protocol KVElement {
-    static var size: Int { get }
-    static func load16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float>
-    static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float
-}
-
-enum KVf32: KVElement {
-    static var size: Int { 4 }
-    @inline(__always) static func load16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
-        p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-    }
-    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float { p.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
-}
-
-enum KVf16: KVElement {
-    static var size: Int { 2 }
-    @inline(__always) static func load16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Float> {
-        widen(p.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<Float16>.self))
-    }
-    @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        Float(p.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self))
-    }
+    public var kernelKind: Int32 { self == .f32 ? 0 : self == .f16 ? 1 : 2 }
 }

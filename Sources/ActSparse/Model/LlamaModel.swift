@@ -476,23 +476,15 @@ public final class LlamaModel {
     }
 
     /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos, over this rank's
-    /// heads (q and out [lq]). The query heads that share a KV head are done together, so each cached key and
-    /// value is read once (the KV cache, not the arithmetic, bounds this at long contexts). Head dims that are
-    /// multiples of 16 go through SIMD16.
+    /// heads (q and out [lq]): `actsparse_attend` per unit of (KV head, ≤ 8 of its query heads), so each cached
+    /// key and value is read once per unit; the units are split over the threads.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let c = config, d = c.headDim
-        guard d % 16 == 0 else {
-            switch kvCache.precision {
-            case .f32: return attend(KVf32.self, layer: l, pos: pos, q: q, into: out)
-            case .f16: return attend(KVf16.self, layer: l, pos: pos, q: q, into: out)
-            case .q8_0: preconditionFailure("q8_0 caches are refused at load unless the head dim is a multiple of 32")
-            }
-        }
         // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
         let first = layers[l].local ? max(0, pos - c.window + 1) : 0
         let n = pos + 1 - first
         let p = kvCache.precision, headBytes = p.rowBytes(d)
-        let kBase = kvCache.row(kvCache.keys, layer: l, pos: first), vBase = kvCache.row(kvCache.values, layer: l, pos: first)
+        let kBase = kvCache.rows(layer: l, from: first), vBase = kvCache.rows(layer: l, from: first, values: true)
         let kind = p.kernelKind
         let perWorker = (c.heads / c.kvHeads) * c.context
         let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = p.rowBytes(lkv)
@@ -503,71 +495,6 @@ public final class LlamaModel {
                 let qh: UnsafePointer<Float> = q + q0 * d, oh: UnsafeMutablePointer<Float> = out + q0 * d
                 let sc: UnsafeMutablePointer<Float> = scores + w * perWorker
                 actsparse_attend(qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)
-            }
-        }
-    }
-
-    /// The Swift path (head dims that are not a multiple of 16), and the reference the kernel is tested against.
-    func attend<E: KVElement>(_: E.Type, layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
-        let c = config, d = c.headDim
-        // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
-        let first = layers[l].local ? max(0, pos - c.window + 1) : 0
-        let n = pos + 1 - first
-        let group = c.heads / c.kvHeads
-        let scale = c.attentionScale
-        let kBase = kvCache.row(kvCache.keys, layer: l, pos: first), vBase = kvCache.row(kvCache.values, layer: l, pos: first)
-        let rowBytes = lkv * E.size
-        let vec = d % 16 == 0
-        for (j, kvh) in shard.kvHeads.enumerated() {
-            // This rank's query heads on KV head kvh (all `group` of them unless query heads are split), as
-            // offsets into q and out.
-            let h0 = max(shard.heads.lowerBound, kvh * group), h1 = min(shard.heads.upperBound, (kvh + 1) * group)
-            let q0 = h0 - shard.heads.lowerBound, ng = h1 - h0
-            // scores[g * n + t] = q_(q0+g) · k_t
-            for t in 0..<n {
-                let k = kBase + t * rowBytes + j * d * E.size
-                for g in 0..<ng {
-                    let qh = q + (q0 + g) * d
-                    var s: Float = 0
-                    if vec {
-                        var acc = V()
-                        for i in stride(from: 0, to: d, by: 16) {
-                            acc = acc.addingProduct(UnsafeRawPointer(qh + i).loadUnaligned(as: V.self), E.load16(k, i))
-                        }
-                        s = acc.sum()
-                    } else {
-                        for i in 0..<d { s += qh[i] * E.load(k, i) }
-                    }
-                    scores[g * n + t] = s * scale
-                }
-            }
-            for g in 0..<ng {
-                let sc = scores + g * n
-                var mx = -Float.infinity
-                for t in 0..<n { mx = max(mx, sc[t]) }
-                var sum: Float = 0
-                for t in 0..<n { sc[t] = expf(sc[t] - mx); sum += sc[t] }
-                let inv = 1 / sum
-                for t in 0..<n { sc[t] *= inv }
-                let oh = out + (q0 + g) * d
-                for i in 0..<d { oh[i] = 0 }
-            }
-            for t in 0..<n {
-                let v = vBase + t * rowBytes + j * d * E.size
-                for g in 0..<ng {
-                    let w = scores[g * n + t]
-                    let oh = out + (q0 + g) * d
-                    if vec {
-                        let wv = V(repeating: w)
-                        for i in stride(from: 0, to: d, by: 16) {
-                            let o = UnsafeMutableRawPointer(oh + i)
-                            o.storeBytes(of: o.loadUnaligned(as: V.self).addingProduct(wv, E.load16(v, i)), as: V.self)
-                        }
-                    } else {
-                        for i in 0..<d { oh[i] += w * E.load(v, i) }
-                    }
-                }
             }
         }
     }

@@ -286,8 +286,45 @@ ACTSPARSE_ATTEND(8)
 #undef ACTSPARSE_AXPY
 #undef ACTSPARSE_STORE
 
+/// Element i of a cache row of `kind` (any i): the scalar reads the reference twin uses.
+static inline float actsparse_kv_at(const void *row, int kind, int i) {
+    const char *p = (const char *)row;
+    if (kind == 0) { float f; __builtin_memcpy(&f, p + 4 * (long)i, 4); return f; }
+    if (kind == 1) { _Float16 h; __builtin_memcpy(&h, p + 2 * (long)i, 2); return (float)h; }
+    _Float16 d;
+    __builtin_memcpy(&d, p + 34 * (long)(i >> 5), 2);
+    return (float)d * (float)(signed char)p[34 * (long)(i >> 5) + 2 + (i & 31)];
+}
+
+/// The plain scalar twin of actsparse_attend (any g, any d; expf): head dims that are not a multiple of 16 run
+/// here, and the tests compare the fast kernel against it.
+static inline void actsparse_attend_scalar(const float *q, int g, int d, const void *k, const void *v, long stride,
+                                           int kind, int n, float scale, float *scores, float *out) {
+    for (int j = 0; j < g; j++) {
+        float *s = scores + (long)j * n, mx = -__builtin_inff(), sum = 0;
+        for (int t = 0; t < n; t++) {
+            float dot = 0;
+            for (int i = 0; i < d; i++) dot += q[(long)j * d + i] * actsparse_kv_at((const char *)k + (long)t * stride, kind, i);
+            s[t] = dot * scale;
+            mx = s[t] > mx ? s[t] : mx;
+        }
+        for (int t = 0; t < n; t++) { s[t] = __builtin_expf(s[t] - mx); sum += s[t]; }
+        for (int i = 0; i < d; i++) {
+            float acc = 0;
+            for (int t = 0; t < n; t++) acc += s[t] * actsparse_kv_at((const char *)v + (long)t * stride, kind, i);
+            out[(long)j * d + i] = acc / sum;
+        }
+    }
+}
+
+/// One KV head's attention for g query heads (see actsparse_attend_G): the vector kernel for head dims that are
+/// multiples of 16 (32 for q8_0) and up to 8 query heads per call, the scalar twin otherwise.
 static inline void actsparse_attend(const float *q, int g, int d, const void *k, const void *v, long stride,
                                     int kind, int n, float scale, float *scores, float *out) {
+    if (d % 16 != 0 || (kind == 2 && d % 32 != 0) || g < 1 || g > 8) {
+        actsparse_attend_scalar(q, g, d, k, v, stride, kind, n, scale, scores, out);
+        return;
+    }
     switch (g) {
     case 1: actsparse_attend_1(q, d, k, v, stride, kind, n, scale, scores, out); break;
     case 2: actsparse_attend_2(q, d, k, v, stride, kind, n, scale, scores, out); break;
