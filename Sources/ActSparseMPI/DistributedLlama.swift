@@ -84,13 +84,11 @@ public final class DistributedLlama {
             do {
                 shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: mode == .reduce ? .rows : .columns,
                                        outputBlock: block)
-            } catch {
+            } catch where mode == .reduce {
                 // Too few whole quantization blocks of heads to cut the output projection's rows (a small model
-                // with 256-blocks): its columns instead, the rest of the reduce protocol unchanged.
-                guard mode == .reduce,
-                      let columns = try? ModelShard(c, rank: comm.rank, ranks: comm.size, output: .columns, outputBlock: block)
-                else { throw error }
-                shard = columns
+                // with 256-blocks): its columns instead, the rest of the reduce protocol unchanged. If that fails
+                // too, its error (the looser limit) is the one to report.
+                shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: .columns, outputBlock: block)
             }
         }
         let share = try DistributedLlama.checkMemory(g, c, comm: comm, shard: shard, context: self.context, kv: kv, path: path)

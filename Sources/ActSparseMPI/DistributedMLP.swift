@@ -165,9 +165,8 @@ extension DistributedMLP {
         // 1. rank 0 thresholds h; one broadcast of the survivors (replicated: every rank thresholds its own h).
         try step(.keptH) {
             if replicated {
-                guard let h else { throw ActSparseError.invalidValue(what: "MLP input", expected: "h on every rank", found: "nil") }
                 try FaultInjection.at(.keptH, rank: comm.rank, layer: layer)
-                try keptH.threshold(h, count: hidden, t: thresholdGateUp)
+                try keptH.threshold(try everyRank(h, "MLP input"), count: hidden, t: thresholdGateUp)
                 return
             }
             if comm.isRoot {
@@ -217,8 +216,7 @@ extension DistributedMLP {
                 try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hr)
                 try checkOutgoing(part, count: hr, what: "MLP output")
                 if replicated {
-                    guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
-                    try timed { try comm.allGatherv(part, count: hr, into: out, counts: hiddenPlan.counts) }
+                    try timed { try comm.allGatherv(part, count: hr, into: try everyRank(out, "MLP output"), counts: hiddenPlan.counts) }
                 } else {
                     try timed { try comm.gatherv(part, count: hr, into: out, counts: hiddenPlan.counts, root: 0) }
                 }
@@ -237,14 +235,19 @@ extension DistributedMLP {
                 try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hidden)
                 try checkOutgoing(part, count: hidden, what: "partial MLP output")
                 if replicated {
-                    guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
-                    try timed { try comm.allReduceSum(part, into: out, count: hidden) }
+                    try timed { try comm.allReduceSum(part, into: try everyRank(out, "MLP output"), count: hidden) }
                 } else {
                     try timed { try comm.reduceSum(part, into: out, count: hidden, root: 0) }
                 }
             }
             if comm.size > 1 { messageBytes += 4 * hidden }
         }
+    }
+
+    /// A buffer the replicated protocol needs on every rank (h, out), or a clear error.
+    @inline(__always) func everyRank<P>(_ p: P?, _ what: String) throws -> P {
+        guard let p else { throw ActSparseError.invalidValue(what: what, expected: "a buffer on every rank", found: "nil") }
+        return p
     }
 
     /// Runs one protocol step; any failure in it becomes a `ProtocolError` naming this layer and the step.
@@ -316,8 +319,7 @@ extension DistributedMLP {
             if replicated {
                 let full = try allGatherRows(pm, m: m, plan: hiddenPlan)
                 defer { full.deallocate() }
-                guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
-                out.update(from: full, count: m * hidden)
+                try everyRank(out, "MLP output").update(from: full, count: m * hidden)
             } else {
                 let full = try gatherRows(pm, m: m, plan: hiddenPlan)
                 if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
@@ -326,7 +328,7 @@ extension DistributedMLP {
             let pm = try scratch[3].floats(m * hidden)
             try down.prefill(gm, m: m, into: pm)
             if replicated {
-                guard let out else { throw ActSparseError.invalidValue(what: "MLP output", expected: "out on every rank", found: "nil") }
+                let out = try everyRank(out, "MLP output")
                 try timed { try comm.allReduceSum(pm, into: out, count: m * hidden) }
             } else {
                 try timed { try comm.reduceSum(pm, into: out, count: m * hidden, root: 0) }

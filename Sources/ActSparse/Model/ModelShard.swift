@@ -68,8 +68,7 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
         guard ranks * unit <= c.heads || ranks == 1 else {
             throw ActSparseError.shape(
                 what: "attention heads over \(ranks) ranks",
-                expected: "at most \(c.heads / unit) ranks (\(c.heads) query heads in units of \(unit)" +
-                    (output == .rows ? "; --mode gather slices the output projection by columns instead" : "") + ")",
+                expected: "at most \(c.heads / unit) ranks (\(c.heads) query heads in units of \(unit))",
                 found: "\(ranks) ranks")
         }
         let heads = Parallel.split(c.heads, parts: ranks, align: unit)
