@@ -23,6 +23,9 @@ struct BenchFC: ParsableCommand {
     @Option(help: "Timed decode iterations per row (median reported).") var iterations = 30
     @Option(help: "Total MiB of weight copies to cycle through.") var coldMib = 256
     @Option(help: "Seed for weights and activations.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("Activation precisions (comma list): f32 (exact) and/or int8 (int8 activations per "
+        + "weight group, VNNI); int8 rows are labelled FORMAT/int8 and compared with their own dense run."))
+    var activations = "f32"
     @Flag(help: "CSV instead of a table.") var csv = false
 
     func run() throws {
@@ -40,6 +43,7 @@ struct BenchFC: ParsableCommand {
         guard iterations >= 1, (0...(1 << 20)).contains(coldMib) else {
             throw ValidationError("--iterations must be ≥ 1 and --cold-mib in 0...1048576, found \(iterations), \(coldMib)")
         }
+        cfg.activations = try parseList(activations, "--activations") { ActivationPrecision(rawValue: $0) }
         cfg.iterations = iterations
         cfg.coldBytes = coldMib << 20
         cfg.seed = seed

@@ -7,6 +7,7 @@ public struct FCBenchmark {
         public var formats: [WeightFormat] = []
         public var sparsities: [Double] = [0, 0.5, 0.7, 0.8]
         public var threads: [Int] = [1]
+        public var activations: [ActivationPrecision] = [.f32]
         public var prefillM: [Int] = [128]
         public var iterations = 30
         public var coldBytes = 256 << 20
@@ -54,8 +55,11 @@ public struct FCBenchmark {
                 try PlainWeights.quantize($0.baseAddress!, ic: c.ic, oc: c.oc, format: format)
             }
             let copies = [first] + (1..<max(1, (c.coldBytes + first.bytes - 1) / first.bytes)).map { _ in first.copy() }
-            for t in c.threads {
+            for (t, precision) in c.threads.flatMap({ t in c.activations.map { (t, $0) } }) {
                 let fcs = try copies.map { try SparseFC(weights: $0, threads: t) }
+                for fc in fcs { fc.activations = precision }
+                if precision == .int8 && !fcs[0].decodesInt8 { continue }  // no int8 path for this format/build
+                let label = precision == .int8 ? "\(format)/int8" : "\(format)"
                 let yBuffer = try AlignedBuffer(bytes: c.oc * 4)
                 let y = yBuffer.pointer(as: Float.self)
                 let act = SparseActivation(width: c.ic)
@@ -63,7 +67,7 @@ public struct FCBenchmark {
                 try act.keepAll(x, count: c.ic)
                 let dense = time(fcs, act, y)
                 let denseBytes = Double(first.bytesRead(kept: act.indices, count: act.count))
-                emit(Row(shape: shape, kind: "dense", format: "\(format)", m: 1, threads: t, sparsity: 0,
+                emit(Row(shape: shape, kind: "dense", format: label, m: 1, threads: t, sparsity: 0,
                          medianMs: dense * 1e3, effectiveGBps: denseBytes / dense * 1e-9, readGBps: read[t]!,
                          speedupVsDense: 1, gflops: 2 * Double(c.ic * c.oc) / dense * 1e-9))
                 for s in c.sparsities {
@@ -75,7 +79,7 @@ public struct FCBenchmark {
                     try act.assign(indices: idx, values: vals, count: keep)
                     let sec = time(fcs, act, y)
                     let bytes = Double(first.bytesRead(kept: act.indices, count: act.count))
-                    emit(Row(shape: shape, kind: "sparse", format: "\(format)", m: 1, threads: t, sparsity: s,
+                    emit(Row(shape: shape, kind: "sparse", format: label, m: 1, threads: t, sparsity: s,
                              medianMs: sec * 1e3, effectiveGBps: bytes / sec * 1e-9, readGBps: read[t]!,
                              speedupVsDense: dense / sec, gflops: .nan))
                 }
@@ -91,7 +95,7 @@ public struct FCBenchmark {
                         times.append(try Timing.seconds { try fc.prefill(xm, m: m, into: ym) })
                     }
                     let sec = Timing.median(times)
-                    emit(Row(shape: shape, kind: "prefill", format: "\(format)", m: m, threads: t, sparsity: 0,
+                    emit(Row(shape: shape, kind: "prefill", format: label, m: m, threads: t, sparsity: 0,
                              medianMs: sec * 1e3, effectiveGBps: Double(first.bytes) / sec * 1e-9,
                              readGBps: read[t]!, speedupVsDense: .nan,
                              gflops: 2 * Double(m * c.ic * c.oc) / sec * 1e-9))

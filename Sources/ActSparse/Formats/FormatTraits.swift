@@ -123,6 +123,22 @@ extension FormatTraits.Codec {
     }
 }
 
+extension FormatTraits {
+    /// The int8-activation GEMV's name for this storage (`actsparse_q8_job.codec`), when it has one: integer codes
+    /// in groups with an integer code offset. Float codes and per-OC scales (one scale for all of IC) stay on f32.
+    var q8Codec: Int32? {
+        guard isGrouped, codeOffset == codeOffset.rounded() else { return nil }
+        switch codec {
+        case .u4: return 4
+        case .u5: return 5
+        case .u6: return 6
+        case .u8: return 8
+        case .i8: return -8
+        case .f32, .f16, .bf16: return nil
+        }
+    }
+}
+
 /// A generic operation run once per concrete codec (see `FormatTraits.Codec.visit`).
 protocol CodecVisitor {
     associatedtype Result

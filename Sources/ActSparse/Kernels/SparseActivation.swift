@@ -8,7 +8,27 @@ public final class SparseActivation: @unchecked Sendable {
     /// [width] the kept channels' values, parallel to `indices`
     public let values: UnsafeMutablePointer<Float>
     /// How many channels are kept.
-    public internal(set) var count: Int = 0
+    public internal(set) var count: Int = 0 { didSet { generation &+= 1 } }
+    /// Bumped whenever the kept set changes (`threshold`, `keepAll`, `assign`): quantized views are remade.
+    private(set) var generation = 0
+    /// Int8 views of the kept channels, one per weight group size seen (the FCs sharing this input share them).
+    private var quantizedViews: [QuantizedActivation] = []
+
+    /// The kept channels quantized to int8 per `group` channels, made once per kept set.
+    func quantized(group: Int) -> QuantizedActivation {
+        let v: QuantizedActivation
+        if let found = quantizedViews.first(where: { $0.group == group }) {
+            v = found
+        } else {
+            v = QuantizedActivation(width: width, group: group)
+            quantizedViews.append(v)
+        }
+        if v.generation != generation {
+            v.quantize(self)
+            v.generation = generation
+        }
+        return v
+    }
 
     public init(width: Int) {
         self.width = width

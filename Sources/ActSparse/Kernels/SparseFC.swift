@@ -1,3 +1,5 @@
+import CActSparse
+
 /// One fully-connected layer y[M, OC] = x[M, IC] · W[IC, OC] with its scratch, allocated once.
 /// Decode (M = 1) runs the sparse GEMV over the kept rows of the plain layout; prefill (M > 1) runs a dense
 /// GEMM that re-tiles the plain layout on the fly into per-worker panels (no second copy of the weights).
@@ -5,7 +7,8 @@ public final class SparseFC: @unchecked Sendable {
     public let weights: PlainWeights
     /// Worker threads for decode and prefill.
     public let threads: Int
-    /// [OC] per-group partial sums Σ x·q of quantized formats; each worker owns its OC chunk
+    /// [OC] per-group partial sums Σ x·q of quantized formats; each worker owns its OC chunk. The int8 GEMV keeps
+    /// its i32 sums here too, worker w at lo + 128·w (its last tile may be up to 96 columns wider than its chunk).
     let partial: AlignedBuffer
     /// Per worker: [KC, NC] f32 panel of dequantized weights (prefill)
     let panels: [AlignedBuffer]
@@ -29,6 +32,10 @@ public final class SparseFC: @unchecked Sendable {
     let decodeChunks: [Range<Int>]
     /// Prefill OC chunks, aligned to NC.
     let prefillChunks: [Range<Int>]
+    /// What decode multiplies the codes with (see `ActivationPrecision`); `.int8` takes effect where `q8` exists.
+    public var activations: ActivationPrecision = .f32
+    /// The weights' half of the int8 GEMV's job, when these weights can run it (integer codes in groups, VNNI build).
+    let q8: actsparse_q8_job?
 
     // Prefill tile sizes: MR×NC accumulators (4 × 64 = 16 zmm), KC rows per panel (64 KiB, L2-resident).
     static let MR = 4, NC = 64, KC = 256
@@ -37,7 +44,7 @@ public final class SparseFC: @unchecked Sendable {
         self.weights = weights
         packedX = packing ?? GrowableBuffer()
         self.threads = max(1, threads)
-        partial = try AlignedBuffer(bytes: weights.oc * 4 + 64)
+        partial = try AlignedBuffer(bytes: (weights.oc + 128 * max(1, threads)) * 4 + 64)
         rowActivation = SparseActivation(width: weights.ic)
         scaleElementBytes = weights.scaleElementBytes
         decodeChunks = Parallel.split(weights.oc, parts: self.threads, align: 32)
@@ -48,7 +55,11 @@ public final class SparseFC: @unchecked Sendable {
         rowsPerPass = prefetchRows || weights.format.rowBytes(32) <= 32 ? 8 : 4
         prefillChunks = Parallel.split(weights.oc, parts: self.threads, align: SparseFC.NC)
         panels = try (0..<prefillChunks.count).map { _ in try AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
+        q8 = actsparse_q8_available() != 0 ? weights.q8Job() : nil
     }
+
+    /// Whether decode runs the int8 GEMV.
+    public var decodesInt8: Bool { activations == .int8 && q8 != nil }
 
     public var ic: Int { weights.ic }
     public var oc: Int { weights.oc }

@@ -337,4 +337,6 @@ static inline void actsparse_attend(const float *q, int g, int d, const void *k,
     }
 }
 
+#include "CActSparseQ8.h"
+
 #endif

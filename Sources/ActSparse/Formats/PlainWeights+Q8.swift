@@ -1,0 +1,39 @@
+import CActSparse
+
+extension PlainWeights {
+    /// The weights' half of an int8 GEMV job (`actsparse_q8_job`), nil when the format has no integer codes in
+    /// groups (see `FormatTraits.q8Codec`). The activation's fields are filled per call.
+    func q8Job() -> actsparse_q8_job? {
+        let t = format.traits
+        guard let codec = t.q8Codec, let scales else { return nil }
+        var j = actsparse_q8_job()
+        j.codes = UnsafePointer(codes.raw.assumingMemoryBound(to: UInt8.self))
+        j.stride = rowStride
+        j.codec = codec
+        j.oc = Int32(oc)
+        j.group = Int32(format.group)
+        j.superBlock = Int32(t.superBlock)
+        j.offset = Int32(t.codeOffset)
+        // Measured on 4096 × 11008 Q4_K, 1 thread, cold: 8 / 16 / 32 rows per pass 16.7 / 17.8 / 12.0 GB/s
+        // (prefetch 256 B ahead; 0 / 1024 / 2048 B: 12.3 / 16.1 / 15.5 at 16 rows).
+        j.passRows = 16
+        j.prefetch = 256
+        switch t.scales {
+        case .group(let min):
+            j.kind = min ? 1 : 0
+            j.d16 = UnsafePointer(scales.pointer(as: Float16.self))
+            j.m16 = offsets.map { UnsafePointer($0.pointer(as: Float16.self)) }
+        case .superGroup(let min, let signed):
+            guard let superScales else { return nil }
+            j.kind = min ? 3 : 2
+            j.signedSub = signed ? 1 : 0
+            j.d16 = UnsafePointer(superScales.pointer(as: Float16.self))
+            j.m16 = superMins.map { UnsafePointer($0.pointer(as: Float16.self)) }
+            j.sc = UnsafePointer(scales.raw.assumingMemoryBound(to: UInt8.self))
+            j.mn = offsets.map { UnsafePointer($0.raw.assumingMemoryBound(to: UInt8.self)) }
+        case .none, .perOC:
+            return nil
+        }
+        return j
+    }
+}

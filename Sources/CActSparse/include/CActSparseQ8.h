@@ -1,0 +1,292 @@
+#ifndef ACTSPARSE_Q8_H
+#define ACTSPARSE_Q8_H
+// MARK: Sparse GEMV with int8 activations (SparseFC+DecodeQ8.swift)
+// The f32 decode kernel spends ~4 operations per 16 weights widening codes to floats and multiplying: on one core
+// a 4-bit FC is compute-bound at ~40 % of read bandwidth. Here the kept activations of each weight group are
+// quantized to int8 (one f32 scale per group, as llama.cpp's Q8 activations) and the codes meet them in
+// `vpdpbusd` (AVX512-VNNI: 4 u8 × s8 products summed into each i32 lane): ~0.08 operations per weight for 4-bit.
+// The plain [IC, OC] layout puts different outputs side by side, so four kept rows are interleaved in registers
+// (byte unpacks), the group's integer sums are transposed back to column order once per group, and the group's
+// scales are applied then — sparsity stays per channel. The result equals, up to f32 rounding of the epilogue,
+// the exact GEMV of the dequantized int8 activations; `actsparse_q8_gemv_scalar` is the plain twin and gives the
+// same bits (same epilogue operations, integer sums are exact).
+
+/// One FC's weights and one token's quantized activation for the int8 GEMV.
+typedef struct actsparse_q8_job {
+    /// [IC, stride] plain rows: codec 4/5/6 = 16/20/24-byte blocks of 32 columns (nibbles, then bit planes; see
+    /// RowCodec.swift), 8 = u8 codes, -8 = i8 codes
+    const unsigned char *codes;
+    long stride;
+    int codec;
+    /// 0: y += d·a · 1: y += d·a + m·Σx̂ · 2: y += (D·sc)·a · 3: y += (D·sc)·a − (Dmin·mn)·Σx̂, a = xs·Σ q·(code − offset)
+    int kind;
+    int oc, group, superBlock, signedSub, offset;
+    /// Rows per pass over the columns (a multiple of 4)
+    int passRows;
+    long prefetch;
+    /// kind 0/1: [IC/G, OC] f16 d and m · kind 2/3: [IC/S, OC] f16 D and Dmin
+    const _Float16 *d16, *m16;
+    /// kind 2/3: [IC/G, OC] sub-scales (i8 when signedSub, else u8) and u8 sub-mins
+    const unsigned char *sc, *mn;
+    /// The activation, as non-empty groups: group index, start in rows/q, kept count padded to a multiple of 4, Σq
+    int ngroups;
+    const int *gid, *gstart, *glen, *gsum;
+    /// per group: activation scale xs (x̂ = xs·q) and Σx̂ = xs·Σq
+    const float *gxs, *gsx;
+    /// [Σ glen] kept channel indices (a group's padding repeats its last index) and their int8 values (0 padding)
+    const int *rows;
+    const signed char *q;
+} actsparse_q8_job;
+
+/// Code of column o (in a full 32-column block) of a plain row.
+static inline int actsparse_q8_code(const unsigned char *row, int codec, int o) {
+    if (codec == 8) return row[o];
+    if (codec == -8) return (signed char)row[o];
+    int bb = codec == 4 ? 16 : codec == 5 ? 20 : 24, k = o & 31;
+    const unsigned char *b = row + (long)(o >> 5) * bb;
+    int c = (b[k & 15] >> (k >= 16 ? 4 : 0)) & 15;
+    for (int p = 0; p < codec - 4; p++) {
+        unsigned int w;
+        __builtin_memcpy(&w, b + 16 + 4 * p, 4);
+        c |= ((w >> (8 * ((k & 15) & 3) + (k & 15) / 4 + (k >= 16 ? 4 : 0))) & 1) << (4 + p);
+    }
+    return c;
+}
+
+/// The group's scale s (d, or D·sc) of column o.
+static inline float actsparse_q8_scale(const actsparse_q8_job *j, int g, int o) {
+    if (j->kind < 2) return (float)j->d16[(long)g * j->oc + o];
+    long sb = (long)g * j->group / j->superBlock;
+    unsigned char s = j->sc[(long)g * j->oc + o];
+    return (float)j->d16[sb * j->oc + o] * (j->signedSub ? (float)(signed char)s : (float)s);
+}
+
+/// The group's min term per unit of Σx̂ for column o (m, or −Dmin·mn; 0 without a min).
+static inline float actsparse_q8_min(const actsparse_q8_job *j, int g, int o) {
+    if (j->kind == 1) return (float)j->m16[(long)g * j->oc + o];
+    if (j->kind != 3) return 0;
+    long sb = (long)g * j->group / j->superBlock;
+    return -((float)j->m16[sb * j->oc + o] * (float)j->mn[(long)g * j->oc + o]);
+}
+
+/// Plain scalar twin: y[o] += per kept group, for columns lo..<hi (whole 32-column blocks). y must be zeroed first.
+static inline void actsparse_q8_gemv_scalar(const actsparse_q8_job *j, float *y, int lo, int hi) {
+    for (int gi = 0; gi < j->ngroups; gi++) {
+        int g = j->gid[gi], st = j->gstart[gi], n = j->glen[gi];
+        for (int o = lo; o < hi; o++) {
+            int acc = 0;
+            for (int k = 0; k < n; k++)
+                acc += j->q[st + k] * (actsparse_q8_code(j->codes + (long)j->rows[st + k] * j->stride, j->codec, o) - j->offset);
+            float a = (float)acc * j->gxs[gi];
+            y[o] = __builtin_fmaf(actsparse_q8_scale(j, g, o), a, y[o]);
+            if (j->kind & 1) y[o] = __builtin_fmaf(actsparse_q8_min(j, g, o), j->gsx[gi], y[o]);
+        }
+    }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__AVX512VBMI__) && \
+    defined(__AVX512BITALG__)
+#define ACTSPARSE_Q8_VNNI 1
+#include <immintrin.h>
+
+#define ACTSPARSE_R16(b) b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13, b + 14, b + 15
+/// Nibble bytes of four 20- / 24-byte blocks gathered to 16 bytes per 128-bit lane.
+static const unsigned char actsparse_q8_nib20[64] = {ACTSPARSE_R16(0), ACTSPARSE_R16(20), ACTSPARSE_R16(40), ACTSPARSE_R16(60)};
+static const unsigned char actsparse_q8_nib24[64] = {ACTSPARSE_R16(0), ACTSPARSE_R16(24), ACTSPARSE_R16(48), ACTSPARSE_R16(72)};
+#undef ACTSPARSE_R16
+/// Block b's plane word p in every dword of lane b (20-byte blocks: plane 0; 24-byte: planes 0, 1).
+static const int actsparse_q8_plane20[16] = {4, 4, 4, 4, 9, 9, 9, 9, 14, 14, 14, 14, 19, 19, 19, 19};
+static const int actsparse_q8_plane24[2][16] = {{4, 4, 4, 4, 10, 10, 10, 10, 16, 16, 16, 16, 22, 22, 22, 22},
+                                                {5, 5, 5, 5, 11, 11, 11, 11, 17, 17, 17, 17, 23, 23, 23, 23}};
+/// Bit of column k (0…15) of a block in its plane word (see planeBit in RowCodec.swift), per byte of a lane; +4
+/// for columns 16…31.
+#define ACTSPARSE_PB(o) 0 + o, 8 + o, 16 + o, 24 + o, 1 + o, 9 + o, 17 + o, 25 + o, 2 + o, 10 + o, 18 + o, 26 + o, 3 + o, 11 + o, 19 + o, 27 + o
+static const unsigned char actsparse_q8_bits_lo[64] = {ACTSPARSE_PB(0), ACTSPARSE_PB(0), ACTSPARSE_PB(0), ACTSPARSE_PB(0)};
+static const unsigned char actsparse_q8_bits_hi[64] = {ACTSPARSE_PB(4), ACTSPARSE_PB(4), ACTSPARSE_PB(4), ACTSPARSE_PB(4)};
+#undef ACTSPARSE_PB
+
+/// Four rows' byte vectors a0…a3 (the same 64 columns each) meet the four activations x (one dword): lane L, dword
+/// j of Q_s sums the products of column byte 16L + 4s + j.
+#define ACTSPARSE_Q8_STEP(a0, a1, a2, a3, Q0, Q1, Q2, Q3)                                                            \
+    {                                                                                                              \
+        __m512i p01l = _mm512_unpacklo_epi8(a0, a1), p01h = _mm512_unpackhi_epi8(a0, a1);                          \
+        __m512i p23l = _mm512_unpacklo_epi8(a2, a3), p23h = _mm512_unpackhi_epi8(a2, a3);                          \
+        Q0 = _mm512_dpbusd_epi32(Q0, _mm512_unpacklo_epi16(p01l, p23l), x);                                        \
+        Q1 = _mm512_dpbusd_epi32(Q1, _mm512_unpackhi_epi16(p01l, p23l), x);                                        \
+        Q2 = _mm512_dpbusd_epi32(Q2, _mm512_unpacklo_epi16(p01h, p23h), x);                                        \
+        Q3 = _mm512_dpbusd_epi32(Q3, _mm512_unpackhi_epi16(p01h, p23h), x);                                        \
+    }
+
+/// Q_s (lane L, dword j = byte 16L + 4s + j) → V_L (the 16 bytes of lane L in order): a 4 × 4 transpose of lanes.
+#define ACTSPARSE_Q8_TRANSPOSE(Q0, Q1, Q2, Q3)                                                                       \
+    {                                                                                                              \
+        __m512i t0 = _mm512_shuffle_i32x4(Q0, Q1, 0x44), t1 = _mm512_shuffle_i32x4(Q2, Q3, 0x44);                  \
+        __m512i t2 = _mm512_shuffle_i32x4(Q0, Q1, 0xEE), t3 = _mm512_shuffle_i32x4(Q2, Q3, 0xEE);                  \
+        Q0 = _mm512_shuffle_i32x4(t0, t1, 0x88); Q1 = _mm512_shuffle_i32x4(t0, t1, 0xDD);                          \
+        Q2 = _mm512_shuffle_i32x4(t2, t3, 0x88); Q3 = _mm512_shuffle_i32x4(t2, t3, 0xDD);                          \
+    }
+
+/// Row r's two byte vectors for the tile at byte offset boff: 4/5/6-bit → low-nibble columns (lane b = block b's
+/// columns 0…15) and high (16…31); 8-bit → columns 0…63 and 64…127.
+static inline void actsparse_q8_load(const unsigned char *r, int codec, __mmask64 m0, __mmask64 m1, __m512i *lo,
+                                     __m512i *hi) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+    if (codec == 8 || codec == -8) {
+        __m512i a = _mm512_maskz_loadu_epi8(m0, r), b = _mm512_maskz_loadu_epi8(m1, r + 64);
+        if (codec == -8) {  // i8 → u8 = code + 128 (the kernel subtracts 128·Σq)
+            const __m512i s = _mm512_set1_epi8((char)0x80);
+            a = _mm512_xor_si512(a, s); b = _mm512_xor_si512(b, s);  // columns past the tile are never stored
+        }
+        *lo = a; *hi = b;
+        return;
+    }
+    __m512i nib;
+    if (codec == 4) {
+        nib = _mm512_maskz_loadu_epi8(m0, r);
+    } else {
+        __m512i a = _mm512_maskz_loadu_epi8(m0, r), b = _mm512_maskz_loadu_epi8(m1, r + 64);
+        nib = _mm512_permutex2var_epi8(a, _mm512_loadu_si512(codec == 5 ? actsparse_q8_nib20 : actsparse_q8_nib24), b);
+        __m512i l = _mm512_and_si512(nib, m4), h = _mm512_and_si512(_mm512_srli_epi16(nib, 4), m4);
+        const __m512i blo = _mm512_loadu_si512(actsparse_q8_bits_lo), bhi = _mm512_loadu_si512(actsparse_q8_bits_hi);
+        for (int p = 0; p < codec - 4; p++) {
+            const int *idx = codec == 5 ? actsparse_q8_plane20 : actsparse_q8_plane24[p];
+            __m512i w = _mm512_permutex2var_epi32(a, _mm512_loadu_si512(idx), b);
+            const __m512i bit = _mm512_set1_epi8((char)(16 << p));
+            l = _mm512_mask_add_epi8(l, _mm512_bitshuffle_epi64_mask(w, blo), l, bit);
+            h = _mm512_mask_add_epi8(h, _mm512_bitshuffle_epi64_mask(w, bhi), h, bit);
+        }
+        *lo = l; *hi = h;
+        return;
+    }
+    *lo = _mm512_and_si512(nib, m4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), m4);
+}
+
+/// y[o..<o+16] += the group's epilogue for integer sums v (offsets already taken out); go = the group's scale row
+/// offset g·OC, so = its super-block's (k-quants).
+static inline void actsparse_q8_finish(const actsparse_q8_job *j, long go, long so, int o, __m512i v, float xs,
+                                       float sx, float *y) {
+    __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(xs));
+    __m512 s, yy = _mm512_loadu_ps(y + o);
+    if (j->kind < 2) {
+        s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + go + o)));
+    } else {
+        __m128i b = _mm_loadu_si128((const __m128i *)(j->sc + go + o));
+        __m512 sub = _mm512_cvtepi32_ps(j->signedSub ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
+        s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + so + o))), sub);
+    }
+    yy = _mm512_fmadd_ps(s, a, yy);
+    if (j->kind == 1) {
+        yy = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + go + o))), _mm512_set1_ps(sx), yy);
+    } else if (j->kind == 3) {
+        __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(j->mn + go + o))));
+        __m512 m = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + so + o))), mn);
+        __m512 neg = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), _mm512_set1_epi32((int)0x80000000)));
+        yy = _mm512_fmadd_ps(neg, _mm512_set1_ps(sx), yy);
+    }
+    _mm512_storeu_ps(y + o, yy);
+}
+
+/// The VNNI kernel: y[o] += per kept group for columns lo..<hi (hi − lo a multiple of 32), tiles of 128 columns.
+/// A group's rows go in passes of `passRows` rows over all of this chunk's columns: a pass streams that many rows
+/// front to back (the hardware prefetcher follows a few sequential streams, not 32 — walking all of a dense
+/// group's rows tile by tile read 11 GB/s from memory against 26 from cache); the integer sums of a tile carry
+/// from pass to pass in `acc` ([hi − lo] i32, lane order as accumulated) and the last pass applies the epilogue.
+static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, int lo, int hi, int *acc) {
+    const int codec = j->codec, bb = codec == 4 ? 16 : codec == 5 ? 20 : codec == 6 ? 24 : 32;
+    const int wide = codec == 8 || codec == -8, P = j->passRows;
+    const long stride = j->stride;
+    const long pf = j->prefetch;  // prefetch distance along a row, bytes
+    const long segEnd = (long)(hi >> 5) * bb, segLo = (long)(lo >> 5) * bb;
+    for (int gi = 0; gi < j->ngroups; gi++) {
+        const int g = j->gid[gi], n = j->glen[gi];
+        const int *rows = j->rows + j->gstart[gi];
+        const signed char *q = j->q + j->gstart[gi];
+        const float xs = j->gxs[gi], sx = j->gsx[gi];
+        const __m512i zsum = _mm512_set1_epi32((j->offset + (codec == -8 ? 128 : 0)) * j->gsum[gi]);
+        const long go = (long)g * j->oc, so = j->superBlock ? (long)g * j->group / j->superBlock * j->oc : 0;
+        for (int k0 = 0; k0 < n; k0 += P) {
+            const int k1 = k0 + P < n ? k0 + P : n, first = k0 == 0, last = k1 == n;
+            // The next pass's rows (this group's or the next group's), prefetched once past this chunk's end.
+            const int *nrows = !last ? rows + k1 : gi + 1 < j->ngroups ? j->rows + j->gstart[gi + 1] : 0;
+            int nn = !last ? n - k1 : gi + 1 < j->ngroups ? j->glen[gi + 1] : 0;
+            nn = nn < P ? nn : P;
+            for (int o = lo; o < hi; o += 128) {
+                const int nb = (hi - o) >= 128 ? 4 : (hi - o) >> 5;
+                const long boff = (long)(o >> 5) * bb, bytes = (long)nb * bb;
+                const __mmask64 m0 = bytes >= 64 ? ~0ULL : (1ULL << bytes) - 1;
+                const __mmask64 m1 = bytes <= 64 ? 0 : bytes >= 128 ? ~0ULL : (1ULL << (bytes - 64)) - 1;
+                int *ap = acc + (o - lo);
+                __m512i A0, A1, A2, A3, B0, B1, B2, B3;
+                if (first) {
+                    A0 = _mm512_setzero_si512(); A1 = A0; A2 = A0; A3 = A0; B0 = A0; B1 = A0; B2 = A0; B3 = A0;
+                } else {
+                    A0 = _mm512_loadu_si512(ap); A1 = _mm512_loadu_si512(ap + 16); A2 = _mm512_loadu_si512(ap + 32);
+                    A3 = _mm512_loadu_si512(ap + 48); B0 = _mm512_loadu_si512(ap + 64); B1 = _mm512_loadu_si512(ap + 80);
+                    B2 = _mm512_loadu_si512(ap + 96); B3 = _mm512_loadu_si512(ap + 112);
+                }
+                const long f = boff + pf;
+                const int same = f + bytes <= segEnd;
+                const unsigned char *nbase = j->codes + segLo + f - segEnd;
+                for (int k = k0; k < k1; k += 4) {
+                    int xi;
+                    __builtin_memcpy(&xi, q + k, 4);
+                    const __m512i x = _mm512_set1_epi32(xi);
+                    const unsigned char *r0 = j->codes + rows[k] * stride, *r1 = j->codes + rows[k + 1] * stride;
+                    const unsigned char *r2 = j->codes + rows[k + 2] * stride, *r3 = j->codes + rows[k + 3] * stride;
+                    if (pf == 0) {
+                    } else if (same) {
+                        for (long t = 0; t < bytes; t += 64) {
+                            _mm_prefetch((const char *)r0 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r1 + f + t, _MM_HINT_T0);
+                            _mm_prefetch((const char *)r2 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r3 + f + t, _MM_HINT_T0);
+                        }
+                    } else {
+                        for (int i = k - k0; i < k - k0 + 4 && i < nn; i++)
+                            for (long t = 0; t < bytes; t += 64) _mm_prefetch((const char *)nbase + nrows[i] * stride + t, _MM_HINT_T0);
+                    }
+                    r0 += boff; r1 += boff; r2 += boff; r3 += boff;
+                    __m512i l0, h0, l1, h1, l2, h2, l3, h3;
+                    actsparse_q8_load(r0, codec, m0, m1, &l0, &h0);
+                    actsparse_q8_load(r1, codec, m0, m1, &l1, &h1);
+                    actsparse_q8_load(r2, codec, m0, m1, &l2, &h2);
+                    actsparse_q8_load(r3, codec, m0, m1, &l3, &h3);
+                    ACTSPARSE_Q8_STEP(l0, l1, l2, l3, A0, A1, A2, A3)
+                    if (!wide || m1) ACTSPARSE_Q8_STEP(h0, h1, h2, h3, B0, B1, B2, B3)
+                }
+                if (!last) {
+                    _mm512_storeu_si512(ap, A0); _mm512_storeu_si512(ap + 16, A1); _mm512_storeu_si512(ap + 32, A2);
+                    _mm512_storeu_si512(ap + 48, A3); _mm512_storeu_si512(ap + 64, B0); _mm512_storeu_si512(ap + 80, B1);
+                    _mm512_storeu_si512(ap + 96, B2); _mm512_storeu_si512(ap + 112, B3);
+                    continue;
+                }
+                ACTSPARSE_Q8_TRANSPOSE(A0, A1, A2, A3)
+                ACTSPARSE_Q8_TRANSPOSE(B0, B1, B2, B3)
+                __m512i V[8] = {A0, A1, A2, A3, B0, B1, B2, B3};
+                const int w = nb * 32;
+                for (int v = 0; v < 8; v++) {
+                    // 4/5/6-bit: A_b = columns 32b…+15, B_b = 32b+16…+31; 8-bit: A_L = 16L…+15, B_L = 64+16L…+15
+                    int c = wide ? (v < 4 ? 16 * v : 64 + 16 * (v - 4)) : (v < 4 ? 32 * v : 32 * (v - 4) + 16);
+                    if (c < w) actsparse_q8_finish(j, go, so, o + c, _mm512_sub_epi32(V[v], zsum), xs, sx, y);
+                }
+            }
+        }
+    }
+}
+#else
+#define ACTSPARSE_Q8_VNNI 0
+#endif
+
+/// Whether this build has the VNNI kernel (x86 with AVX512-VNNI/VBMI/BITALG at compile time).
+static inline int actsparse_q8_available(void) { return ACTSPARSE_Q8_VNNI; }
+
+/// y[lo..<hi] += the int8 GEMV (hi − lo a multiple of 32); the VNNI kernel when built (acc: [hi − lo + 128] i32
+/// scratch), else the scalar twin.
+static inline void actsparse_q8_gemv(const actsparse_q8_job *j, float *y, int lo, int hi, int *acc) {
+#if ACTSPARSE_Q8_VNNI
+    actsparse_q8_gemv_vnni(j, y, lo, hi, acc);
+#else
+    actsparse_q8_gemv_scalar(j, y, lo, hi);
+#endif
+}
+
+#endif

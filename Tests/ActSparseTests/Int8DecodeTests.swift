@@ -1,0 +1,91 @@
+import ActSparse
+import Testing
+
+/// The formats with an int8 path (integer codes in groups) and shapes with full 128-column tiles, partial tiles,
+/// and tail columns past the last full 32-column block.
+let int8Formats: [WeightFormat] = [
+    try! WeightFormat(.int8group, group: 32), try! WeightFormat(.int4sym, group: 32),
+    try! WeightFormat(.int4sym, group: 64), try! WeightFormat(.int4asym, group: 32),
+    try! WeightFormat(.int4asym, group: 128), try! WeightFormat(.int5sym, group: 32),
+    try! WeightFormat(.int5asym, group: 64), try! WeightFormat(.q4k), try! WeightFormat(.q5k), try! WeightFormat(.q6k),
+]
+
+func int8Shapes(for f: WeightFormat) -> [(ic: Int, oc: Int)] {
+    let g = max(f.group, f.traits.superBlock)
+    return [(g, 37), (2 * g, 1), (g, 100), (2 * g, 416), (g, 289), (3 * g, 512)]
+}
+
+@Suite("int8-activation decode (VNNI)", .enabled(if: SparseFC.int8Available, "this build has no AVX512-VNNI kernel"))
+struct Int8DecodeTests {
+    /// x̂ the independent way: per weight group, xs = max|x| / 127 and q = round(x / xs).
+    func dequantized(_ kept: [(Int, Float)], group: Int) -> [(Int, Float)] {
+        var amax: [Int: Float] = [:]
+        for (i, x) in kept { amax[i / group] = max(amax[i / group] ?? 0, abs(x)) }
+        return kept.map { i, x in
+            let m = amax[i / group]!, xs = m / 127
+            return (i, m > 0 ? xs * (x * (127 / m)).rounded() : 0)
+        }
+    }
+
+    func run(_ w: PlainWeights, _ x: [Float], t: Float?, threads: Int, reference: Bool = false) throws -> ([Float], SparseActivation) {
+        let fc = try SparseFC(weights: w, threads: threads)
+        fc.activations = .int8
+        #expect(fc.decodesInt8)
+        let a = SparseActivation(width: w.ic)
+        if let t { try a.threshold(x, count: x.count, t: t) } else { try a.keepAll(x, count: x.count) }
+        var y = [Float](repeating: .nan, count: w.oc)
+        if reference { try fc.decodeInt8Reference(a, into: &y) } else { try fc.decode(a, into: &y) }
+        return (y, a)
+    }
+
+    @Test("equals its scalar twin bit for bit and the Double reference on the int8 activations: tails, nothing kept, all kept, 1/2/3 threads",
+          arguments: int8Formats)
+    func matchesReferences(format: WeightFormat) throws {
+        for (ic, oc) in int8Shapes(for: format) {
+            let w = try PlainWeights.quantize(makeWeights(ic: ic, oc: oc, seed: 7), ic: ic, oc: oc, format: format)
+            let x = makeActivation(ic, seed: 17)
+            let mags = x.map(abs).sorted()
+            // nil = every channel kept (the dense path); then about 50 %, 90 % and all dropped
+            for t in [nil, mags[ic / 2], mags[min(ic - 1, ic * 9 / 10)], mags[ic - 1]] as [Float?] {
+                let (twin, _) = try run(w, x, t: t, threads: 1, reference: true)
+                for threads in [1, 2, 3] {
+                    let (y, a) = try run(w, x, t: t, threads: threads)
+                    let what = "\(format) \(ic)x\(oc) t=\(t.map { "\($0)" } ?? "all") threads=\(threads)"
+                    #expect(y.map(\.bitPattern) == twin.map(\.bitPattern), "\(what): kernel vs scalar twin")
+                    let kept = t.map { Reference.threshold(x, t: $0) } ?? x.enumerated().map { ($0.offset, $0.element) }
+                    #expect(a.count == kept.count)
+                    let xq = dequantized(kept, group: format.group)
+                    expectClose(y, Reference.gemv(w, kept: xq), scale: magnitude(w, kept: xq), rtol: maxGemvError, what)
+                    if kept.isEmpty { #expect(y.allSatisfy { $0 == 0 }, "\(what): nothing kept must give zeros") }
+                }
+            }
+        }
+    }
+
+    @Test("the int8 activations stay close to the exact f32 result (per-group int8 rounding only)")
+    func closeToExact() throws {
+        let format = try WeightFormat(.q4k), ic = 512, oc = 300
+        let w = try PlainWeights.quantize(makeWeights(ic: ic, oc: oc, seed: 9), ic: ic, oc: oc, format: format)
+        let x = makeActivation(ic, seed: 19)
+        let (y, _) = try run(w, x, t: nil, threads: 2)
+        let kept = x.enumerated().map { ($0.offset, $0.element) }
+        // |x − x̂| ≤ xs/2 = max|x|/254 per group: the error is at most 1/254 of Σ|x·w| (and far less on average).
+        expectClose(y, Reference.gemv(w, kept: kept), scale: magnitude(w, kept: kept), rtol: 1 / 254, "int8 vs f32")
+    }
+
+    @Test("formats without integer codes in groups keep the exact f32 path under .int8")
+    func floatFormatsStayExact() throws {
+        for format in [try WeightFormat(.f16), try WeightFormat(.int8sym), try WeightFormat(.bf16)] {
+            let w = try PlainWeights.quantize(makeWeights(ic: 64, oc: 100, seed: 2), ic: 64, oc: 100, format: format)
+            let fc = try SparseFC(weights: w, threads: 2), exact = try SparseFC(weights: w, threads: 2)
+            fc.activations = .int8
+            #expect(!fc.decodesInt8, "\(format)")
+            let a = SparseActivation(width: 64)
+            try a.keepAll(makeActivation(64, seed: 4), count: 64)
+            var y = [Float](repeating: 0, count: 100), z = y
+            try fc.decode(a, into: &y)
+            try exact.decode(a, into: &z)
+            #expect(y.map(\.bitPattern) == z.map(\.bitPattern), "\(format)")
+        }
+    }
+}
