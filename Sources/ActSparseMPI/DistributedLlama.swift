@@ -57,6 +57,7 @@ public final class DistributedLlama {
     /// as the caller set it (the load timeout); then `stepTimeout`.
     public init(comm base: Communicator, path: String, mode: DistributedMLP.Mode, scope: Scope = .mlp, threads: Int,
                 context: Int = 2048, kv: KVCache.Precision = .f32,
+                activations: ActivationPrecision = .f32,
                 stepTimeout: Double = CommunicatorDefaults.timeout) throws {
         let comm = base as? CountingCommunicator ?? CountingCommunicator(base)
         self.comm = comm
@@ -120,6 +121,8 @@ public final class DistributedLlama {
             ? try LlamaModel(gguf: g, threads: threads, context: self.context, kvPrecision: kv, shard: shard,
                              exchange: whole ? CommunicatorExchange(comm) : nil) { ms[$0] }
             : nil
+        for fc in ms.flatMap(\.linears) { fc.activations = activations }
+        local?.activations = activations
         fullLogits = .allocate(capacity: comm.isRoot ? c.vocab : 1)
         candidates = .allocate(capacity: 2 * c.vocab)
         progress.finish()

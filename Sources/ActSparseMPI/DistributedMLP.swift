@@ -120,6 +120,8 @@ public final class DistributedMLP: FeedForward {
     /// Bytes of weights this rank holds (codes + scales of its three slices).
     public var bytesHeld: Int { gate.weights.bytes + up.weights.bytes + down.weights.bytes }
 
+    public var linears: [SparseFC] { [gate, up, down] }
+
     /// The FCs (this rank's slices) a site feeds: gate and up, or down; empty for the attention sites.
     public func fcs(for site: SparsitySite) -> [SparseFC] {
         switch site {

@@ -30,6 +30,7 @@ struct BenchModel: ParsableCommand {
     var position = 8
     @Option(help: "KV cache length (default: position + tokens + 1).") var context: Int?
     @Option(help: "KV cache precision: f32, f16 or q8_0.") var kv: KVCache.Precision = .f32
+    @Option(help: "Activations of the decode kernels: f32 (exact) or int8 (VNNI).") var activations: ActivationPrecision = .f32
     @Option(help: "Under mpirun: what the ranks share, model or mlp.") var shard: DistributedLlama.Scope = .model
     @Option(help: "Under mpirun: gather or reduce.") var mode: DistributedMLP.Mode = .reduce
     @Flag(help: "CSV instead of a table.") var csv = false
@@ -76,6 +77,7 @@ struct BenchModel: ParsableCommand {
             try comm.gatherv(&mine, count: 1, into: &all, counts: Array(repeating: 1, count: comm.size), root: 0)
             let llm = try DistributedLlama(comm: comm, path: model, mode: mode, scope: shard, threads: t,
                                            context: context ?? max(16, position + tokens + 1), kv: kv,
+                                           activations: activations,
                                            stepTimeout: commOptions.resolved)
             guard let m = llm.model else {
                 try llm.follow()
@@ -167,17 +169,18 @@ struct BenchModel: ParsableCommand {
         func pct(_ g: Double) -> String { f(100 * g / r.read, 0) }
         if csv {
             if header {
-                print("model,ranks,shard,mode,threads,position,kv,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
+                print("model,ranks,shard,mode,threads,position,kv,activations,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
                       + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,rss_mb_max_rank,"
                       + "comm_ms,collectives_per_token,message_kb_per_token,mb_read_per_token")
             }
             print([URL(fileURLWithPath: model).lastPathComponent, "\(r.ranks)", r.ranks > 1 ? shard.rawValue : "-",
-                   r.ranks > 1 ? mode.rawValue : "-", "\(r.threads)", "\(position)", kv.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
+                   r.ranks > 1 ? mode.rawValue : "-", "\(r.threads)", "\(position)", kv.rawValue, activations.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
                    f(r.speedup, 3), f(r.read, 1), f(r.attention.ms, 2), f(r.attention.gbps, 1), f(r.mlp.ms, 2),
                    f(r.mlp.gbps, 1), f(r.head.ms, 2), f(r.head.gbps, 1), f(r.total, 1), f(r.realized.0, 3),
                    f(r.realized.1, 3), f(r.rssMB, 0), f(r.commMs, 3), f(r.collectives, 1), f(r.messageKB, 1), f(r.bytesMB, 1)].joined(separator: ","))
         } else {
             if header {
+                print("activations: \(activations.rawValue)")
                 print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB")
             }
             print(String(format: "%3d  %.2f %6.2f  %5.2f  %5.1f   %8.2f %5.1f %4@   %6.2f %5.1f %4@   %6.2f %5.1f %4@   %6.1f %4@   %.2f/%.2f %6.0f",

@@ -52,7 +52,7 @@ struct EvalCommand: ParsableCommand {
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: min(window, tokens + 1),
-                                           kv: modelOptions.kv, stepTimeout: commOptions.resolved)
+                                           kv: modelOptions.kv, activations: modelOptions.activations, stepTimeout: commOptions.resolved)
             guard let model = llm.model else { return try llm.follow() }
             let path = thresholds ?? ModelCache.defaultThresholds(for: modelOptions.model)
             let table = try SparsityOptions.parse(["--thresholds", path])

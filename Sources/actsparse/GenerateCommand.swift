@@ -38,7 +38,7 @@ struct GenerateCommand: ParsableCommand {
             }
             let t0 = Timing.now()
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
-                                           threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv,
+                                           threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv, activations: modelOptions.activations,
                                            stepTimeout: commOptions.resolved)
             let loadSeconds = Double(Timing.now() - t0) * 1e-9
             guard let model = llm.model else { return try llm.follow() }

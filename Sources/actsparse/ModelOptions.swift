@@ -32,6 +32,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "KV cache length (tokens).") var context = 2048
     @Option(help: "KV cache precision: f32 (exact), f16 (half the bytes attention reads at long contexts) or q8_0 (8.5 bits).")
     var kv: KVCache.Precision = .f32
+    @Option(help: ArgumentHelp("Activations the decode kernels multiply weight codes with: int8 (quantized per weight "
+        + "group, summed with AVX512-VNNI, as llama.cpp does) or f32 (exact; sparse at threshold 0 equals dense bit "
+        + "for bit). Float weights and builds without VNNI use f32 either way."))
+    var activations: ActivationPrecision = .f32
 
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.
     func problem() -> String? {
@@ -104,4 +108,5 @@ struct SparsityOptions: ParsableArguments {
 }
 
 extension KVCache.Precision: ExpressibleByArgument {}
+extension ActivationPrecision: ExpressibleByArgument {}
 extension DistributedLlama.Scope: ExpressibleByArgument {}

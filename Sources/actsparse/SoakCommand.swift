@@ -37,7 +37,7 @@ struct SoakCommand: ParsableCommand {
                 return sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
-                                           threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv,
+                                           threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv, activations: modelOptions.activations,
                                            stepTimeout: commOptions.resolved)
             var rss = RSSSampler(every: sampleEvery, warmup: warmup ?? perPrompt * SoakCommand.prompts.count)
             if let model = llm.model {

@@ -17,7 +17,7 @@ extension SparseFC {
     }
 
     func decodeUnchecked(_ a: SparseActivation, into y: UnsafeMutablePointer<Float>) {
-        if activations == .int8, let q8 { return decodeQ8(a, into: y, job: q8) }
+        if decodesInt8, let q8 { return decodeQ8(a, into: y, job: q8) }
         let job = DecodeJob(fc: self, idx: a.indices, val: a.values, count: a.count, y: y)
         Parallel.run(decodeChunks.count) { worker in
             var j = job

@@ -9,6 +9,16 @@ extension SparseFC {
     /// Whether this build has the VNNI int8 GEMV (x86-64 with AVX512-VNNI, VBMI and BITALG at compile time).
     public static var int8Available: Bool { actsparse_q8_available() != 0 }
 
+    /// The int8 GEMV whatever `activations` says, on any storage the kernel reads (8-bit codes included, which
+    /// `decode` leaves to the f32 kernel): tests and benchmarks. Throws if these weights have no int8 path.
+    public func decodeInt8(_ a: SparseActivation, into y: UnsafeMutablePointer<Float>) throws {
+        guard let q8, a.width == ic else {
+            throw ActSparseError.invalidValue(what: "int8 decode", expected: "int8-capable weights and \(ic) channels",
+                                              found: "\(weights.format), \(a.width) channels")
+        }
+        decodeQ8(a, into: y, job: q8)
+    }
+
     /// The int8 path's plain scalar twin (`actsparse_q8_gemv_scalar`, one thread), for tests: the same bits as
     /// `decode` with `activations == .int8`. Throws if these weights have no int8 path.
     public func decodeInt8Reference(_ a: SparseActivation, into y: UnsafeMutablePointer<Float>) throws {

@@ -58,8 +58,8 @@ public final class SparseFC: @unchecked Sendable {
         q8 = actsparse_q8_available() != 0 ? weights.q8Job() : nil
     }
 
-    /// Whether decode runs the int8 GEMV.
-    public var decodesInt8: Bool { activations == .int8 && q8 != nil }
+    /// Whether decode runs the int8 GEMV: `.int8` and a format it pays off for (`FormatTraits.q8Codec`).
+    public var decodesInt8: Bool { activations == .int8 && q8 != nil && weights.format.traits.q8Codec != nil }
 
     public var ic: Int { weights.ic }
     public var oc: Int { weights.oc }

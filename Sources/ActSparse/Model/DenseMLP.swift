@@ -8,6 +8,7 @@ public final class DenseMLP: FeedForward {
     /// [I] gate output (then a in place), up output
     let g: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>
     let hidden: Int, intermediate: Int
+    public var linears: [SparseFC] { [gate, up, down] }
     /// silu (SwiGLU) or GELU (GeGLU): the family's
     let activation: GatedActivation
 

@@ -6,4 +6,6 @@ public protocol FeedForward: AnyObject {
     func decode(_ h: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) throws
     /// out[M, H] = MLP(x[M, H]) (dense prefill).
     func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws
+    /// The FCs this block holds (this rank's slices): model-wide settings such as `SparseFC.activations` reach them.
+    var linears: [SparseFC] { get }
 }

@@ -76,6 +76,15 @@ public final class LlamaModel {
     let ropeCos: [Float], ropeSin: [Float], localCos: [Float], localSin: [Float]
     /// Tokens in the KV cache.
     public private(set) var position = 0
+    /// What the decode kernels multiply codes with, in every FC (attention, MLPs, LM head); see
+    /// `ActivationPrecision`. Prefill GEMMs stay f32; prompts of ≤ 8 tokens run as GEMVs and follow this.
+    public var activations: ActivationPrecision = .f32 {
+        didSet { for fc in linears { fc.activations = activations } }
+    }
+    /// Every FC of the model on this rank.
+    public var linears: [SparseFC] {
+        layers.flatMap { [$0.q, $0.k, $0.v, $0.o] } + mlps.flatMap(\.linears) + [lmHead]
+    }
     /// Decode time split (ns): attention block (norm, projections, attention), MLP block, LM head.
     public var decodeNanos: (attention: UInt64, mlp: UInt64, head: UInt64) = (0, 0, 0)
     /// [layer] thresholds on |x| of the attention input (q, k, v) and of the output projection's input; 0 keeps all.

@@ -21,7 +21,7 @@ typedef struct actsparse_q8_job {
     /// 0: y += d·a · 1: y += d·a + m·Σx̂ · 2: y += (D·sc)·a · 3: y += (D·sc)·a − (Dmin·mn)·Σx̂, a = xs·Σ q·(code − offset)
     int kind;
     int oc, group, superBlock, signedSub, offset;
-    /// Rows per pass over the columns (a multiple of 4)
+    /// Rows per pass over the columns (a multiple of 4); prefetch distance along a row in bytes (0: none)
     int passRows;
     long prefetch;
     /// kind 0/1: [IC/G, OC] f16 d and m · kind 2/3: [IC/S, OC] f16 D and Dmin
@@ -207,7 +207,7 @@ static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, i
         const long go = (long)g * j->oc, so = j->superBlock ? (long)g * j->group / j->superBlock * j->oc : 0;
         for (int k0 = 0; k0 < n; k0 += P) {
             const int k1 = k0 + P < n ? k0 + P : n, first = k0 == 0, last = k1 == n;
-            // The next pass's rows (this group's or the next group's), prefetched once past this chunk's end.
+            // The next pass's rows (this group's or the next group's).
             const int *nrows = !last ? rows + k1 : gi + 1 < j->ngroups ? j->rows + j->gstart[gi + 1] : 0;
             int nn = !last ? n - k1 : gi + 1 < j->ngroups ? j->glen[gi + 1] : 0;
             nn = nn < P ? nn : P;
@@ -225,24 +225,26 @@ static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, i
                     A3 = _mm512_loadu_si512(ap + 48); B0 = _mm512_loadu_si512(ap + 64); B1 = _mm512_loadu_si512(ap + 80);
                     B2 = _mm512_loadu_si512(ap + 96); B3 = _mm512_loadu_si512(ap + 112);
                 }
-                const long f = boff + pf;
-                const int same = f + bytes <= segEnd;
-                const unsigned char *nbase = j->codes + segLo + f - segEnd;
                 for (int k = k0; k < k1; k += 4) {
                     int xi;
                     __builtin_memcpy(&xi, q + k, 4);
                     const __m512i x = _mm512_set1_epi32(xi);
                     const unsigned char *r0 = j->codes + rows[k] * stride, *r1 = j->codes + rows[k + 1] * stride;
                     const unsigned char *r2 = j->codes + rows[k + 2] * stride, *r3 = j->codes + rows[k + 3] * stride;
-                    if (pf == 0) {
-                    } else if (same) {
-                        for (long t = 0; t < bytes; t += 64) {
-                            _mm_prefetch((const char *)r0 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r1 + f + t, _MM_HINT_T0);
-                            _mm_prefetch((const char *)r2 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r3 + f + t, _MM_HINT_T0);
+                    // Prefetch `pf` bytes further along the same rows, or the next pass's rows once past the chunk's end
+                    // (short rows end before the hardware prefetcher has found them).
+                    if (pf) {
+                        const long f = boff + pf;
+                        if (f + bytes <= segEnd) {
+                            for (long t = 0; t < bytes; t += 64) {
+                                _mm_prefetch((const char *)r0 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r1 + f + t, _MM_HINT_T0);
+                                _mm_prefetch((const char *)r2 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r3 + f + t, _MM_HINT_T0);
+                            }
+                        } else {
+                            const unsigned char *nbase = j->codes + segLo + f - segEnd;
+                            for (int i = k - k0; i < k - k0 + 4 && i < nn; i++)
+                                for (long t = 0; t < bytes; t += 64) _mm_prefetch((const char *)nbase + nrows[i] * stride + t, _MM_HINT_T0);
                         }
-                    } else {
-                        for (int i = k - k0; i < k - k0 + 4 && i < nn; i++)
-                            for (long t = 0; t < bytes; t += 64) _mm_prefetch((const char *)nbase + nrows[i] * stride + t, _MM_HINT_T0);
                     }
                     r0 += boff; r1 += boff; r2 += boff; r3 += boff;
                     __m512i l0, h0, l1, h1, l2, h2, l3, h3;
