@@ -30,7 +30,7 @@ struct BenchModel: ParsableCommand {
     var position = 8
     @Option(help: "KV cache length (default: position + tokens + 1).") var context: Int?
     @Option(help: "KV cache precision: f32, f16 or q8_0.") var kv: KVCache.Precision = .f32
-    @Option(help: "Activations of the decode kernels: f32 (exact) or int8 (VNNI).") var activations: ActivationPrecision = .f32
+    @Option(help: "Activations of the decode kernels: int8 (VNNI) or f32 (exact).") var activations: ActivationPrecision = .int8
     @Option(help: "Under mpirun: what the ranks share, model or mlp.") var shard: DistributedLlama.Scope = .model
     @Option(help: "Under mpirun: gather or reduce.") var mode: DistributedMLP.Mode = .reduce
     @Flag(help: "CSV instead of a table.") var csv = false

@@ -34,8 +34,8 @@ struct ModelOptions: ParsableArguments {
     var kv: KVCache.Precision = .f32
     @Option(help: ArgumentHelp("Activations the decode kernels multiply weight codes with: int8 (quantized per weight "
         + "group, summed with AVX512-VNNI, as llama.cpp does) or f32 (exact; sparse at threshold 0 equals dense bit "
-        + "for bit). Float weights and builds without VNNI use f32 either way."))
-    var activations: ActivationPrecision = .f32
+        + "for bit). 8-bit and float weights and builds without VNNI use f32 either way."))
+    var activations: ActivationPrecision = .int8
 
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.
     func problem() -> String? {
