@@ -63,6 +63,41 @@ struct Int8DecodeTests {
         }
     }
 
+    @Test("prefill GEMM: equals its scalar twin bit for bit and the Double reference on each row's int8 activations: odd M, tails, 1/2/3 threads",
+          arguments: int8Formats)
+    func prefillMatchesReferences(format: WeightFormat) throws {
+        for (ic, oc) in int8Shapes(for: format) {
+            let w = try PlainWeights.quantize(makeWeights(ic: ic, oc: oc, seed: 8), ic: ic, oc: oc, format: format)
+            for m in [9, 12] {  // > gemvRowsMax: the GEMM; odd and even row counts (rows go two at a time)
+                var x = (0..<m).flatMap { makeActivation(ic, seed: 30 + UInt64($0)) }
+                for i in 0..<min(ic, format.group) { x[i] = 0 }  // a whole group of zeros in row 0
+                let fc = try SparseFC(weights: w, threads: 1)
+                fc.activations = .int8
+                var twin = [Float](repeating: .nan, count: m * oc)
+                try fc.prefillInt8Reference(x, m: m, into: &twin)
+                for r in [0, m - 1] {
+                    let kept = dequantized((0..<ic).map { ($0, x[r * ic + $0]) }, group: format.group)
+                    expectClose(Array(twin[(r * oc)..<((r + 1) * oc)]), Reference.gemv(w, kept: kept),
+                                scale: magnitude(w, kept: kept), rtol: maxGemvError, "\(format) \(ic)x\(oc) twin row \(r)")
+                }
+                for threads in [1, 2, 3] {
+                    let f = try SparseFC(weights: w, threads: threads)
+                    f.activations = .int8
+                    guard f.decodesInt8 else { continue }  // 8-bit codes: prefill keeps f32, the twin still ran
+                    var y = [Float](repeating: .nan, count: m * oc)
+                    try f.prefill(x, m: m, into: &y)
+                    let what = "\(format) \(ic)x\(oc) M=\(m) threads=\(threads)"
+                    #expect(y.map(\.bitPattern) == twin.map(\.bitPattern), "\(what): kernel vs scalar twin")
+                    for r in [0, m - 1] {
+                        let kept = dequantized((0..<ic).map { ($0, x[r * ic + $0]) }, group: format.group)
+                        expectClose(Array(y[(r * oc)..<((r + 1) * oc)]), Reference.gemv(w, kept: kept),
+                                    scale: magnitude(w, kept: kept), rtol: maxGemvError, "\(what) row \(r)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("the int8 activations stay close to the exact f32 result (per-group int8 rounding only)")
     func closeToExact() throws {
         let format = try WeightFormat(.q4k), ic = 512, oc = 300

@@ -120,10 +120,10 @@ static const unsigned char actsparse_q8_bits_hi[64] = {ACTSPARSE_PB(4), ACTSPARS
 /// Q_s (lane L, dword j = byte 16L + 4s + j) → V_L (the 16 bytes of lane L in order): a 4 × 4 transpose of lanes.
 #define ACTSPARSE_Q8_TRANSPOSE(Q0, Q1, Q2, Q3)                                                                       \
     {                                                                                                              \
-        __m512i t0 = _mm512_shuffle_i32x4(Q0, Q1, 0x44), t1 = _mm512_shuffle_i32x4(Q2, Q3, 0x44);                  \
-        __m512i t2 = _mm512_shuffle_i32x4(Q0, Q1, 0xEE), t3 = _mm512_shuffle_i32x4(Q2, Q3, 0xEE);                  \
-        Q0 = _mm512_shuffle_i32x4(t0, t1, 0x88); Q1 = _mm512_shuffle_i32x4(t0, t1, 0xDD);                          \
-        Q2 = _mm512_shuffle_i32x4(t2, t3, 0x88); Q3 = _mm512_shuffle_i32x4(t2, t3, 0xDD);                          \
+        __m512i tq8_0_ = _mm512_shuffle_i32x4(Q0, Q1, 0x44), tq8_1_ = _mm512_shuffle_i32x4(Q2, Q3, 0x44);                  \
+        __m512i tq8_2_ = _mm512_shuffle_i32x4(Q0, Q1, 0xEE), tq8_3_ = _mm512_shuffle_i32x4(Q2, Q3, 0xEE);                  \
+        Q0 = _mm512_shuffle_i32x4(tq8_0_, tq8_1_, 0x88); Q1 = _mm512_shuffle_i32x4(tq8_0_, tq8_1_, 0xDD);                          \
+        Q2 = _mm512_shuffle_i32x4(tq8_2_, tq8_3_, 0x88); Q3 = _mm512_shuffle_i32x4(tq8_2_, tq8_3_, 0xDD);                          \
     }
 
 /// Row r's two byte vectors for the tile at byte offset boff: 4/5/6-bit → low-nibble columns (lane b = block b's
@@ -274,9 +274,203 @@ static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, i
         }
     }
 }
+
+/// The 16 scales s (d, or D·sc) and min terms (m, −Dmin·mn; kinds 1/3) of columns o…o+15 in group g (zeros for
+/// columns past the tile: c ≥ w).
+static inline void actsparse_q8_scales16(const actsparse_q8_job *j, long go, long so, int o, int valid, __m512 *s, __m512 *mn) {
+    *s = _mm512_setzero_ps(); *mn = _mm512_setzero_ps();
+    if (!valid) return;
+    if (j->kind < 2) {
+        *s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + go + o)));
+        if (j->kind == 1) *mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + go + o)));
+        return;
+    }
+    __m128i b = _mm_loadu_si128((const __m128i *)(j->sc + go + o));
+    __m512 sub = _mm512_cvtepi32_ps(j->signedSub ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
+    *s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + so + o))), sub);
+    if (j->kind == 3) {
+        __m512 n = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(j->mn + go + o))));
+        __m512 m = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + so + o))), n);
+        *mn = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), _mm512_set1_epi32((int)0x80000000)));
+    }
+}
+
+/// Prefill GEMM with int8 activations: y[r, lo..<hi] = Σ over all IC of x̂[r, i]·W[i, o] for rows r < m, hi − lo a
+/// multiple of 32. x is quantized per row and group: xq [m, ic] int8, xs and xsum [m, ic/G] (scale, Σq). Per tile of
+/// 128 columns and group, the group's rows are interleaved once into `panel` (G/4 × 512 bytes, L1) and met by every
+/// row of x, two at a time; the float sums stay in the accumulators' lane order in `yacc` ([m, 128] floats) with
+/// the scales permuted alike (the lane transpose is its own inverse), and are put in column order once per tile.
+static inline void actsparse_q8_gemm_vnni(const actsparse_q8_job *j, int ic, const signed char *xq, const float *xs,
+                                          const int *xsum, int m, float *y, int lo, int hi, unsigned char *panel,
+                                          float *yacc) {
+    const int codec = j->codec, bb = codec == 4 ? 16 : codec == 5 ? 20 : codec == 6 ? 24 : 32;
+    const int wide = codec == 8 || codec == -8, G = j->group, ng = ic / G;
+    const long stride = j->stride;
+    const int zoff = j->offset + (codec == -8 ? 128 : 0);
+    for (int o = lo; o < hi; o += 128) {
+        const int nb = (hi - o) >= 128 ? 4 : (hi - o) >> 5, w = nb * 32;
+        const long boff = (long)(o >> 5) * bb, bytes = (long)nb * bb;
+        const __mmask64 m0 = bytes >= 64 ? ~0ULL : (1ULL << bytes) - 1;
+        const __mmask64 m1 = bytes <= 64 ? 0 : bytes >= 128 ? ~0ULL : (1ULL << (bytes - 64)) - 1;
+        for (long i = 0; i < (long)m * 128; i += 16) _mm512_storeu_ps(yacc + i, _mm512_setzero_ps());
+        for (int g = 0; g < ng; g++) {
+            // The group's rows, interleaved: step k4 holds 8 vectors (A0…A3, B0…B3 of ACTSPARSE_Q8_STEP).
+            const unsigned char *base = j->codes + (long)g * G * stride + boff;
+            for (int k4 = 0; k4 < G / 4; k4++) {
+                const unsigned char *r = base + (long)(4 * k4) * stride;
+                __m512i l0, h0, l1, h1, l2, h2, l3, h3;
+                actsparse_q8_load(r, codec, m0, m1, &l0, &h0);
+                actsparse_q8_load(r + stride, codec, m0, m1, &l1, &h1);
+                actsparse_q8_load(r + 2 * stride, codec, m0, m1, &l2, &h2);
+                actsparse_q8_load(r + 3 * stride, codec, m0, m1, &l3, &h3);
+                __m512i *pv = (__m512i *)(panel + (long)k4 * 512);
+                __m512i p01l = _mm512_unpacklo_epi8(l0, l1), p01h = _mm512_unpackhi_epi8(l0, l1);
+                __m512i p23l = _mm512_unpacklo_epi8(l2, l3), p23h = _mm512_unpackhi_epi8(l2, l3);
+                _mm512_store_si512(pv + 0, _mm512_unpacklo_epi16(p01l, p23l));
+                _mm512_store_si512(pv + 1, _mm512_unpackhi_epi16(p01l, p23l));
+                _mm512_store_si512(pv + 2, _mm512_unpacklo_epi16(p01h, p23h));
+                _mm512_store_si512(pv + 3, _mm512_unpackhi_epi16(p01h, p23h));
+                p01l = _mm512_unpacklo_epi8(h0, h1); p01h = _mm512_unpackhi_epi8(h0, h1);
+                p23l = _mm512_unpacklo_epi8(h2, h3); p23h = _mm512_unpackhi_epi8(h2, h3);
+                _mm512_store_si512(pv + 4, _mm512_unpacklo_epi16(p01l, p23l));
+                _mm512_store_si512(pv + 5, _mm512_unpackhi_epi16(p01l, p23l));
+                _mm512_store_si512(pv + 6, _mm512_unpacklo_epi16(p01h, p23h));
+                _mm512_store_si512(pv + 7, _mm512_unpackhi_epi16(p01h, p23h));
+            }
+            // The group's scales and mins in natural order, then permuted like the accumulators.
+            const long go = (long)g * j->oc, so = j->superBlock ? (long)g * G / j->superBlock * j->oc : 0;
+            __m512 S[8], Mn[8];
+            for (int v = 0; v < 8; v++) {
+                int c = wide ? (v < 4 ? 16 * v : 64 + 16 * (v - 4)) : (v < 4 ? 32 * v : 32 * (v - 4) + 16);
+                actsparse_q8_scales16(j, go, so, o + c, c < w, &S[v], &Mn[v]);
+            }
+            {
+                __m512i t0 = _mm512_castps_si512(S[0]), t1 = _mm512_castps_si512(S[1]), t2 = _mm512_castps_si512(S[2]), t3 = _mm512_castps_si512(S[3]);
+                ACTSPARSE_Q8_TRANSPOSE(t0, t1, t2, t3)
+                S[0] = _mm512_castsi512_ps(t0); S[1] = _mm512_castsi512_ps(t1); S[2] = _mm512_castsi512_ps(t2); S[3] = _mm512_castsi512_ps(t3);
+                t0 = _mm512_castps_si512(S[4]); t1 = _mm512_castps_si512(S[5]); t2 = _mm512_castps_si512(S[6]); t3 = _mm512_castps_si512(S[7]);
+                ACTSPARSE_Q8_TRANSPOSE(t0, t1, t2, t3)
+                S[4] = _mm512_castsi512_ps(t0); S[5] = _mm512_castsi512_ps(t1); S[6] = _mm512_castsi512_ps(t2); S[7] = _mm512_castsi512_ps(t3);
+                t0 = _mm512_castps_si512(Mn[0]); t1 = _mm512_castps_si512(Mn[1]); t2 = _mm512_castps_si512(Mn[2]); t3 = _mm512_castps_si512(Mn[3]);
+                ACTSPARSE_Q8_TRANSPOSE(t0, t1, t2, t3)
+                Mn[0] = _mm512_castsi512_ps(t0); Mn[1] = _mm512_castsi512_ps(t1); Mn[2] = _mm512_castsi512_ps(t2); Mn[3] = _mm512_castsi512_ps(t3);
+                t0 = _mm512_castps_si512(Mn[4]); t1 = _mm512_castps_si512(Mn[5]); t2 = _mm512_castps_si512(Mn[6]); t3 = _mm512_castps_si512(Mn[7]);
+                ACTSPARSE_Q8_TRANSPOSE(t0, t1, t2, t3)
+                Mn[4] = _mm512_castsi512_ps(t0); Mn[5] = _mm512_castsi512_ps(t1); Mn[6] = _mm512_castsi512_ps(t2); Mn[7] = _mm512_castsi512_ps(t3);
+            }
+            const int hasMin = j->kind & 1;
+            for (int r = 0; r < m; r += 2) {
+                const int two = r + 1 < m;
+                const signed char *x0 = xq + (long)r * ic + (long)g * G, *x1 = two ? x0 + ic : x0;
+                __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+                __m512i c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0;
+                for (int k4 = 0; k4 < G / 4; k4++) {
+                    const __m512i *pv = (const __m512i *)(panel + (long)k4 * 512);
+                    int i0, i1;
+                    __builtin_memcpy(&i0, x0 + 4 * k4, 4);
+                    __builtin_memcpy(&i1, x1 + 4 * k4, 4);
+                    const __m512i b0 = _mm512_set1_epi32(i0), b1 = _mm512_set1_epi32(i1);
+                    __m512i v;
+                    v = _mm512_load_si512(pv + 0); a0 = _mm512_dpbusd_epi32(a0, v, b0); c0 = _mm512_dpbusd_epi32(c0, v, b1);
+                    v = _mm512_load_si512(pv + 1); a1 = _mm512_dpbusd_epi32(a1, v, b0); c1 = _mm512_dpbusd_epi32(c1, v, b1);
+                    v = _mm512_load_si512(pv + 2); a2 = _mm512_dpbusd_epi32(a2, v, b0); c2 = _mm512_dpbusd_epi32(c2, v, b1);
+                    v = _mm512_load_si512(pv + 3); a3 = _mm512_dpbusd_epi32(a3, v, b0); c3 = _mm512_dpbusd_epi32(c3, v, b1);
+                    v = _mm512_load_si512(pv + 4); a4 = _mm512_dpbusd_epi32(a4, v, b0); c4 = _mm512_dpbusd_epi32(c4, v, b1);
+                    v = _mm512_load_si512(pv + 5); a5 = _mm512_dpbusd_epi32(a5, v, b0); c5 = _mm512_dpbusd_epi32(c5, v, b1);
+                    v = _mm512_load_si512(pv + 6); a6 = _mm512_dpbusd_epi32(a6, v, b0); c6 = _mm512_dpbusd_epi32(c6, v, b1);
+                    v = _mm512_load_si512(pv + 7); a7 = _mm512_dpbusd_epi32(a7, v, b0); c7 = _mm512_dpbusd_epi32(c7, v, b1);
+                }
+                __m512i A[8] = {a0, a1, a2, a3, a4, a5, a6, a7}, C[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+                for (int h = 0; h < 1 + two; h++) {
+                    const int row = r + h;
+                    const float xsv = xs[(long)row * ng + g];
+                    const int qs = xsum[(long)row * ng + g];
+                    const __m512i z = _mm512_set1_epi32(zoff * qs);
+                    const __m512 xsb = _mm512_set1_ps(xsv), sxb = _mm512_set1_ps(xsv * (float)qs);
+                    float *ya = yacc + (long)row * 128;
+                    for (int v = 0; v < 8; v++) {
+                        __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(h ? C[v] : A[v], z)), xsb);
+                        __m512 t = _mm512_fmadd_ps(S[v], a, _mm512_loadu_ps(ya + 16 * v));
+                        if (hasMin) t = _mm512_fmadd_ps(Mn[v], sxb, t);
+                        _mm512_storeu_ps(ya + 16 * v, t);
+                    }
+                }
+            }
+        }
+        // Column order, into y.
+        for (int r = 0; r < m; r++) {
+            float *ya = yacc + (long)r * 128;
+            __m512i t0 = _mm512_castps_si512(_mm512_loadu_ps(ya)), t1 = _mm512_castps_si512(_mm512_loadu_ps(ya + 16));
+            __m512i t2 = _mm512_castps_si512(_mm512_loadu_ps(ya + 32)), t3 = _mm512_castps_si512(_mm512_loadu_ps(ya + 48));
+            __m512i u0 = _mm512_castps_si512(_mm512_loadu_ps(ya + 64)), u1 = _mm512_castps_si512(_mm512_loadu_ps(ya + 80));
+            __m512i u2 = _mm512_castps_si512(_mm512_loadu_ps(ya + 96)), u3 = _mm512_castps_si512(_mm512_loadu_ps(ya + 112));
+            ACTSPARSE_Q8_TRANSPOSE(t0, t1, t2, t3)
+            ACTSPARSE_Q8_TRANSPOSE(u0, u1, u2, u3)
+            __m512i V[8] = {t0, t1, t2, t3, u0, u1, u2, u3};
+            for (int v = 0; v < 8; v++) {
+                int c = wide ? (v < 4 ? 16 * v : 64 + 16 * (v - 4)) : (v < 4 ? 32 * v : 32 * (v - 4) + 16);
+                if (c < w) _mm512_storeu_ps(y + (long)r * j->oc + o + c, _mm512_castsi512_ps(V[v]));
+            }
+        }
+    }
+}
 #else
 #define ACTSPARSE_Q8_VNNI 0
 #endif
+
+/// Plain scalar twin of the prefill GEMM: the same integer sums and the same f32 epilogue operations in the same
+/// order (group by group), so the same bits; y[r, lo..<hi] for whole 32-column blocks.
+static inline void actsparse_q8_gemm_scalar(const actsparse_q8_job *j, int ic, const signed char *xq, const float *xs,
+                                            const int *xsum, int m, float *y, int lo, int hi) {
+    const int G = j->group, ng = ic / G;
+    for (int r = 0; r < m; r++)
+        for (int o = lo; o < hi; o++) {
+            float acc = 0;
+            for (int g = 0; g < ng; g++) {
+                int a = 0;
+                for (int k = 0; k < G; k++)
+                    a += xq[(long)r * ic + g * G + k] * (actsparse_q8_code(j->codes + (long)(g * G + k) * j->stride, j->codec, o) - j->offset);
+                float xv = xs[(long)r * ng + g];
+                acc = __builtin_fmaf(actsparse_q8_scale(j, g, o), (float)a * xv, acc);
+                if (j->kind & 1) acc = __builtin_fmaf(actsparse_q8_min(j, g, o), xv * (float)xsum[(long)r * ng + g], acc);
+            }
+            y[(long)r * j->oc + o] = acc;
+        }
+}
+
+/// Prefill GEMM dispatcher: the VNNI kernel when built (panel: G/4 × 512 bytes, 64-aligned; yacc: m × 128
+/// floats), else the scalar twin.
+static inline void actsparse_q8_gemm(const actsparse_q8_job *j, int ic, const signed char *xq, const float *xs,
+                                     const int *xsum, int m, float *y, int lo, int hi, unsigned char *panel, float *yacc) {
+#if ACTSPARSE_Q8_VNNI
+    actsparse_q8_gemm_vnni(j, ic, xq, xs, xsum, m, y, lo, hi, panel, yacc);
+#else
+    (void)panel; (void)yacc;
+    actsparse_q8_gemm_scalar(j, ic, xq, xs, xsum, m, y, lo, hi);
+#endif
+}
+
+/// Quantizes x [m, ic] per row and group of G: xq = round(x / xs), xs = max|x| / 127, xsum = Σxq (as
+/// QuantizedActivation does for decode).
+static inline void actsparse_q8_quantize_rows(const float *x, int m, int ic, int G, signed char *xq, float *xs, int *xsum) {
+    const int ng = ic / G;
+    for (int r = 0; r < m; r++)
+        for (int g = 0; g < ng; g++) {
+            const float *v = x + (long)r * ic + (long)g * G;
+            float amax = 0;
+            for (int k = 0; k < G; k++) amax = __builtin_fabsf(v[k]) > amax ? __builtin_fabsf(v[k]) : amax;
+            float inv = amax > 0 ? 127 / amax : 0;
+            int sum = 0;
+            for (int k = 0; k < G; k++) {
+                float q = __builtin_roundf(v[k] * inv);
+                int c = q >= 127 ? 127 : q <= -127 ? -127 : q == q ? (int)q : 0;
+                xq[(long)r * ic + (long)g * G + k] = (signed char)c;
+                sum += c;
+            }
+            xs[(long)r * ng + g] = amax / 127;
+            xsum[(long)r * ng + g] = sum;
+        }
+}
 
 /// Whether this build has the VNNI kernel (x86 with AVX512-VNNI/VBMI/BITALG at compile time).
 static inline int actsparse_q8_available(void) { return ACTSPARSE_Q8_VNNI; }
