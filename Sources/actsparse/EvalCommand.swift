@@ -26,6 +26,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Tokens of the text to score.") var tokens = 384
     @Option(help: "Tokens per scoring window (each starts a new sequence).") var window = 512
     @Option(help: "Write per-layer results as CSV here.") var csv: String?
+    @Flag(help: ArgumentHelp("Score each window with one prefill (the batched GEMM path, thresholded alike; one rank) "
+        + "instead of token by token: the prompt path's accuracy, e.g. of --activations int8 there."))
+    var prefill = false
     @Option(help: "Write the accuracy/speed report (CSV and PNG) into this directory.") var report: String?
     @Option(help: "Byte-weighted sparsities of the report (comma list).") var points = "0.1,0.2,0.3,0.4,0.5,0.6"
     @Option(help: "Quality budgets of the report, nats (comma list; needs a calibrated held-out path).")
@@ -76,7 +79,7 @@ struct EvalCommand: ParsableCommand {
         for target in [0.0] + targets {
             try llm.setThresholds(target == 0 ? nil : table, gateUp: target, down: min(0.99, target * downRatio))
             llm.resetStats()
-            let r = try llm.negativeLogLikelihood(ids, window: window)
+            let r = try llm.negativeLogLikelihood(ids, window: window, batched: prefill)
             if target == 0 { denseNLL = r.nll }
             let (sGU, sD) = llm.realizedSparsity
             print(String(format: "%-8@ %16.4f  %-8.3f %+7.4f  %16.3f  %5.3f  %8.1f", target == 0 ? "dense" : f(target, 2),
@@ -116,7 +119,7 @@ struct EvalCommand: ParsableCommand {
         func score(_ plan: SparsityPlan) throws -> (nll: Double, tps: Double, realized: [Double]) {
             try llm.setPlan(plan, table: table, path: path)
             llm.resetStats()
-            let r = try llm.negativeLogLikelihood(ids, window: window) { progress.advance(1) }
+            let r = try llm.negativeLogLikelihood(ids, window: window, batched: prefill) { progress.advance(1) }
             return (r.nll, Double(r.scored) / max(r.seconds, 1e-9), llm.realizedSiteSparsity)
         }
         let dense = try score(.dense(layers: table.layers))
