@@ -36,6 +36,11 @@ public final class SparseFC: @unchecked Sendable {
     public var activations: ActivationPrecision = .f32
     /// The weights' half of the int8 GEMV's job, when these weights can run it (integer codes in groups, VNNI build).
     let q8: actsparse_q8_job?
+    /// Int8 decode splits the kept groups among the workers (`decodeQ8Rows`) when a worker's column chunk of a row
+    /// would be under `q8RowSplitBytes`; [workers + 1] group bounds, reused every call.
+    public let q8SplitsRows: Bool
+    let q8Bounds: UnsafeMutablePointer<Int>
+    static let q8RowSplitBytes = 2048
 
     // Prefill tile sizes: MR×NC accumulators (4 × 64 = 16 zmm), KC rows per panel (64 KiB, L2-resident).
     static let MR = 4, NC = 64, KC = 256
@@ -56,10 +61,14 @@ public final class SparseFC: @unchecked Sendable {
         prefillChunks = Parallel.split(weights.oc, parts: self.threads, align: SparseFC.NC)
         panels = try (0..<prefillChunks.count).map { _ in try AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
         q8 = actsparse_q8_available() != 0 ? weights.q8Job() : nil
+        q8SplitsRows = decodeChunks.count > 1 && weights.rowStride / decodeChunks.count < SparseFC.q8RowSplitBytes
+        q8Bounds = .allocate(capacity: decodeChunks.count + 1)
     }
 
     /// Whether decode runs the int8 GEMV: `.int8` and a format it pays off for (`FormatTraits.q8Codec`).
     public var decodesInt8: Bool { activations == .int8 && q8 != nil && weights.format.traits.q8Codec != nil }
+
+    deinit { q8Bounds.deallocate() }
 
     public var ic: Int { weights.ic }
     public var oc: Int { weights.oc }
