@@ -61,7 +61,4 @@ final class QuantizedActivation {
         }
         groups = gi
     }
-
-    /// x̂ of kept channel #k of group #gi (tests and the scalar tail).
-    func value(group gi: Int, _ k: Int) -> Float { gxs[gi] * Float(q[Int(gstart[gi]) + k]) }
 }

@@ -14,6 +14,8 @@ public final class SparseFC: @unchecked Sendable {
     let panels: [AlignedBuffer]
     /// [⌈M/MR⌉, IC, MR] f32 activations packed for the micro-kernel (prefill); grows to the largest M seen.
     /// FCs used one after another (a model's layers) share one, so a prompt does not fault in a buffer per FC.
+    /// The int8 paths use it as their scratch instead: quantized prompt rows, panels and sums (`prefillQ8`), and
+    /// the per-worker sums and partial outputs of a decode split by rows (`decodeQ8Rows`).
     let packedX: GrowableBuffer
     /// One prompt row as an all-kept activation: prompts of at most `gemvRowsMax` rows run as that many dense
     /// GEMVs, which read the weights once per row at memory speed instead of dequantizing every weight into
