@@ -162,28 +162,34 @@ static inline void actsparse_q8_load(const unsigned char *r, int codec, __mmask6
     *hi = _mm512_and_si512(_mm512_srli_epi16(nib, 4), m4);
 }
 
-/// y[o..<o+16] += the group's epilogue for integer sums v (offsets already taken out); go = the group's scale row
-/// offset g·OC, so = its super-block's (k-quants).
+/// The 16 scales s (d, or D·sc) and min terms (m, −Dmin·mn; kinds 1/3) of columns o…o+15 in group g (zeros for
+/// columns past the tile: c ≥ w).
+static inline void actsparse_q8_scales16(const actsparse_q8_job *j, long go, long so, int o, int valid, __m512 *s, __m512 *mn) {
+    *s = _mm512_setzero_ps(); *mn = _mm512_setzero_ps();
+    if (!valid) return;
+    if (j->kind < 2) {
+        *s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + go + o)));
+        if (j->kind == 1) *mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + go + o)));
+        return;
+    }
+    __m128i b = _mm_loadu_si128((const __m128i *)(j->sc + go + o));
+    __m512 sub = _mm512_cvtepi32_ps(j->signedSub ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
+    *s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + so + o))), sub);
+    if (j->kind == 3) {
+        __m512 n = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(j->mn + go + o))));
+        __m512 m = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + so + o))), n);
+        *mn = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), _mm512_set1_epi32((int)0x80000000)));
+    }
+}
+
+/// y[o..<o+16] += the group's epilogue for integer sums v (offsets already taken out): y += s·(xs·v), then with a
+/// min y += min·Σx̂; go = the group's scale row offset g·OC, so = its super-block's (k-quants).
 static inline void actsparse_q8_finish(const actsparse_q8_job *j, long go, long so, int o, __m512i v, float xs,
                                        float sx, float *y) {
-    __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(xs));
-    __m512 s, yy = _mm512_loadu_ps(y + o);
-    if (j->kind < 2) {
-        s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + go + o)));
-    } else {
-        __m128i b = _mm_loadu_si128((const __m128i *)(j->sc + go + o));
-        __m512 sub = _mm512_cvtepi32_ps(j->signedSub ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
-        s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + so + o))), sub);
-    }
-    yy = _mm512_fmadd_ps(s, a, yy);
-    if (j->kind == 1) {
-        yy = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + go + o))), _mm512_set1_ps(sx), yy);
-    } else if (j->kind == 3) {
-        __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(j->mn + go + o))));
-        __m512 m = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + so + o))), mn);
-        __m512 neg = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), _mm512_set1_epi32((int)0x80000000)));
-        yy = _mm512_fmadd_ps(neg, _mm512_set1_ps(sx), yy);
-    }
+    __m512 s, mn, yy = _mm512_loadu_ps(y + o);
+    actsparse_q8_scales16(j, go, so, o, 1, &s, &mn);
+    yy = _mm512_fmadd_ps(s, _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(xs)), yy);
+    if (j->kind & 1) yy = _mm512_fmadd_ps(mn, _mm512_set1_ps(sx), yy);
     _mm512_storeu_ps(y + o, yy);
 }
 
@@ -272,26 +278,6 @@ static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, i
                 }
             }
         }
-    }
-}
-
-/// The 16 scales s (d, or D·sc) and min terms (m, −Dmin·mn; kinds 1/3) of columns o…o+15 in group g (zeros for
-/// columns past the tile: c ≥ w).
-static inline void actsparse_q8_scales16(const actsparse_q8_job *j, long go, long so, int o, int valid, __m512 *s, __m512 *mn) {
-    *s = _mm512_setzero_ps(); *mn = _mm512_setzero_ps();
-    if (!valid) return;
-    if (j->kind < 2) {
-        *s = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + go + o)));
-        if (j->kind == 1) *mn = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + go + o)));
-        return;
-    }
-    __m128i b = _mm_loadu_si128((const __m128i *)(j->sc + go + o));
-    __m512 sub = _mm512_cvtepi32_ps(j->signedSub ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b));
-    *s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->d16 + so + o))), sub);
-    if (j->kind == 3) {
-        __m512 n = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(j->mn + go + o))));
-        __m512 m = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(j->m16 + so + o))), n);
-        *mn = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m), _mm512_set1_epi32((int)0x80000000)));
     }
 }
 
