@@ -18,7 +18,7 @@ extension SparseFC {
             }
             return
         }
-        if decodesInt8, let q8, weights.format.group <= 512 { return try prefillQ8(x, m: m, into: y, job: q8) }
+        if decodesInt8, let q8 { return try prefillQ8(x, m: m, into: y, job: q8) }
         let MR = SparseFC.MR
         let tiles = (m + MR - 1) / MR
         // Pack x as [tile][IC][MR]: one broadcast per (row, i) reads sequentially. Missing rows are zeros.
