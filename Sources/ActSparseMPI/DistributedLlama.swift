@@ -81,15 +81,20 @@ public final class DistributedLlama {
         let whole = self.scope == .model
         var shard: ModelShard?
         if whole {
-            let block = try (0..<c.layers).map { try g.tensor("blk.\($0).attn_output.weight").type.blockSize }.max() ?? 32
-            do {
-                shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: mode == .reduce ? .rows : .columns,
-                                       outputBlock: block)
-            } catch where mode == .reduce {
-                // Too few whole quantization blocks of heads to cut the output projection's rows (a small model
-                // with 256-blocks): its columns instead, the rest of the reduce protocol unchanged. If that fails
-                // too, its error (the looser limit) is the one to report.
-                shard = try ModelShard(c, rank: comm.rank, ranks: comm.size, output: .columns, outputBlock: block)
+            // Every rank plans from the same header; rank 0's verdict decides, so a refusal is one line and a
+            // clean exit on every rank.
+            shard = try comm.agreeOn {
+                let block = try (0..<c.layers).map { try g.tensor("blk.\($0).attn_output.weight").type.blockSize }
+                    .max() ?? 32
+                do {
+                    return try ModelShard(c, rank: comm.rank, ranks: comm.size,
+                                          output: mode == .reduce ? .rows : .columns, outputBlock: block)
+                } catch where mode == .reduce {
+                    // Too few whole quantization blocks of heads to cut the output projection's rows (a small
+                    // model with 256-blocks): its columns instead, the rest of the reduce protocol unchanged. If
+                    // that fails too, its error (the looser limit) is the one to report.
+                    return try ModelShard(c, rank: comm.rank, ranks: comm.size, output: .columns, outputBlock: block)
+                }
             }
         }
         let share = try DistributedLlama.checkMemory(g, c, comm: comm, shard: shard, context: self.context, kv: kv, path: path)

@@ -66,6 +66,11 @@ func withWorld(_ timeouts: CommOptions? = nil, _ body: (Communicator) throws -> 
         try body(comm)
     } catch let e as ExitCode {
         throw e
+    } catch let refusal as AgreedRefusal {
+        // Every rank refused together (nothing in flight): rank 0 says why, all finalize.
+        if let message = refusal.message { FileHandle.standardError.write(Data("actsparse: \(message)\n".utf8)) }
+        comm.finalize()
+        throw ExitCode(2)
     } catch {
         comm.abort("\(error)", code: 3)
     }
