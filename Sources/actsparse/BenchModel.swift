@@ -15,7 +15,8 @@ struct BenchModel: ParsableCommand {
             (on every rank at once: the job's aggregate read bandwidth); then, per sparsity, the same token sequence (greedy at dense, fed unchanged to every \
             sparsity) is decoded --tokens times after a prompt of --position tokens, --repeats times (median). \
             Blocks: attention (q/k/v/o projections + attention), MLP, LM head; GB/s = bytes read / block time \
-            (attention counts its projections and the KV cache it reads), summed over ranks for the total. \
+            (attention counts its projections and the KV cache it reads), summed over ranks for the total; \
+            KV ms / %tok: the attention block's part over the KV cache and its share of the token's time. \
             Sparsity > 0 needs calibrated thresholds (--thresholds, or the cached file for the model).
             """)
 
@@ -58,6 +59,8 @@ struct BenchModel: ParsableCommand {
         var threads = 0, sparsity = 0.0, tokensPerSecond = 0.0, speedup = 1.0, read = 0.0
         var attention = (ms: 0.0, gbps: 0.0), mlp = (ms: 0.0, gbps: 0.0), head = (ms: 0.0, gbps: 0.0)
         var total = 0.0, realized = (0.0, 0.0), rssMB = 0.0
+        /// Attention over the KV cache: ms per token and % of the token's time
+        var cache = (ms: 0.0, percent: 0.0)
         /// Bytes one token reads, all ranks together (MB)
         var bytesMB = 0.0
     }
@@ -114,14 +117,14 @@ struct BenchModel: ParsableCommand {
             var denseRate = 0.0
             for s in sparsities {
                 try llm.setThresholds(s > 0 ? table : nil, gateUp: s, down: s)
-                var rates: [Double] = [], splits: [(Double, Double, Double)] = []
+                var rates: [Double] = [], splits: [(Double, Double, Double, Double)] = []
                 var traffic: [(Double, Double, Double)] = [], reports: [[DistributedLlama.RankReport]] = []
                 for _ in 0..<repeats {
                     m.reset()
                     _ = try llm.prefill(prompt)
                     _ = try llm.report()  // every rank's byte counts start here (outside the timed steps)
                     llm.resetStats()
-                    m.decodeNanos = (0, 0, 0)
+                    m.decodeNanos = (0, 0, 0, 0)
                     // The next token from the vocabulary slices' argmax (no whole-logits gather), then dropped:
                     // the sequence is fixed.
                     var sampler = Sampler()
@@ -129,13 +132,13 @@ struct BenchModel: ParsableCommand {
                     rates.append(Double(sequence.count) / seconds)
                     let n = Double(sequence.count)
                     splits.append((Double(m.decodeNanos.attention) / n, Double(m.decodeNanos.mlp) / n,
-                                   Double(m.decodeNanos.head) / n))
+                                   Double(m.decodeNanos.head) / n, Double(m.decodeNanos.cache) / n))
                     traffic.append((Double(llm.commNanos) / 1e6 / n, Double(llm.traffic.collectives) / n,
                                     Double(llm.traffic.bytes) / 1e3 / n))
                     reports.append(try llm.report())
                 }
                 let median = rates.indices.sorted { rates[$0] < rates[$1] }[rates.count / 2]
-                let (aNs, mNs, hNs) = splits[median]
+                let (aNs, mNs, hNs, cNs) = splits[median]
                 var r = Row()
                 r.ranks = comm.size
                 (r.commMs, r.collectives, r.messageKB) = traffic[median]
@@ -155,6 +158,8 @@ struct BenchModel: ParsableCommand {
                 let mlpBytes = ranks.map(\.mlpBytesRead).reduce(0, +) / n
                 r.attention = (aNs / 1e6, aBytes / aNs); r.mlp = (mNs / 1e6, mlpBytes / mNs); r.head = (hNs / 1e6, hBytes / hNs)
                 r.total = (aBytes + mlpBytes + hBytes) / (aNs + mNs + hNs)
+                // Attention over the cache (part of the attention block) against the whole token.
+                r.cache = (cNs / 1e6, 100 * cNs * rates[median] / 1e9)
                 r.bytesMB = (aBytes + mlpBytes + hBytes) / 1e6
                 r.realized = llm.realizedSparsity
                 r.rssMB = (ranks.map(\.resident).max() ?? 0) / 1e6  // now, not the peak: the probe's buffer is gone
@@ -171,22 +176,24 @@ struct BenchModel: ParsableCommand {
             if header {
                 print("model,ranks,shard,mode,threads,position,kv,activations,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
                       + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,rss_mb_max_rank,"
-                      + "comm_ms,collectives_per_token,message_kb_per_token,mb_read_per_token")
+                      + "comm_ms,collectives_per_token,message_kb_per_token,mb_read_per_token,cache_ms,cache_pct_of_token")
             }
             print([URL(fileURLWithPath: model).lastPathComponent, "\(r.ranks)", r.ranks > 1 ? shard.rawValue : "-",
                    r.ranks > 1 ? mode.rawValue : "-", "\(r.threads)", "\(position)", kv.rawValue, activations.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
                    f(r.speedup, 3), f(r.read, 1), f(r.attention.ms, 2), f(r.attention.gbps, 1), f(r.mlp.ms, 2),
                    f(r.mlp.gbps, 1), f(r.head.ms, 2), f(r.head.gbps, 1), f(r.total, 1), f(r.realized.0, 3),
-                   f(r.realized.1, 3), f(r.rssMB, 0), f(r.commMs, 3), f(r.collectives, 1), f(r.messageKB, 1), f(r.bytesMB, 1)].joined(separator: ","))
+                   f(r.realized.1, 3), f(r.rssMB, 0), f(r.commMs, 3), f(r.collectives, 1), f(r.messageKB, 1), f(r.bytesMB, 1),
+                   f(r.cache.ms, 2), f(r.cache.percent, 1)].joined(separator: ","))
         } else {
             if header {
                 print("activations: \(activations.rawValue)")
-                print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB")
+                print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB   KV ms %tok")
             }
-            print(String(format: "%3d  %.2f %6.2f  %5.2f  %5.1f   %8.2f %5.1f %4@   %6.2f %5.1f %4@   %6.2f %5.1f %4@   %6.1f %4@   %.2f/%.2f %6.0f",
+            print(String(format: "%3d  %.2f %6.2f  %5.2f  %5.1f   %8.2f %5.1f %4@   %6.2f %5.1f %4@   %6.2f %5.1f %4@   %6.1f %4@   %.2f/%.2f %6.0f  %6.2f %4.1f",
                          r.threads, r.sparsity, r.tokensPerSecond, r.speedup, r.read, r.attention.ms, r.attention.gbps,
                          pct(r.attention.gbps), r.mlp.ms, r.mlp.gbps, pct(r.mlp.gbps), r.head.ms, r.head.gbps,
-                         pct(r.head.gbps), r.total, pct(r.total), r.realized.0, r.realized.1, r.rssMB))
+                         pct(r.head.gbps), r.total, pct(r.total), r.realized.0, r.realized.1, r.rssMB,
+                         r.cache.ms, r.cache.percent))
         }
     }
 }

@@ -142,7 +142,7 @@ struct GenerateCommand: ParsableCommand {
             next = checksum ? try step { try llm.prefill(ids) } : try llm.prefill(ids, sampler: &sampler)
         } * 1e3
         llm.resetStats()
-        model.decodeNanos = (0, 0, 0)
+        model.decodeNanos = (0, 0, 0, 0)
         var out = TextStream()
         if stream { print(chat ? "" : prompt, terminator: ""); fflush(stdout) }
         let t0 = Timing.now()

@@ -31,16 +31,16 @@ struct AttentionKernelTests {
         return out
     }
 
-    @Test("fast kernel and its scalar twin: every group size 1…8, head dims 16…256 (24: the scalar twin alone), 1…300 positions (tails of 16), f32, f16 and q8_0 caches, a head inside a wider row",
+    @Test("fast kernel and its scalar twin: every group size 1…8, head dims 16…256 (24: the scalar twin alone), 1…300 positions (tails of 16), f32, f16 and q8_0 caches, the middle head of three",
           arguments: [16, 24, 64, 128, 256])
     func matchesReference(d: Int) throws {
         var rng = SplitMix(seed: UInt64(d))
         for g in 1...8 {
             for n in [1, 2, 15, 16, 17, 33, 300] where n <= (d == 256 ? 100 : 300) {
                 for precision in KVCache.Precision.allCases where precision != .q8_0 || d % 32 == 0 {
-                    // The middle of three KV heads: rows of 3·d values, the head at offset d.
+                    // The middle of three KV heads (stored head-major: its positions contiguous).
                     let heads = 3, offset = d, width = heads * d
-                    let cache = try KVCache(layers: 1, context: n, kvDim: width, precision: precision)
+                    let cache = try KVCache(layers: 1, context: n, heads: heads, headDim: d, precision: precision)
                     for t in 0..<n {
                         let k = (0..<width).map { _ in rng.gaussian() * 0.5 }, v = (0..<width).map { _ in rng.gaussian() }
                         cache.store(layer: 0, pos: t, k: k, v: v)
@@ -57,8 +57,8 @@ struct AttentionKernelTests {
                     let scale = 1 / Float(d).squareRoot()
                     var out = [Float](repeating: .nan, count: g * d)
                     var scores = [Float](repeating: .nan, count: g * n)
-                    let at = precision.rowBytes(offset), k = cache.rows(layer: 0, from: 0) + at
-                    let v = cache.rows(layer: 0, from: 0, values: true) + at, stride = precision.rowBytes(width)
+                    let k = cache.rows(layer: 0, head: 1, from: 0), v = cache.rows(layer: 0, head: 1, from: 0, values: true)
+                    let stride = cache.positionStride
                     actsparse_attend(q, Int32(g), Int32(d), k, v, stride, precision.kernelKind, Int32(n), scale, &scores, &out)
                     var twin = [Float](repeating: .nan, count: g * d)
                     actsparse_attend_scalar(q, Int32(g), Int32(d), k, v, stride, precision.kernelKind, Int32(n), scale,
@@ -81,7 +81,7 @@ struct AttentionKernelTests {
 
     @Test("q8_0 cache rows: blocks of 32 codes and an f16 scale, within half a step of the value; other widths refused")
     func q8Rows() throws {
-        let cache = try KVCache(layers: 2, context: 3, kvDim: 64, precision: .q8_0)
+        let cache = try KVCache(layers: 2, context: 3, heads: 2, headDim: 32, precision: .q8_0)
         var rng = SplitMix(seed: 9)
         let k = (0..<64).map { i in i == 5 ? 0 : rng.gaussian() * 3 }, v = (0..<64).map { _ in rng.gaussian() }
         cache.store(layer: 1, pos: 2, k: k, v: v)
@@ -96,7 +96,7 @@ struct AttentionKernelTests {
             }
         }
         #expect(cache.stored(layer: 1, pos: 2, index: 5) == 0)
-        #expect(throws: ActSparseError.self) { try KVCache(layers: 1, context: 1, kvDim: 48, precision: .q8_0) }
+        #expect(throws: ActSparseError.self) { try KVCache(layers: 1, context: 1, heads: 1, headDim: 48, precision: .q8_0) }
     }
 
     @Test("softmax arguments far below the maximum flush to zero weight, not to NaN or ∞")

@@ -1,41 +1,53 @@
-/// Keys and values of every layer, [layers, context, kvDim] each, in f32, f16 or q8_0. f16 halves the bytes
-/// attention reads per token at long contexts (and the cache's memory; llama.cpp's default is f16 too); q8_0
-/// (blocks of 32 int8 codes with one f16 scale, llama.cpp's `-ctk q8_0`) takes 8.5 bits per value.
+/// Keys and values of every layer, [layers, kvHeads, context, headDim] each (head-major: one KV head's positions
+/// are one contiguous stream for the attention kernel), in f32, f16 or q8_0. f16 halves the bytes attention reads
+/// per token at long contexts (and the cache's memory; llama.cpp's default is f16 too); q8_0 (blocks of 32 int8
+/// codes with one f16 scale, llama.cpp's `-ctk q8_0`) takes 8.5 bits per value.
+/// Head-major rather than [layers, context, kvDim]: at 2k positions a Llama-3-8B head read 2 KB apart per position
+/// (8 heads' rows interleaved) ran at 16.7 GB/s on one core, contiguous at 23.6.
 public final class KVCache {
     public enum Precision: String, CaseIterable, Sendable { case f32, f16, q8_0 }
     public let precision: Precision
-    let layers: Int, context: Int, kvDim: Int
-    /// [layers, context, row] each; a row is `precision.rowBytes(kvDim)` bytes
+    let layers: Int, context: Int, heads: Int, headDim: Int
+    var kvDim: Int { heads * headDim }
+    /// Bytes between one head's consecutive positions (one head's row: `precision.rowBytes(headDim)`).
+    public let positionStride: Int
+    /// [layers, heads, context, headRow] each
     let keys: AlignedBuffer, values: AlignedBuffer
 
-    public init(layers: Int, context: Int, kvDim: Int, precision: Precision) throws {
-        guard precision != .q8_0 || kvDim % 32 == 0 else {
-            throw ActSparseError.shape(what: "q8_0 KV cache rows", expected: "a multiple of 32 values", found: "\(kvDim)")
+    public init(layers: Int, context: Int, heads: Int, headDim: Int, precision: Precision) throws {
+        guard precision != .q8_0 || headDim % 32 == 0 else {
+            throw ActSparseError.shape(what: "q8_0 KV cache head rows", expected: "a multiple of 32 values",
+                                       found: "\(headDim)")
         }
-        self.layers = layers; self.context = context; self.kvDim = kvDim; self.precision = precision
-        let (n, overflow) = (layers * context).multipliedReportingOverflow(by: precision.rowBytes(kvDim))
+        self.layers = layers; self.context = context; self.heads = heads; self.headDim = headDim
+        self.precision = precision
+        positionStride = precision.rowBytes(headDim)
+        let (n, overflow) = (layers * heads * context).multipliedReportingOverflow(by: positionStride)
         guard !overflow else { throw ActSparseError.memory(what: "the KV cache", needed: Int.max, available: Memory.available()) }
         keys = try AlignedBuffer(bytes: n, what: "the KV cache (keys)")
         values = try AlignedBuffer(bytes: n, what: "the KV cache (values)")
     }
 
     /// Bytes of keys plus values per cached position of one layer.
-    public var bytesPerPosition: Int { 2 * precision.rowBytes(kvDim) }
+    public var bytesPerPosition: Int { 2 * heads * positionStride }
 
-    /// Stores one position's k and v ([kvDim] each).
+    /// Stores one position's k and v ([heads, headDim] each): one row per head.
     public func store(layer l: Int, pos: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
-        let slot = l * context + pos
-        switch precision {
-        case .f32:
-            (keys.pointer(as: Float.self) + slot * kvDim).update(from: k, count: kvDim)
-            (values.pointer(as: Float.self) + slot * kvDim).update(from: v, count: kvDim)
-        case .f16:
-            let kp = keys.pointer(as: Float16.self) + slot * kvDim, vp = values.pointer(as: Float16.self) + slot * kvDim
-            for i in 0..<kvDim { kp[i] = Float16(k[i]); vp[i] = Float16(v[i]) }
-        case .q8_0:
-            let row = precision.rowBytes(kvDim)
-            KVCache.quantize(k, count: kvDim, into: keys.raw + slot * row)
-            KVCache.quantize(v, count: kvDim, into: values.raw + slot * row)
+        let d = headDim
+        for h in 0..<heads {
+            let at = offset(layer: l, head: h, pos: pos), kh = k + h * d, vh = v + h * d
+            switch precision {
+            case .f32:
+                (keys.raw + at).assumingMemoryBound(to: Float.self).update(from: kh, count: d)
+                (values.raw + at).assumingMemoryBound(to: Float.self).update(from: vh, count: d)
+            case .f16:
+                let kp = (keys.raw + at).assumingMemoryBound(to: Float16.self)
+                let vp = (values.raw + at).assumingMemoryBound(to: Float16.self)
+                for i in 0..<d { kp[i] = Float16(kh[i]); vp[i] = Float16(vh[i]) }
+            case .q8_0:
+                KVCache.quantize(kh, count: d, into: keys.raw + at)
+                KVCache.quantize(vh, count: d, into: values.raw + at)
+            }
         }
     }
 
@@ -53,15 +65,16 @@ public final class KVCache {
         }
     }
 
-    /// Start of layer l's row at position `pos` (keys or values).
-    @inline(__always) func row(_ buffer: AlignedBuffer, layer l: Int, pos: Int) -> UnsafeRawPointer {
-        UnsafeRawPointer(buffer.raw + (l * context + pos) * precision.rowBytes(kvDim))
+    /// Byte offset of layer l's head h row at position `pos` (keys or values alike).
+    @inline(__always) func offset(layer l: Int, head h: Int, pos: Int) -> Int {
+        ((l * heads + h) * context + pos) * positionStride
     }
 
-    /// The stored value i of layer l's key (or value) row at `pos`, as attention reads it: the scalar reference
-    /// of every precision (tests compare the kernel against it).
-    public func stored(layer l: Int, pos: Int, index i: Int, value: Bool = false) -> Float {
-        let r = row(value ? values : keys, layer: l, pos: pos)
+    /// The stored value i (of kvDim: head i / headDim) of layer l's key (or value) at `pos`, as attention reads it:
+    /// the scalar reference of every precision (tests compare the kernel against it).
+    public func stored(layer l: Int, pos: Int, index: Int, value: Bool = false) -> Float {
+        let r = UnsafeRawPointer((value ? values : keys).raw + offset(layer: l, head: index / headDim, pos: pos))
+        let i = index % headDim
         switch precision {
         case .f32: return r.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
         case .f16: return Float(r.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self))
@@ -72,9 +85,10 @@ public final class KVCache {
         }
     }
 
-    /// Layer l's keys (or values) of positions from `pos` on, as raw rows for the attention kernel.
-    public func rows(layer l: Int, from pos: Int, values value: Bool = false) -> UnsafeRawPointer {
-        row(value ? values : keys, layer: l, pos: pos)
+    /// Layer l's head h keys (or values) of positions from `pos` on, `positionStride` bytes apart: the rows the
+    /// attention kernel reads.
+    public func rows(layer l: Int, head h: Int, from pos: Int, values value: Bool = false) -> UnsafeRawPointer {
+        UnsafeRawPointer((value ? values : keys).raw + offset(layer: l, head: h, pos: pos))
     }
 }
 

@@ -85,8 +85,9 @@ public final class LlamaModel {
     public var linears: [SparseFC] {
         layers.flatMap { [$0.q, $0.k, $0.v, $0.o] } + mlps.flatMap(\.linears) + [lmHead]
     }
-    /// Decode time split (ns): attention block (norm, projections, attention), MLP block, LM head.
-    public var decodeNanos: (attention: UInt64, mlp: UInt64, head: UInt64) = (0, 0, 0)
+    /// Decode time split (ns): attention block (norm, projections, attention), MLP block, LM head; `cache` is the
+    /// attention block's part over the KV cache (storing k and v, scores, softmax, the weighted sum of values).
+    public var decodeNanos: (attention: UInt64, cache: UInt64, mlp: UInt64, head: UInt64) = (0, 0, 0, 0)
     /// [layer] thresholds on |x| of the attention input (q, k, v) and of the output projection's input; 0 keeps all.
     public var attentionThresholds: [Float], outputThresholds: [Float]
     /// Channels kept at the attention input and at the output projection's input since `resetStats`, and tokens.
@@ -168,7 +169,8 @@ public final class LlamaModel {
             throw ActSparseError.invalidValue(what: "--kv q8_0 for \(g.path)", expected: "a head dim that is a multiple of 32",
                                               found: "\(c.headDim)")
         }
-        kvCache = try KVCache(layers: c.layers, context: ctx, kvDim: lkv, precision: kvPrecision)
+        kvCache = try KVCache(layers: c.layers, context: ctx, heads: lkv / c.headDim, headDim: c.headDim,
+                              precision: kvPrecision)
         x = .allocate(capacity: c.hidden); xn = .allocate(capacity: c.hidden); branch = .allocate(capacity: c.hidden)
         q = .allocate(capacity: max(1, lq)); attn = .allocate(capacity: c.qDim)
         kv = .allocate(capacity: max(1, lkv)); vv = .allocate(capacity: max(1, lkv))
@@ -288,8 +290,10 @@ public final class LlamaModel {
             try layer.k.decode(keptH, into: kv)
             try layer.v.decode(keptH, into: vv)
             prepareQKV(layer, q: q, k: kv, v: vv, pos: position)
+            let c0 = Timing.now()
             kvCache.store(layer: l, pos: position, k: kv, v: vv)
             attend(layer: l, pos: position, q: q, into: attn)
+            decodeNanos.cache &+= Timing.now() - c0
             try outputProjection(layer, l, m: 1, decode: true, attention: attn, into: branch)
             residual(branch, layer.postAttnNorm, into: x)
             rmsNorm(x, layer.ffnNorm, into: xn)
@@ -492,15 +496,13 @@ public final class LlamaModel {
         // Sliding-window layers see the last `window` positions (llama.cpp masks pos − t ≥ window).
         let first = layers[l].local ? max(0, pos - c.window + 1) : 0
         let n = pos + 1 - first
-        let p = kvCache.precision, headBytes = p.rowBytes(d)
-        let kBase = kvCache.rows(layer: l, from: first), vBase = kvCache.rows(layer: l, from: first, values: true)
-        let kind = p.kernelKind
+        let cache = kvCache, kind = cache.precision.kernelKind
         let perWorker = (c.heads / c.kvHeads) * c.context
-        let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = p.rowBytes(lkv)
+        let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = cache.positionStride
         Parallel.run(parts.count) { w in
             for u in parts[w] {
                 let (j, q0, g) = units[u]
-                let k: UnsafeRawPointer = kBase + j * headBytes, v: UnsafeRawPointer = vBase + j * headBytes
+                let k = cache.rows(layer: l, head: j, from: first), v = cache.rows(layer: l, head: j, from: first, values: true)
                 let qh: UnsafePointer<Float> = q + q0 * d, oh: UnsafeMutablePointer<Float> = out + q0 * d
                 let sc: UnsafeMutablePointer<Float> = scores + w * perWorker
                 actsparse_attend(qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)

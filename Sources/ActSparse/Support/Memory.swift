@@ -32,9 +32,16 @@ public enum Memory {
     /// A "KEY:  N kB" line of /proc/self/status (VmHWM: peak RSS, RssAnon: anonymous RSS …) in bytes; 0 where it
     /// cannot be read.
     public static func status(_ key: String) -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
-              let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        return status(key, in: text)
+    }
+
+    /// The "KEY:  N kB" line of `text` (a /proc status file) in bytes; 0 where it is missing or malformed.
+    public static func status(_ key: String, in text: String) -> Double {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+              // "VmRSS:\t 1394 kB", and from 10 GB on no space after the tab: split on both.
+              let kb = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Double($0) })
+        else { return 0 }
         return kb * 1024
     }
 

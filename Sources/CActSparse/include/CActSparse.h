@@ -5,6 +5,10 @@
 /// Software prefetch into all cache levels. The decode kernel walks kept rows that are often only a few cache
 /// lines long, too short for the hardware stream prefetcher: it prefetches the next pass's rows as it goes.
 static inline void actsparse_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+/// Prefetch into L2 only (prefetcht1). Weight streams: a prefetch into L1 holds one of the core's few L1 miss
+/// buffers until its line arrives, which capped a 4096 × 4096 Q4_K decode with 16 rows in flight at 13 GB/s on one
+/// core; into L2 it ran at 19.
+static inline void actsparse_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 
 /// Spin-wait hint (x86 PAUSE): lets the sibling hyper-thread run and saves power while a worker polls.
 static inline void actsparse_pause(void) {
@@ -235,39 +239,58 @@ static inline void actsparse_softmax(float *s, int n) {
 /// Causal attention of `g` (1…8) query heads that share one KV head, over positions 0..<n:
 /// scores[j][t] = scale · q_j · k_t, softmax over t, out_j = Σ_t p_j[t] · v_t.
 /// q [g][d] and out [g][d] floats, d a multiple of 16 (32 for q8_0); key and value rows at k and v, `stride` bytes apart,
-/// of `kind` (0 f32, 1 f16, 2 q8_0); scores [g][n] scratch. One variant per g with eight named accumulators and the `G > j` tests
-/// constant (an indexed accumulator array stayed on the stack, a store per FMA; a variable g cost a branch per FMA).
-#define ACTSPARSE_EACH8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
-#define ACTSPARSE_DECL(j) actsparse_f32x16 a##j = (actsparse_f32x16)0;
-#define ACTSPARSE_ZERO(j) a##j = (actsparse_f32x16)0;
-#define ACTSPARSE_DOT(j) if (G > j) { actsparse_f32x16 qq; __builtin_memcpy(&qq, q + (long)(j) * d + i, 64); a##j += qq * kk; }
-#define ACTSPARSE_SCORE(j) if (G > j) scores[(long)(j) * n + t] = actsparse_sum16(a##j) * scale;
-#define ACTSPARSE_AXPY(j) if (G > j) a##j += scores[(long)(j) * n + t] * vv;
-#define ACTSPARSE_STORE(j) if (G > j) __builtin_memcpy(out + (long)(j) * d + i, &a##j, 64);
+/// of `kind` (0 f32, 1 f16, 2 q8_0); scores [g][n] scratch. One variant per g, every loop over heads and chunks of
+/// constant length and fully unrolled so that the accumulators live in registers. Values: C chunks of 16 dims per
+/// pass over the positions (G·C ≤ 16 accumulators), so a row's lines are read in one pass, not one per 16 dims
+/// (a 128-dim f16 head: 2 passes instead of 8; 1 thread at 2k positions 11.4 → 10.0 ms per Llama-3-8B token).
+#define ACTSPARSE_UNROLL _Pragma("clang loop unroll(full)")
 #define ACTSPARSE_ATTEND(NG)                                                                                        \
     static inline void actsparse_attend_##NG(const float *q, int d, const void *k, const void *v, long stride,       \
                                             int kind, int n, float scale, float *scores, float *out) {              \
-        const int G = NG, rowBytes = kind == 2 ? d / 32 * 34 : d << (2 - kind); /* one head's row bytes */          \
-        ACTSPARSE_EACH8(ACTSPARSE_DECL)                                                                             \
+        enum { G = NG, C = NG <= 4 ? 4 : 2 };                                                                       \
+        const int rowBytes = kind == 2 ? d / 32 * 34 : d << (2 - kind); /* one head's row bytes */                 \
         for (int t = 0; t < n; t++) {                                                                               \
             const char *kr = (const char *)k + (long)t * stride;                                                    \
             for (int b = 0; b < rowBytes; b += 64) __builtin_prefetch(kr + 16 * stride + b, 0, 3);                  \
-            ACTSPARSE_EACH8(ACTSPARSE_ZERO)                                                                         \
+            actsparse_f32x16 a[G];                                                                                  \
+            ACTSPARSE_UNROLL for (int j = 0; j < G; j++) a[j] = (actsparse_f32x16)0;                               \
             for (int i = 0; i < d; i += 16) {                                                                       \
                 actsparse_f32x16 kk = actsparse_row16(kr, kind, i);                                                 \
-                ACTSPARSE_EACH8(ACTSPARSE_DOT)                                                                      \
+                ACTSPARSE_UNROLL for (int j = 0; j < G; j++) {                                                      \
+                    actsparse_f32x16 qq;                                                                            \
+                    __builtin_memcpy(&qq, q + (long)j * d + i, 64);                                                 \
+                    a[j] += qq * kk;                                                                                \
+                }                                                                                                   \
             }                                                                                                       \
-            ACTSPARSE_EACH8(ACTSPARSE_SCORE)                                                                        \
+            ACTSPARSE_UNROLL for (int j = 0; j < G; j++) scores[(long)j * n + t] = actsparse_sum16(a[j]) * scale;  \
         }                                                                                                           \
         for (int j = 0; j < G; j++) actsparse_softmax(scores + (long)j * n, n);                                     \
-        for (int i = 0; i < d; i += 16) {                                                                           \
-            ACTSPARSE_EACH8(ACTSPARSE_ZERO)                                                                         \
+        int i0 = 0;                                                                                                 \
+        for (; i0 + 16 * C <= d; i0 += 16 * C) {                                                                   \
+            actsparse_f32x16 acc[G][C];                                                                             \
+            ACTSPARSE_UNROLL for (int j = 0; j < G; j++) ACTSPARSE_UNROLL for (int c = 0; c < C; c++)              \
+                acc[j][c] = (actsparse_f32x16)0;                                                                    \
             for (int t = 0; t < n; t++) {                                                                           \
-                __builtin_prefetch((const char *)v + (long)(t + 16) * stride + actsparse_kv_offset(kind, i), 0, 3); \
-                actsparse_f32x16 vv = actsparse_row16((const char *)v + (long)t * stride, kind, i);                 \
-                ACTSPARSE_EACH8(ACTSPARSE_AXPY)                                                                     \
+                const char *vr = (const char *)v + (long)t * stride;                                                \
+                __builtin_prefetch(vr + 16 * stride + actsparse_kv_offset(kind, i0), 0, 3);                         \
+                actsparse_f32x16 vv[C];                                                                             \
+                ACTSPARSE_UNROLL for (int c = 0; c < C; c++) vv[c] = actsparse_row16(vr, kind, i0 + 16 * c);        \
+                ACTSPARSE_UNROLL for (int j = 0; j < G; j++) {                                                      \
+                    actsparse_f32x16 p = (actsparse_f32x16)scores[(long)j * n + t];                                 \
+                    ACTSPARSE_UNROLL for (int c = 0; c < C; c++) acc[j][c] += p * vv[c];                            \
+                }                                                                                                   \
             }                                                                                                       \
-            ACTSPARSE_EACH8(ACTSPARSE_STORE)                                                                        \
+            ACTSPARSE_UNROLL for (int j = 0; j < G; j++) ACTSPARSE_UNROLL for (int c = 0; c < C; c++)              \
+                __builtin_memcpy(out + (long)j * d + i0 + 16 * c, &acc[j][c], 64);                                  \
+        }                                                                                                           \
+        for (int i = i0; i < d; i += 16) { /* the remaining chunks, one pass each */                                \
+            actsparse_f32x16 a[G];                                                                                  \
+            ACTSPARSE_UNROLL for (int j = 0; j < G; j++) a[j] = (actsparse_f32x16)0;                               \
+            for (int t = 0; t < n; t++) {                                                                           \
+                actsparse_f32x16 vv = actsparse_row16((const char *)v + (long)t * stride, kind, i);                 \
+                ACTSPARSE_UNROLL for (int j = 0; j < G; j++) a[j] += scores[(long)j * n + t] * vv;                  \
+            }                                                                                                       \
+            ACTSPARSE_UNROLL for (int j = 0; j < G; j++) __builtin_memcpy(out + (long)j * d + i, &a[j], 64);        \
         }                                                                                                           \
     }
 ACTSPARSE_ATTEND(1)
@@ -279,12 +302,7 @@ ACTSPARSE_ATTEND(6)
 ACTSPARSE_ATTEND(7)
 ACTSPARSE_ATTEND(8)
 #undef ACTSPARSE_ATTEND
-#undef ACTSPARSE_DECL
-#undef ACTSPARSE_ZERO
-#undef ACTSPARSE_DOT
-#undef ACTSPARSE_SCORE
-#undef ACTSPARSE_AXPY
-#undef ACTSPARSE_STORE
+#undef ACTSPARSE_UNROLL
 
 /// Element i of a cache row of `kind` (any i): the scalar reads the reference twin uses.
 static inline float actsparse_kv_at(const void *row, int kind, int i) {

@@ -243,13 +243,13 @@ static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, i
                         const long f = boff + pf;
                         if (f + bytes <= segEnd) {
                             for (long t = 0; t < bytes; t += 64) {
-                                _mm_prefetch((const char *)r0 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r1 + f + t, _MM_HINT_T0);
-                                _mm_prefetch((const char *)r2 + f + t, _MM_HINT_T0); _mm_prefetch((const char *)r3 + f + t, _MM_HINT_T0);
+                                actsparse_prefetch_l2((const char *)r0 + f + t); actsparse_prefetch_l2((const char *)r1 + f + t);
+                                actsparse_prefetch_l2((const char *)r2 + f + t); actsparse_prefetch_l2((const char *)r3 + f + t);
                             }
                         } else {
                             const unsigned char *nbase = j->codes + segLo + f - segEnd;
                             for (int i = k - k0; i < k - k0 + 4 && i < nn; i++)
-                                for (long t = 0; t < bytes; t += 64) _mm_prefetch((const char *)nbase + nrows[i] * stride + t, _MM_HINT_T0);
+                                for (long t = 0; t < bytes; t += 64) actsparse_prefetch_l2((const char *)nbase + nrows[i] * stride + t);
                         }
                     }
                     r0 += boff; r1 += boff; r2 += boff; r3 += boff;
