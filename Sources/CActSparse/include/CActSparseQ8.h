@@ -237,8 +237,8 @@ static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, i
                     const __m512i x = _mm512_set1_epi32(xi);
                     const unsigned char *r0 = j->codes + rows[k] * stride, *r1 = j->codes + rows[k + 1] * stride;
                     const unsigned char *r2 = j->codes + rows[k + 2] * stride, *r3 = j->codes + rows[k + 3] * stride;
-                    // Prefetch `pf` bytes further along the same rows, or the next pass's rows once past the chunk's end
-                    // (short rows end before the hardware prefetcher has found them).
+                    // Prefetch (into L2) `pf` bytes further along the same rows, or the next pass's rows once past the
+                    // chunk's end (short rows end before the hardware prefetcher has found them).
                     if (pf) {
                         const long f = boff + pf;
                         if (f + bytes <= segEnd) {
