@@ -5,6 +5,8 @@ public struct AgreedRefusal: Error, CustomStringConvertible {
     /// Rank 0's reason; nil on the other ranks (they only know that rank 0 refused).
     public let message: String?
 
+    public init(message: String?) { self.message = message }
+
     public var description: String { message ?? "refused by rank 0" }
 }
 

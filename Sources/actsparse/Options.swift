@@ -78,13 +78,8 @@ func withWorld(_ timeouts: CommOptions? = nil, _ body: (Communicator) throws -> 
 }
 
 /// Rank 0 validates and broadcasts a status word before any data; all ranks take the same branch. On a bad
-/// configuration every rank leaves together (a clean collective exit, so finalize is safe here).
+/// configuration every rank leaves together through `AgreedRefusal` (withWorld prints rank 0's line, all finalize).
 func agreeOnConfiguration(_ comm: Communicator, _ problem: () -> String?) throws {
     let message = comm.isRoot ? problem() : nil
-    let status = try comm.agree(status: message == nil ? 0 : 1)
-    guard status == 0 else {
-        if let message { FileHandle.standardError.write(Data("actsparse: \(message)\n".utf8)) }
-        comm.finalize()
-        throw ExitCode(2)
-    }
+    guard try comm.agree(status: message == nil ? 0 : 1) == 0 else { throw AgreedRefusal(message: message) }
 }
