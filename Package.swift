@@ -1,10 +1,10 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import Foundation
 import PackageDescription
 
 // MARK: - Code generation for the host CPU
-// Without a target-CPU flag Swift lowers SIMD16<Float> FMA to one `fmaf` call per lane (measured: an f32 GEMV at
-// 1.6 GB/s instead of ~25). Like llama.cpp we build for the host CPU by default.
+// Without a target-CPU flag Swift lowers SIMD16<Float> FMA to one `fmaf` call per lane (docs/design.md, "Swift
+// code generation"). Like llama.cpp we build for the host CPU by default.
 //   ACTSPARSE_TARGET_CPU=native (default) | znver4 | skylake-avx512 | haswell | ... any `-target-cpu` name
 //   ACTSPARSE_TARGET_CPU=portable  — no CPU flag: runs on any x86-64, but the kernels are ~10x slower.
 let targetCPU = ProcessInfo.processInfo.environment["ACTSPARSE_TARGET_CPU"] ?? "native"
@@ -12,12 +12,24 @@ let fastFlags: [SwiftSetting] =
     targetCPU == "portable" ? [] : [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
 let settings: [SwiftSetting] = fastFlags + [.swiftLanguageMode(.v5)]
 
+// MARK: - Targets by dependency
+//   CActSparse (C kernels) ← ActSparse (formats, GGUF, kernels, model, tokenizer: one process, sparse)
+//     ← ActSparseDistributed (communicators, shard plans, the distributed model and MLP; no MPI)
+//       ← ActSparseCalibration (threshold tables from text, held-out budget), ActSparseTools (bench, synth, plots)
+//       ← ActSparseMPI (MPICommunicator over Open MPI: the only importer of CMPI; with the MPI trait)
+//         ← actsparse (the CLI)
+// One process builds and runs without Open MPI: `swift build`. Multi-rank runs: `swift build --traits MPI`.
 let package = Package(
     name: "ActSparse",
     products: [
         .library(name: "ActSparse", targets: ["ActSparse"]),
+        .library(name: "ActSparseDistributed", targets: ["ActSparseDistributed"]),
+        .library(name: "ActSparseCalibration", targets: ["ActSparseCalibration"]),
         .library(name: "ActSparseMPI", targets: ["ActSparseMPI"]),
         .executable(name: "actsparse", targets: ["actsparse"]),
+    ],
+    traits: [
+        .trait(name: "MPI", description: "Multi-rank runs under mpirun (needs Open MPI: apt-get install libopenmpi-dev)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,23 +38,37 @@ let package = Package(
         // Open MPI's C API; the shim header exposes the macros Swift cannot import.
         .systemLibrary(
             name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
-        // Inline C helpers the kernels need (software prefetch).
+        // The C kernels and their scalar twins.
         .target(name: "CActSparse", path: "Sources/CActSparse"),
-        // Formats, layouts, kernels, model, GGUF, calibration. Never imports CMPI.
         .target(name: "ActSparse", dependencies: ["CActSparse"], swiftSettings: settings),
-        // Communicators (MPI and single-process), shard plans, the per-token protocol.
-        .target(name: "ActSparseMPI", dependencies: ["ActSparse", "CMPI"], swiftSettings: settings),
+        .target(name: "ActSparseDistributed", dependencies: ["ActSparse"], swiftSettings: settings),
+        .target(name: "ActSparseCalibration", dependencies: ["ActSparse", "ActSparseDistributed"],
+                swiftSettings: settings),
+        .target(name: "ActSparseTools", dependencies: ["ActSparse", "ActSparseDistributed"], swiftSettings: settings),
+        .target(name: "ActSparseMPI", dependencies: ["ActSparseDistributed", "CMPI"], swiftSettings: settings),
         .executableTarget(
             name: "actsparse",
             dependencies: [
-                "ActSparse", "ActSparseMPI",
+                "ActSparse", "ActSparseDistributed", "ActSparseCalibration", "ActSparseTools",
+                .target(name: "ActSparseMPI", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings),
         .testTarget(name: "ActSparseTests", dependencies: ["ActSparse", "CActSparse"], swiftSettings: settings),
+        // What both suites below share: launching the binary, tiny GGUF files, the cached real models.
+        .target(name: "ActSparseTestSupport", dependencies: ["ActSparse"], path: "Tests/TestSupport",
+                swiftSettings: settings),
+        // One process: model, families, tokenizer, calibration, the CLI without mpirun.
         .testTarget(
-            name: "ActSparseMPITests", dependencies: ["ActSparse", "ActSparseMPI", "actsparse"],
-            exclude: ["Golden"],  // golden data and the script that made it, read from the source tree
+            name: "ActSparseModelTests",
+            dependencies: ["ActSparse", "ActSparseDistributed", "ActSparseCalibration", "ActSparseTools",
+                           "ActSparseTestSupport", "actsparse"],
+            exclude: ["Golden"],  // golden data and the scripts that made it, read from the source tree
+            swiftSettings: settings),
+        // Tests that launch mpirun (skipped, with the reason, in a build without the MPI trait).
+        .testTarget(
+            name: "ActSparseMPITests",
+            dependencies: ["ActSparse", "ActSparseDistributed", "ActSparseTestSupport", "actsparse"],
             swiftSettings: settings),
     ]
 )

@@ -20,10 +20,18 @@ ensure_mpi() {
     apt-get install -y -qq libopenmpi-dev openmpi-bin pkg-config >/dev/null
 }
 
+# `--traits MPI` when Open MPI is here (multi-rank runs), nothing otherwise: one process needs no MPI.
+mpi_traits() {
+    if command -v mpirun >/dev/null && command -v pkg-config >/dev/null && pkg-config --exists ompi-c; then
+        echo "--traits MPI"
+    fi
+}
+
 # Release build for the host CPU (see Package.swift; ACTSPARSE_TARGET_CPU=portable for a portable binary).
 build_release() {
     if [ -n "${ACTSPARSE_BIN:-}" ]; then BIN="$ACTSPARSE_BIN"; return 0; fi  # a binary given (tests: the debug one)
-    (cd "$ROOT" && swift build -c release --product actsparse 2>&1 | grep -v '^\[' >&2) || true
+    # shellcheck disable=SC2046
+    (cd "$ROOT" && swift build -c release $(mpi_traits) --product actsparse 2>&1 | grep -v '^\[' >&2) || true
     [ -x "$ROOT/.build/release/actsparse" ] || { say "release build failed"; exit 1; }
     BIN="$ROOT/.build/release/actsparse"
 }

@@ -1,4 +1,5 @@
 import ActSparse
+import ActSparseDistributed
 import Foundation
 import CMPI
 #if canImport(Glibc)

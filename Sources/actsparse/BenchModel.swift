@@ -1,5 +1,6 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseDistributed
+import ActSparseTools
 import ArgumentParser
 import Foundation
 
@@ -81,7 +82,7 @@ struct BenchModel: ParsableCommand {
             let llm = try DistributedLlama(comm: comm, path: model, mode: mode, scope: shard, threads: t,
                                            context: context ?? max(16, position + tokens + 1), kv: kv,
                                            activations: activations,
-                                           stepTimeout: commOptions.resolved)
+                                           stepTimeout: commOptions.resolved, progress: TerminalProgress.handler)
             guard let m = llm.model else {
                 try llm.follow()
                 continue

@@ -1,4 +1,4 @@
-import ActSparseMPI
+import ActSparseDistributed
 import ArgumentParser
 import Foundation
 
@@ -9,7 +9,7 @@ struct CommCheck: ParsableCommand {
         commandName: "comm-check", abstract: "Checks broadcast, gatherv (uneven counts) and reduce on all ranks.")
 
     func run() throws {
-        let comm = try MPICommunicator.world()
+        let comm = try World.start()
         do {
             let n = comm.size, r = comm.rank
             // broadcast: root sends 0, 1, 2, …

@@ -1,5 +1,7 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseCalibration
+import ActSparseDistributed
+import ActSparseTools
 import ArgumentParser
 import Foundation
 
@@ -55,7 +57,7 @@ struct EvalCommand: ParsableCommand {
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: min(window, tokens + 1),
-                                           kv: modelOptions.kv, activations: modelOptions.activations, stepTimeout: commOptions.resolved)
+                                           kv: modelOptions.kv, activations: modelOptions.activations, stepTimeout: commOptions.resolved, progress: TerminalProgress.handler)
             guard let model = llm.model else { return try llm.follow() }
             let path = thresholds ?? ModelCache.defaultThresholds(for: modelOptions.model)
             let table = try SparsityOptions.parse(["--thresholds", path])
@@ -115,7 +117,7 @@ struct EvalCommand: ParsableCommand {
             for x in budgets { variants.append(("budget +\(f(x, 2))", nil, try table.plan(budget: x, path: path))) }
         }
         let total = bytes.joined().reduce(0.0) { $0 + Double($1) }
-        let progress = Progress("evaluating", total: (variants.count + 2) * (ids.count - 1), unit: .items("tokens scored"))
+        let progress = Progress("evaluating", total: (variants.count + 2) * (ids.count - 1), unit: .items("tokens scored"), handler: TerminalProgress.handler)
         func score(_ plan: SparsityPlan) throws -> (nll: Double, tps: Double, realized: [Double]) {
             try llm.setPlan(plan, table: table, path: path)
             llm.resetStats()

@@ -1,5 +1,5 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseDistributed
 import ArgumentParser
 import Foundation
 
@@ -39,7 +39,7 @@ struct GenerateCommand: ParsableCommand {
             let t0 = Timing.now()
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv, activations: modelOptions.activations,
-                                           stepTimeout: commOptions.resolved)
+                                           stepTimeout: commOptions.resolved, progress: TerminalProgress.handler)
             let loadSeconds = Double(Timing.now() - t0) * 1e-9
             guard let model = llm.model else { return try llm.follow() }
             try generate(llm, model, loadSeconds: loadSeconds)

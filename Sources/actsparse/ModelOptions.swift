@@ -1,5 +1,5 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseDistributed
 import ArgumentParser
 import Foundation
 

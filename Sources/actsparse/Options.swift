@@ -1,5 +1,5 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseDistributed
 import ArgumentParser
 import Foundation
 
@@ -56,7 +56,8 @@ struct CommOptions: ParsableArguments {
 func withWorld(_ timeouts: CommOptions? = nil, _ body: (Communicator) throws -> Void) throws {
     let comm: Communicator
     do {
-        comm = try MPICommunicator.world()
+        try FaultInjection.checkEnvironment()
+        comm = try World.start()
         if let timeouts, timeouts.load >= 0 && timeouts.load.isFinite { comm.timeout = timeouts.load }
     } catch {
         FileHandle.standardError.write(Data("actsparse: cannot start MPI: \(error)\n".utf8))

@@ -1,4 +1,5 @@
 import ActSparse
+import ActSparseTools
 import ArgumentParser
 import Foundation
 

@@ -1,5 +1,5 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseDistributed
 import ArgumentParser
 import Foundation
 
@@ -38,7 +38,7 @@ struct SoakCommand: ParsableCommand {
             }
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: modelOptions.mode, scope: modelOptions.shard,
                                            threads: threadOptions.resolved, context: modelOptions.context, kv: modelOptions.kv, activations: modelOptions.activations,
-                                           stepTimeout: commOptions.resolved)
+                                           stepTimeout: commOptions.resolved, progress: TerminalProgress.handler)
             var rss = RSSSampler(every: sampleEvery, warmup: warmup ?? perPrompt * SoakCommand.prompts.count)
             if let model = llm.model {
                 try drive(llm, model, &rss)

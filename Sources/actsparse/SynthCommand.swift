@@ -1,4 +1,5 @@
 import ActSparse
+import ActSparseTools
 import ArgumentParser
 import Foundation
 
@@ -63,7 +64,7 @@ struct SynthCommand: ParsableCommand {
             let tok = try tokenizerFrom.map { try GGUFFile(path: $0) }
             let s = try Synthesizer(architecture: a, shape: shape, mix: Synthesizer.Mix(rawValue: types)!, tokenizer: tok, seed: seed)
             let total = s.layout().tensors.reduce(0) { $0 + $1.bytes }
-            let progress = Progress("writing \(out)", total: total, unit: .bytes, enabled: true)
+            let progress = Progress("writing \(out)", total: total, unit: .bytes, handler: TerminalProgress.handler)
             let t0 = Date()
             try s.write(to: out) { progress.advance($0) }
             progress.finish()

@@ -1,5 +1,6 @@
 import ActSparse
-import ActSparseMPI
+import ActSparseDistributed
+import ActSparseTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
-import ActSparseMPI
+import ActSparseDistributed
+import ActSparseTestSupport
 import Foundation
 import Testing
 

@@ -1,12 +1,9 @@
+import ActSparseTestSupport
 import Foundation
 import Testing
 
 @Suite("several nodes")
 struct MultiNodeTests {
-    /// The repository root, from this file's path.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-
     @Test("2 ranks on two network-namespace nodes over TCP match the 1-rank checksum; a cut link ends the job",
           Requires.root, Requires.mpirun)
     func twoNamespaceNodes() throws {
