@@ -54,7 +54,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: settings),
-        .testTarget(name: "ActSparseTests", dependencies: ["ActSparse", "CActSparse"], swiftSettings: settings),
+        .testTarget(name: "ActSparseTests", dependencies: ["ActSparse", "CActSparse", "ActSparseTestSupport"],
+                    swiftSettings: settings),
         // What both suites below share: launching the binary, tiny GGUF files, the cached real models.
         .target(name: "ActSparseTestSupport", dependencies: ["ActSparse"], path: "Tests/TestSupport",
                 swiftSettings: settings),

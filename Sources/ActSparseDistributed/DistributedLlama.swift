@@ -10,7 +10,7 @@ import ActSparse
 ///   The step header carries the token (and a prefill its tokens); the next token is picked across ranks:
 ///   greedy by one max-location all-reduce, sampling from the candidates each rank gathers to rank 0, and
 ///   whole logits only where asked for (`decode`, `eval`).
-/// - `Scope.mlp` (the design card): only the MLPs are sharded; attention and the LM head run on rank 0, which
+/// - `Scope.mlp` (the original protocol): only the MLPs are sharded; attention and the LM head run on rank 0, which
 ///   broadcasts each MLP's kept inputs.
 ///
 /// Setup is checked before any per-token traffic: every rank compares its file's header digest with rank 0's,

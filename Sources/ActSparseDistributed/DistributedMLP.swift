@@ -4,7 +4,7 @@ import ActSparse
 /// sharded over the ranks of a communicator.
 ///
 /// Per decode token (h and out live on rank 0):
-/// - `gather` (the design card): rank 0 thresholds h → broadcast count, then indices + values → every rank runs
+/// - `gather` (the original protocol): rank 0 thresholds h → broadcast count, then indices + values → every rank runs
 ///   gate/up on its OC slice and forms its slice of a → gatherv a to rank 0 → rank 0 thresholds a → broadcast →
 ///   every rank runs down on its OC slice of the hidden dimension → gatherv out.
 /// - `reduce`: the same broadcast in; down is sliced by IC on the intermediate slice the rank already holds, so
@@ -31,42 +31,38 @@ public final class DistributedMLP: FeedForward {
     public let interPlan: ShardPlan
     /// Hidden columns per rank (down's OC slices, gather mode).
     public let hiddenPlan: ShardPlan
-    /// Thresholds on |h| (gate/up input) and |a| (down input).
-    public var thresholdGateUp: Float = 0
-    public var thresholdDown: Float = 0
+    /// This rank's slices as a one-process MLP: gate/up [H, I_r], down [I, H_r] (gather) or [I_r, H] (reduce).
+    /// It runs the two halves; this type adds the collectives between them.
+    public let local: SparseMLP
+    /// Thresholds on |h| (gate/up input) and |a| (down input), the same on every rank.
+    public var thresholdGateUp: Float { get { local.thresholdGateUp } set { local.thresholdGateUp = newValue } }
+    public var thresholdDown: Float { get { local.thresholdDown } set { local.thresholdDown = newValue } }
     /// Prefill drops the channels under the thresholds too (zeroes them): sparse decode's arithmetic, batched.
     /// Set on every rank alike (calibration runs one rank); off for serving.
-    public var thresholdPrefill = false
-
-    /// [H, I_r] each
-    let gate: SparseFC, up: SparseFC
-    /// gather: [I, H_r] · reduce: [I_r, H]
-    let down: SparseFC
+    public var thresholdPrefill: Bool { get { local.thresholdPrefill } set { local.thresholdPrefill = newValue } }
 
     // MARK: Scratch, allocated once
     /// kept channels of h (width H), of a (width I in gather mode, I_r in reduce mode)
     let keptH: SparseActivation, keptA: SparseActivation
-    /// [I_r] gate output, then a = act(g)·u in place
+    /// [I_r] a = act(g)·u of this rank's slice
     let g: UnsafeMutablePointer<Float>
-    /// [I_r] up output
-    let u: UnsafeMutablePointer<Float>
     /// [max(H, I)] the gathered a (rank 0, gather mode); a test's poisoned copy of h
     let aFull: UnsafeMutablePointer<Float>
     /// [H] this rank's down output: gather mode uses the first H_r; reduce mode all H (a partial sum)
     let part: UnsafeMutablePointer<Float>
-    /// Prefill scratch, grown to the longest prompt: x [M, H], g and up [M, I_r], down output
-    let scratch = (0..<4).map { _ in GrowableBuffer() }
+    /// Prefill scratch, grown to the longest prompt: x [M, H], a [M, I_r], down output
+    let scratch = (0..<3).map { _ in GrowableBuffer() }
     /// [max(H, I)] wire buffer: kept indices then values
     let wire: UnsafeMutableRawPointer
 
     // MARK: Statistics (reset with `resetStats`)
     public private(set) var commNanos: UInt64 = 0
-    public private(set) var tokens = 0
-    public private(set) var keptGateUp = 0
-    public private(set) var keptDown = 0
-    public private(set) var channelsDown = 0
+    public var tokens: Int { local.tokens }
+    public var keptGateUp: Int { local.keptGateUp }
+    public var keptDown: Int { local.keptDown }
+    public var channelsDown: Int { local.channelsDown }
     /// Bytes of weights (codes + scales) this rank's decode GEMVs read.
-    public private(set) var bytesRead = 0
+    public var bytesRead: Int { local.bytesRead }
     /// Bytes this rank sent or received in decode messages (payloads only).
     public private(set) var messageBytes = 0
 
@@ -95,58 +91,42 @@ public final class DistributedMLP: FeedForward {
             }
             return try SparseFC(weights: w, threads: threads, packing: packing)
         }
-        gate = try fc("gate", 0..<hidden, mine)
-        up = try fc("up", 0..<hidden, mine)
-        switch mode {
-        case .gather: down = try fc("down", 0..<intermediate, hiddenPlan.slices[comm.rank])
-        case .reduce: down = try fc("down", mine, 0..<hidden)
+        let gate = try fc("gate", 0..<hidden, mine), up = try fc("up", 0..<hidden, mine)
+        let down = switch mode {
+        case .gather: try fc("down", 0..<intermediate, hiddenPlan.slices[comm.rank])
+        case .reduce: try fc("down", mine, 0..<hidden)
         }
+        local = try SparseMLP(gate: gate, up: up, down: down, layer: layer, activation: activation)
         keptH = SparseActivation(width: hidden)
         keptA = SparseActivation(width: mode == .gather ? intermediate : mine.count)
         g = .allocate(capacity: mine.count)
-        u = .allocate(capacity: mine.count)
         aFull = .allocate(capacity: max(hidden, intermediate))
         part = .allocate(capacity: hidden)
         wire = .allocate(byteCount: 8 * max(hidden, intermediate), alignment: 64)
     }
 
     deinit {
-        g.deallocate(); u.deallocate(); aFull.deallocate(); part.deallocate(); wire.deallocate()
+        g.deallocate(); aFull.deallocate(); part.deallocate(); wire.deallocate()
     }
 
     /// Called in 1-rank prefill with (x [M, H], a [M, I], M): calibration reads the MLP inputs here.
-    public var capture: ((UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)?
+    public var capture: ((UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)? {
+        get { local.capture }
+        set { local.capture = comm.size == 1 ? newValue : nil }
+    }
 
     /// Bytes of weights this rank holds (codes + scales of its three slices).
-    public var bytesHeld: Int { gate.weights.bytes + up.weights.bytes + down.weights.bytes }
+    public var bytesHeld: Int { local.bytesHeld }
 
-    public var linears: [SparseFC] { [gate, up, down] }
+    public var linears: [SparseFC] { local.linears }
 
     /// The FCs (this rank's slices) a site feeds: gate and up, or down; empty for the attention sites.
-    public func fcs(for site: SparsitySite) -> [SparseFC] {
-        switch site {
-        case .gateUp: [gate, up]
-        case .down: [down]
-        case .attention, .output: []
-        }
-    }
+    public func fcs(for site: SparsitySite) -> [SparseFC] { local.fcs(for: site) }
 
-    public func resetStats() {
-        commNanos = 0; tokens = 0; keptGateUp = 0; keptDown = 0; channelsDown = 0; bytesRead = 0; messageBytes = 0
-    }
-
-    /// Runs one FC's decode and counts the weight bytes it reads.
-    @inline(__always) func gemv(_ fc: SparseFC, _ a: SparseActivation, _ y: UnsafeMutablePointer<Float>) throws {
-        try fc.decode(a, into: y)
-        bytesRead += fc.weights.bytesRead(kept: a.indices, count: a.count)
-    }
+    public func resetStats() { local.resetStats(); commNanos = 0; messageBytes = 0 }
 
     /// Realized sparsity of the gate/up input and of the down input over the tokens since `resetStats`.
-    public var realizedSparsity: (gateUp: Double, down: Double) {
-        let t = Double(max(1, tokens))
-        return (1 - Double(keptGateUp) / (t * Double(hidden)),
-                1 - Double(keptDown) / Double(max(1, channelsDown)))
-    }
+    public var realizedSparsity: (gateUp: Double, down: Double) { local.realizedSparsity }
 
     @inline(__always) func timed(_ body: () throws -> Void) rethrows {
         let t0 = Timing.now()
@@ -185,12 +165,8 @@ extension DistributedMLP {
             }
             try broadcastKept(keptH)
         }
-        keptGateUp += keptH.count
-        tokens += 1
-        // 2. gate and up on my intermediate slice; a = act(g)·u in place of g.
-        try gemv(gate, keptH, g)
-        try gemv(up, keptH, u)
-        activation.apply(gate: g, up: u, into: g, count: mine.count)
+        // 2. gate and up on my intermediate slice: a = act(gate)·up into g.
+        try local.gateUp(keptH, into: g)
         switch mode {
         case .gather:
             // 3. a to rank 0, thresholded there, broadcast back; down on my hidden slice; out gathered.
@@ -210,9 +186,7 @@ extension DistributedMLP {
                 if comm.isRoot { try keptA.threshold(aFull, count: intermediate, t: thresholdDown) }
                 try broadcastKept(keptA)
             }
-            keptDown += keptA.count
-            channelsDown += intermediate
-            try gemv(down, keptA, part)
+            try local.down(keptA, into: part)
             let hr = hiddenPlan.counts[comm.rank]
             try step(.out) {
                 try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hr)
@@ -230,9 +204,7 @@ extension DistributedMLP {
                 try FaultInjection.at(.a, rank: comm.rank, layer: layer, payload: g, count: mine.count)
                 try keptA.threshold(g, count: mine.count, t: thresholdDown)
             }
-            keptDown += keptA.count
-            channelsDown += mine.count
-            try gemv(down, keptA, part)
+            try local.down(keptA, into: part)
             try step(.out) {
                 try FaultInjection.at(.out, rank: comm.rank, layer: layer, payload: part, count: hidden)
                 try checkOutgoing(part, count: hidden, what: "partial MLP output")
@@ -303,21 +275,16 @@ extension DistributedMLP {
             xs.update(from: x, count: m * hidden)
         }
         if !replicated { try timed { try comm.broadcast(xs, count: m * hidden, root: 0) } }
-        let gm = try scratch[1].floats(m * mine.count), um = try scratch[2].floats(m * mine.count)
-        if thresholdPrefill { SparseActivation.zeroDropped(xs, count: m * hidden, t: thresholdGateUp) }
-        try gate.prefill(xs, m: m, into: gm)
-        try up.prefill(xs, m: m, into: um)
-        activation.apply(gate: gm, up: um, into: gm, count: m * mine.count)
-        if comm.size == 1, let capture { capture(xs, gm, m) }
-        if thresholdPrefill { SparseActivation.zeroDropped(gm, count: m * mine.count, t: thresholdDown) }
+        let gm = try scratch[1].floats(m * mine.count)
+        try local.prefillGateUp(xs, m: m, into: gm)
         switch mode {
         case .gather:
             // a[M, I] assembled on every rank (down is sliced by OC and needs all of a).
             let a = try allGatherRows(gm, m: m, plan: interPlan)
             defer { a.deallocate() }
             let hr = hiddenPlan.slices[comm.rank].count
-            let pm = try scratch[3].floats(m * hr)
-            try down.prefill(a, m: m, into: pm)
+            let pm = try scratch[2].floats(m * hr)
+            try local.down.prefill(a, m: m, into: pm)
             if replicated {
                 let full = try allGatherRows(pm, m: m, plan: hiddenPlan)
                 defer { full.deallocate() }
@@ -327,8 +294,8 @@ extension DistributedMLP {
                 if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
             }
         case .reduce:
-            let pm = try scratch[3].floats(m * hidden)
-            try down.prefill(gm, m: m, into: pm)
+            let pm = try scratch[2].floats(m * hidden)
+            try local.down.prefill(gm, m: m, into: pm)
             if replicated {
                 let out = try everyRank(out, "MLP output")
                 try timed { try comm.allReduceSum(pm, into: out, count: m * hidden) }
@@ -393,12 +360,11 @@ extension DistributedMLP {
             }
             try comm.broadcast(h, count: hidden, root: 0)
             try keptH.keepAll(h, count: hidden)
-            try gate.decode(keptH, into: g)
-            try up.decode(keptH, into: u)
-            activation.apply(gate: g, up: u, into: g, count: mine.count)
+            try local.gateUp(keptH, into: g)
             try comm.gatherv(g, count: mine.count, into: aFull, counts: interPlan.counts, root: 0)
             if comm.isRoot { aAbs.add(aFull, count: intermediate) }
         }
+        local.resetStats()  // calibration tokens are not decode tokens
         var t = SIMD2<Float>(hAbs.quantile(sparsityGateUp), aAbs.quantile(sparsityDown))
         t = try comm.broadcast(value: t)
         thresholdGateUp = t[0]

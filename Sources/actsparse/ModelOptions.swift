@@ -24,7 +24,7 @@ struct ModelOptions: ParsableArguments {
     var model: String = ModelCache.defaultModel
     @Option(help: ArgumentHelp("How blocks end across ranks: reduce (one all-reduce per block, the fastest measured; "
         + "sums in another order than one rank) or gather (all-gathers; logits bit-identical to one rank). "
-        + "With --shard mlp: the MLP's one reduce, or the design card's gathers."))
+        + "With --shard mlp: the MLP's one reduce, or the original protocol's gathers."))
     var mode: DistributedMLP.Mode = .reduce
     @Option(help: ArgumentHelp("What the ranks share: model (each rank holds 1/N of attention, KV cache, MLPs and LM head) "
         + "or mlp (only the MLPs are sharded; rank 0 runs the rest)."))

@@ -1,7 +1,7 @@
 import ActSparseDistributed
 import Foundation
 #if MPI
-import ActSparseDistributed
+import ActSparseMPI
 #endif
 
 /// This process's communicator: MPI's world when mpirun started it (in a build with the MPI trait), else one

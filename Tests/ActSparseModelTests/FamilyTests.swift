@@ -1,4 +1,5 @@
 import ActSparse
+import ActSparseTools
 import ActSparseDistributed
 import ActSparseTestSupport
 import Foundation

@@ -1,4 +1,5 @@
 import ActSparse
+import ActSparseCalibration
 import ActSparseDistributed
 import ActSparseTestSupport
 import Foundation

@@ -1,17 +1,6 @@
 import ActSparse
+@_exported import ActSparseTestSupport
 import Testing
-
-/// Deterministic Gaussian weights [IC, OC] with a few larger outliers, as real FC weights have.
-func makeWeights(ic: Int, oc: Int, seed: UInt64) -> [Float] {
-    var rng = SplitMix(seed: seed)
-    return (0..<(ic * oc)).map { _ in rng.gaussian() * 0.05 * (rng.uniform() < 0.01 ? 8 : 1) }
-}
-
-/// Activation with Laplace-like values and some exact zeros.
-func makeActivation(_ n: Int, seed: UInt64, zeros: Bool = true) -> [Float] {
-    var rng = SplitMix(seed: seed)
-    return (0..<n).map { i in zeros && i % 11 == 3 ? 0 : rng.laplace() }
-}
 
 /// |a − b| ≤ atol + rtol·scale[i] for every element; scale is Σ|x·w| per output (the sum's magnitude).
 func expectClose(_ a: [Float], _ b: [Float], scale: [Float], rtol: Float, atol: Float = 1e-6,

@@ -1,4 +1,7 @@
 import ActSparse
+import ActSparseCalibration
+import ActSparseTools
+import ActSparseTestSupport
 import Foundation
 import Testing
 
