@@ -36,6 +36,33 @@ struct QuantGoldenTests {
         #expect(mismatches == 0, "\(type): \(mismatches) values differ from gguf-py's dequantization")
     }
 
+    @Test("encode (tests' and synth's quantizer) → load: every value within half a step of its block's grid, every quantized type",
+          arguments: GGMLType.allCases.filter(\.isQuantized))
+    func encodeRoundTrip(type: GGMLType) throws {
+        let ic = 256, oc = 3
+        var rng = SplitMix(seed: 77)
+        let values = (0..<(ic * oc)).map { _ in rng.gaussian() * 0.02 }
+        var w = GGUFWriter()
+        w.tensors = [GGUFWriter.Tensor("w", [ic, oc], type)]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("enc-\(type)-\(UUID()).gguf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(w.bytes(data: [type.encode(values)])).write(to: URL(fileURLWithPath: path))
+        let g = try GGUFFile(path: path)
+        let plain = try g.plainWeights(try g.tensor("w"))
+        var worst: Float = 0
+        for o in 0..<oc {
+            for b in stride(from: 0, to: ic, by: type.blockSize) {
+                let block = values[(o * ic + b)..<(o * ic + b + type.blockSize)]
+                let amax = block.map(abs).max() ?? 0
+                for i in b..<(b + type.blockSize) { worst = max(worst, abs(plain.weight(i, o) - values[o * ic + i]) / amax) }
+            }
+        }
+        // Relative to the block's largest |value|: within half a step plus the f16 and sub-scale rounding; coarser
+        // for 3 bits, and for the code book, which ends at 113 on the side opposite the largest value (14/127).
+        let limit: Float = type == .q3_K ? 0.32 : type == .iq4_nl ? 0.12 : 0.08
+        #expect(worst <= limit, "\(type): worst error \(worst) of the block's max")
+    }
+
     @Test("rows of the real Gemma-3 270M Q4_K_M file (Q4_K, Q6_K, Q5_0, Q8_0) equal numpy's values exactly",
           Requires.gemma)
     func gemmaRows() throws {

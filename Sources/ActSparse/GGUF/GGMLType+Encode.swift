@@ -9,7 +9,10 @@ extension GGMLType {
         out.reserveCapacity(values.count / blockSize * blockBytes)
         func f16(_ x: Float) -> [UInt8] { withUnsafeBytes(of: Float16(x).bitPattern.littleEndian, Array.init) }
         func le32(_ x: UInt32) -> [UInt8] { withUnsafeBytes(of: x.littleEndian, Array.init) }
-        func q(_ x: Float, _ inv: Float, _ lo: Float, _ hi: Float) -> UInt8 { UInt8(min(hi, max(lo, (x * inv).rounded()))) }
+        /// round(x·inv) clamped to lo…hi, plus `offset` (so that signed grids land on 0…255 codes).
+        func q(_ x: Float, _ inv: Float, _ lo: Float, _ hi: Float, offset: Float = 0) -> UInt8 {
+            UInt8(min(hi, max(lo, (x * inv).rounded())) + offset)
+        }
         switch self {
         case .f32: for x in values { out += le32(x.bitPattern) }
         case .f16: for x in values { out += f16(x) }
@@ -19,13 +22,16 @@ extension GGMLType {
                 let v = Array(values[b..<(b + blockSize)])
                 switch self {
                 case .q8_0:
-                    let d = Float(Float16(v.map(abs).max()! / 127)), inv: Float = d > 0 ? 1 / d : 0
+                    // The value of largest magnitude lands on the table's −127 end (as llama.cpp's quantizer does):
+                    // the table reaches only 113 on the positive side.
+                    let big = v.max { abs($0) < abs($1) }!
+                    let d = Float(Float16(big / -127)), inv: Float = d != 0 ? 1 / d : 0
                     out += f16(d)
                     for x in v { out.append(UInt8(bitPattern: Int8(min(127, max(-127, (x * inv).rounded()))))) }
                 case .q4_0, .q5_0:
                     let z: Float = self == .q4_0 ? 8 : 16
                     let d = Float(Float16(v.map(abs).max()! / (z - 1))), inv: Float = d > 0 ? 1 / d : 0
-                    let codes = v.map { q($0, inv, -z, z - 1) &+ UInt8(z) }
+                    let codes = v.map { q($0, inv, -z, z - 1, offset: z) }
                     out += f16(d)
                     if self == .q5_0 { out += le32(highBits(codes)) }
                     for j in 0..<16 { out.append((codes[j] & 15) | (codes[j + 16] & 15) << 4) }
@@ -75,9 +81,39 @@ extension GGMLType {
                     var codes = [UInt8](repeating: 0, count: 256)
                     for i in 0..<256 {
                         let s = D * Float(sc[i / 16])
-                        codes[i] = q(v[i], s > 0 ? 1 / s : 0, -32, 31) &+ 32
+                        codes[i] = q(v[i], s > 0 ? 1 / s : 0, -32, 31, offset: 32)
                     }
                     out += q6Layout(codes) + sc.map { UInt8(bitPattern: $0) } + f16(D)
+                case .q3_K:
+                    // 16 groups of 16, q − 4 ∈ −4…3, signed 6-bit sub-scales (stored + 32).
+                    var want = [Float](repeating: 0, count: 16)
+                    for j in 0..<16 { want[j] = v[(16 * j)..<(16 * j + 16)].map(abs).max()! / 4 }
+                    let D = Float(Float16(want.max()! / 31))
+                    let sc = want.map { D > 0 ? Int8(min(31, ($0 / D).rounded(.up))) : 0 }
+                    var hmask = [UInt8](repeating: 0, count: 32), qs = [UInt8](repeating: 0, count: 64)
+                    for i in 0..<256 {
+                        let s = D * Float(sc[i / 16])
+                        let q = q(v[i], s > 0 ? 1 / s : 0, -4, 3, offset: 4)  // 0…7
+                        let h = i / 128, sh = (i % 128) / 32, j = i % 32
+                        qs[32 * h + j] |= (q & 3) << UInt8(2 * sh)
+                        hmask[j] |= (q >> 2) << UInt8(4 * h + sh)
+                    }
+                    var packed = [UInt8](repeating: 0, count: 12)
+                    for k in 0..<16 {
+                        let u = UInt8(bitPattern: sc[k]) &+ 32  // 0…63
+                        packed[k % 8] |= (u & 15) << (k < 8 ? 0 : 4)
+                        packed[8 + k % 4] |= (u >> 4) << UInt8(2 * (k / 4))
+                    }
+                    out += hmask + qs + packed + f16(D)
+                case .iq4_nl:
+                    let table = GGMLType.iq4nlTable.map(Float.init)
+                    // The value of largest magnitude lands on the table's −127 end (as llama.cpp's quantizer does):
+                    // the table reaches only 113 on the positive side.
+                    let big = v.max { abs($0) < abs($1) }!
+                    let d = Float(Float16(big / -127)), inv: Float = d != 0 ? 1 / d : 0
+                    let idx = v.map { x in UInt8(table.indices.min { abs(table[$0] - x * inv) < abs(table[$1] - x * inv) }!) }
+                    out += f16(d)
+                    for j in 0..<16 { out.append(idx[j] | idx[j + 16] << 4) }
                 default: break
                 }
             }
@@ -121,6 +157,12 @@ extension GGMLType {
                 let D = std / (64 / sqrt12) / 32
                 for g in 0..<16 { p.storeBytes(of: 32, toByteOffset: 192 + g, as: UInt8.self) }
                 put16(p, 208, D)
+            case .q3_K:
+                // every sub-scale 63 (31 after the − 32): w = 31·D·(q − 4)
+                for k in 0..<12 { p.storeBytes(of: 0xFF, toByteOffset: 96 + k, as: UInt8.self) }
+                put16(p, 108, std / (8 / sqrt12) / 31)
+            case .iq4_nl:
+                put16(p, 0, std / 70)  // the table's values have a standard deviation of about 70
             }
         }
     }

@@ -79,10 +79,11 @@ extension GGUFFile {
                     }
                 }
             }
-        case .q5_0, .q5_1, .q4_K, .q5_K, .q6_K:
+        case .q5_0, .q5_1, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl:
             switch p.format.traits.codec {
             case .u4: try repackBlocks(U4Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
             case .u5: try repackBlocks(U5Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
+            case .i8: try repackBlocks(I8Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
             default: try repackBlocks(U6Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
             }
         case .q4_0, .q4_1, .q8_0:
@@ -217,11 +218,19 @@ extension GGUFFile {
                 if width == 32 {
                     actsparse_transpose32(tile, Int32(bs), tileT)
                     for j in 0..<bs {
-                        actsparse_pack32(tileT + j * 32, planes, (dst + (i0 + j) * ld + C.blockOffset(base)).assumingMemoryBound(to: UInt8.self))
+                        if traits.codec == .i8 {  // one byte per code: the transposed row as it is
+                            (dst + (i0 + j) * ld + C.blockOffset(base)).copyMemory(from: tileT + j * 32, byteCount: 32)
+                        } else {
+                            actsparse_pack32(tileT + j * 32, planes, (dst + (i0 + j) * ld + C.blockOffset(base)).assumingMemoryBound(to: UInt8.self))
+                        }
                     }
                 } else {
                     for j in 0..<bs {
-                        for c in 0..<width { C.store(dst + (i0 + j) * ld, base + c, oc: n, Float(tile[c * bs + j])) }
+                        for c in 0..<width {
+                            let code = tile[c * bs + j]
+                            C.store(dst + (i0 + j) * ld, base + c, oc: n,
+                                    traits.codec == .i8 ? Float(Int8(bitPattern: code)) : Float(code))
+                        }
                     }
                 }
             }

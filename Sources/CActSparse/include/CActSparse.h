@@ -89,6 +89,32 @@ static inline void actsparse_unpack_q6k(const unsigned char *b, unsigned char *c
     }
 }
 
+/// Q3_K block → 256 codes in Q6_K's terms (q + 28, so that code − 32 = q − 4): hmask[j] bit 4h + s is the third
+/// bit and qs[32h + j] bits 2s…2s+1 the low two of element 128h + 32s + j.
+static inline void actsparse_unpack_q3k(const unsigned char *b, unsigned char *codes) {
+    actsparse_u8x32 hm;
+    __builtin_memcpy(&hm, b, 32);
+    for (int h = 0; h < 2; h++) {
+        actsparse_u8x32 qs;
+        __builtin_memcpy(&qs, b + 32 + 32 * h, 32);
+        for (int s = 0; s < 4; s++) {
+            actsparse_u8x32 q = ((qs >> (2 * s)) & 3) | (((hm >> (4 * h + s)) & 1) << 2);
+            q += 28;
+            __builtin_memcpy(codes + 128 * h + 32 * s, &q, 32);
+        }
+    }
+}
+
+/// IQ4_NL's 16 bytes of indices → 32 int8 codes (as bytes) from ggml's non-linear table: element j is byte j's
+/// low nibble, element j + 16 its high one.
+static inline void actsparse_unpack_iq4nl(const unsigned char *qs, unsigned char *codes) {
+    static const signed char table[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    for (int j = 0; j < 16; j++) {
+        codes[j] = (unsigned char)table[qs[j] & 15];
+        codes[j + 16] = (unsigned char)table[qs[j] >> 4];
+    }
+}
+
 /// Q5_0 / Q5_1 codes: qh (32 bits, bit j = element j's bit 4) and 16 bytes of nibbles (j low, j + 16 high).
 static inline void actsparse_unpack_q5(const unsigned char *qh, const unsigned char *qs, unsigned char *codes) {
     unsigned int h;
