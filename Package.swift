@@ -10,7 +10,7 @@ import PackageDescription
 let targetCPU = ProcessInfo.processInfo.environment["ACTSPARSE_TARGET_CPU"] ?? "native"
 let fastFlags: [SwiftSetting] =
     targetCPU == "portable" ? [] : [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
-let settings: [SwiftSetting] = fastFlags + [.swiftLanguageMode(.v5)]
+let settings: [SwiftSetting] = fastFlags + [.swiftLanguageMode(.v6)]
 
 // MARK: - Targets by dependency
 //   CActSparse (C kernels) ← ActSparse (formats, GGUF, kernels, model, tokenizer: one process, sparse)

@@ -67,10 +67,10 @@ public struct FaultInjection: Sendable {
             }
             payload[count / 2] = .nan
         case .kill:
-            fputs("actsparse: rank \(rank): fault injection: SIGKILL at \(at)\n", stderr)
+            StandardError.write("actsparse: rank \(rank): fault injection: SIGKILL at \(at)\n")
             kill(getpid(), SIGKILL)
         case .stall:
-            fputs("actsparse: rank \(rank): fault injection: stalling at \(at)\n", stderr)
+            StandardError.write("actsparse: rank \(rank): fault injection: stalling at \(at)\n")
             while true { sleep(60) }
         }
     }

@@ -1,3 +1,4 @@
+import ActSparse
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,7 +50,7 @@ public final class LocalCommunicator: Communicator {
     public func barrier() throws {}
 
     public func abort(_ message: String, code: Int32) -> Never {
-        fputs("actsparse: rank 0/1: \(message)\n", stderr)
+        StandardError.write("actsparse: rank 0/1: \(message)\n")
         exit(code)
     }
 

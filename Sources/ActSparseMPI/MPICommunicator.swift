@@ -181,8 +181,8 @@ public final class MPICommunicator: Communicator {
     }
 
     public func abort(_ message: String, code: Int32) -> Never {
-        fputs("actsparse: rank \(rank)/\(size): \(message)\n", stderr)
-        fflush(stderr)
+        StandardError.write("actsparse: rank \(rank)/\(size): \(message)\n")
+        // write(2) is unbuffered: the line is out before MPI_Abort.
         // MPI_Abort asks mpirun to end the job; on a node cut off from mpirun that request never completes.
         // This rank ends itself after a grace period either way.
         let watchdog = Thread {

@@ -144,14 +144,14 @@ struct GenerateCommand: ParsableCommand {
         llm.resetStats()
         model.decodeNanos = (0, 0, 0, 0)
         var out = TextStream()
-        if stream { print(chat ? "" : prompt, terminator: ""); fflush(stdout) }
+        if stream { print(chat ? "" : prompt, terminator: ""); fflush(nil) }
         let t0 = Timing.now()
         while p.generated.count < n {
             if next == model.tokenizer.eos || (model.tokenizer.isControl(next) && stream) { break }
             p.generated.append(next)
             if stream {
                 print(out.push(model.tokenizer.bytes(of: next)), terminator: "")
-                fflush(stdout)
+                fflush(nil)
             }
             if p.generated.count == n { break }
             let token = next

@@ -88,7 +88,7 @@ struct SoakCommand: ParsableCommand {
                 if done % rss.every == 0 {
                     print("tokens \(done): RSS \(f(rss.samples.last ?? 0, 1)) MB, "
                         + "\(f(Double(done) / (Double(Timing.now() - t0) * 1e-9), 1)) tokens/s")
-                    fflush(stdout)
+                    fflush(nil)  // all output streams: stdout without touching the C global
                 }
             }
             k += 1

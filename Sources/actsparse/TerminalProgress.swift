@@ -7,7 +7,10 @@ enum TerminalProgress {
     static let isTerminal = isatty(2) != 0
 
     /// The handler the commands hand to the library (nil when stderr is not a terminal).
-    static var handler: ActSparse.Progress.Handler? { isTerminal ? draw : nil }
+    static var handler: ActSparse.Progress.Handler? {
+        guard isTerminal else { return nil }
+        return { draw($0) }
+    }
 
     static func draw(_ u: ActSparse.Progress.Update) {
         let width = 24, filled = Int(u.fraction * Double(width))
@@ -20,6 +23,6 @@ enum TerminalProgress {
         case let .items(name): amount = "\(u.done)/\(u.total) \(name)"
         }
         let line = String(format: "\r%@ [%@] %3.0f%% %@, %.1f s", u.label, bar, u.fraction * 100, amount, u.seconds)
-        fputs(line + (u.finished ? "\n" : ""), stderr)
+        StandardError.write(line + (u.finished ? "\n" : ""))
     }
 }

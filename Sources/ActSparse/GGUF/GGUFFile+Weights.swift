@@ -59,8 +59,8 @@ extension GGUFFile {
                         rowBytes: Int) throws {
         let src = data(t), dst = p.codes.raw, ld = p.rowStride, n = cols.count
         let r0 = rows.lowerBound
-        switch t.type {
-        case .f32, .f16, .bf16:
+        switch t.type.traits.repack {
+        case .values:
             let size = t.type == .f32 ? 4 : 2
             for i0 in stride(from: rows.lowerBound, to: rows.upperBound, by: 32) {  // 32-row tiles stay in cache
                 let i1 = min(rows.upperBound, i0 + 32)
@@ -79,14 +79,17 @@ extension GGUFFile {
                     }
                 }
             }
-        case .q5_0, .q5_1, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_nl:
+        case .blocks:
             switch p.format.traits.codec {
             case .u4: try repackBlocks(U4Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
             case .u5: try repackBlocks(U5Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
             case .i8: try repackBlocks(I8Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
-            default: try repackBlocks(U6Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
+            case .u6: try repackBlocks(U6Codec.self, t, into: p, rows: rows, cols: cols, local: local, rowBytes: rowBytes)
+            case .f32, .f16, .bf16, .u8:
+                throw ActSparseError.file(path: path, problem: "tensor \(t.name): type \(t.type) has no block repack " +
+                                          "into \(p.format)")
             }
-        case .q4_0, .q4_1, .q8_0:
+        case .direct:
             let bb = t.type.blockBytes, q41 = t.type == .q4_1
             let scales = p.scales?.pointer(as: Float16.self), mins = p.offsets?.pointer(as: Float16.self)
             for b in (rows.lowerBound / 32)..<(rows.upperBound / 32) {

@@ -30,10 +30,20 @@ public enum Parallel {
         if threads <= 1 { body(0); return }
         // More workers than cores would spin against each other: hand those to the OS scheduler instead.
         if threads > SpinPool.shared.size {
-            DispatchQueue.concurrentPerform(iterations: threads, execute: body)
+            concurrentPerform(threads, body)
             return
         }
         SpinPool.shared.run(threads, body)
+    }
+
+    /// `DispatchQueue.concurrentPerform` for the kernels' non-Sendable bodies: it returns only when every worker
+    /// is done, and workers write disjoint parts of what the body captures (the fork-join contract every kernel
+    /// keeps), so the body never outlives the call nor races with itself.
+    @inline(__always)
+    static func concurrentPerform(_ n: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { b in
+            DispatchQueue.concurrentPerform(iterations: n, execute: unsafeBitCast(b, to: (@Sendable (Int) -> Void).self))
+        }
     }
 
     /// Splits 0..<n into `parts` contiguous ranges whose inner boundaries are multiples of `align`.

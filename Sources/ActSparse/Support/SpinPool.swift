@@ -59,7 +59,7 @@ public final class SpinPool: @unchecked Sendable {
         let n = min(max(1, n), size)
         if n == 1 { body(0); return }
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            DispatchQueue.concurrentPerform(iterations: n, execute: body)
+            Parallel.concurrentPerform(n, body)
             return
         }
         withoutActuallyEscaping(body) { b in
