@@ -49,7 +49,7 @@ public final class MPICommunicator: Communicator {
         var buf = [CChar](repeating: 0, count: 512)
         var len: Int32 = 0
         _ = MPI_Error_string(code, &buf, &len)
-        throw CommunicatorError.mpi(call: call, code: code, message: String(cString: buf))
+        throw CommunicatorError.mpi(call: call, code: code, message: String(cBuffer: buf))
     }
 
     func checkRoot(_ root: Int, _ call: String) throws {

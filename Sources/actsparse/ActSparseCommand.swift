@@ -1,14 +1,22 @@
 import ActSparse
 import ArgumentParser
+import Foundation
 
 @main
 struct ActSparseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "actsparse",
         abstract: "Batch-1 LLM decoding on CPUs with dynamic activation sparsity, over MPI ranks.",
+        version: versionLine,
         subcommands: [GenerateCommand.self, CalibrateCommand.self, EvalCommand.self, TokenizeCommand.self, MLPCommand.self,
                       SynthCommand.self, SoakCommand.self, PlotCommand.self,
                       Bench.self, CommCheck.self])
+
+    /// One line: version, the ISA the kernels were built for, the decode kernels, and whether MPI is in.
+    static var versionLine: String {
+        "actsparse \(BuildInfo.version) · kernels built for \(BuildInfo.isa) · \(BuildInfo.kernels) · MPI: "
+            + (World.hasMPI ? "yes (Open MPI)" : "no (one process; build with --traits MPI for ranks)")
+    }
 }
 
 struct Bench: ParsableCommand {
@@ -27,14 +35,3 @@ func readText(_ path: String) throws -> String {
     }
     return s
 }
-
-/// Comma-separated list parsing for options such as `--sparsity 0,0.5,0.7`.
-func parseList<T>(_ text: String, _ what: String, _ parse: (String) -> T?) throws -> [T] {
-    try text.split(separator: ",").map {
-        let s = $0.trimmingCharacters(in: .whitespaces)
-        guard let v = parse(s) else { throw ValidationError("\(what): cannot read \"\(s)\" in \"\(text)\"") }
-        return v
-    }
-}
-
-import Foundation

@@ -13,38 +13,40 @@ struct BenchFC: ParsableCommand {
             same format's dense decode in this run.
             """)
 
-    @Option(help: "Input channels (comma list; paired with --oc by position).") var ic = "4096"
-    @Option(help: "Output channels (comma list).") var oc = "11008"
+    @Option(help: "Input channels (comma list; paired with --oc by position).") var ic: CommaList<Int> = [4096]
+    @Option(help: "Output channels (comma list).") var oc: CommaList<Int> = [11008]
     @Option(help: "Weight formats (comma list): f32, f16, bf16, int8sym, int8asym, int8group, int4sym, int4asym, int5sym, int5asym, q4_k, q5_k, q6_k (or q8_0, q4_0, q4_1, q5_0, q5_1).")
-    var format = "f32,f16,bf16,int8sym,int8asym,int8group,int4sym,int4asym"
+    var format: CommaList<String> = ["f32", "f16", "bf16", "int8sym", "int8asym", "int8group", "int4sym", "int4asym"]
     @Option(help: "Group size along IC for grouped formats (32, 64, 128).") var group = 128
-    @Option(help: "Sparsities for the sparse decode rows (comma list).") var sparsity = "0,0.5,0.7,0.8"
-    @Option(help: "Thread counts (comma list).") var threads = "1"
-    @Option(help: "Prefill sizes M (comma list; empty for none).") var m = "128"
+    @Option(help: "Sparsities for the sparse decode rows (comma list).") var sparsity: CommaList<Double> = [0, 0.5, 0.7, 0.8]
+    @Option(help: "Thread counts (comma list).") var threads: CommaList<Int> = [1]
+    @Option(help: "Prefill sizes M (comma list; empty for none).") var m: CommaList<Int> = [128]
     @Option(help: "Timed decode iterations per row (median reported).") var iterations = 30
     @Option(help: "Total MiB of weight copies to cycle through.") var coldMib = 256
     @Option(help: "Seed for weights and activations.") var seed: UInt64 = 1
     @Option(help: ArgumentHelp("Activation precisions (comma list): f32 (exact) and/or int8 (int8 activations per "
         + "weight group, VNNI); int8 rows are labelled FORMAT/int8 and compared with their own dense run."))
-    var activations = "f32"
+    var activations: CommaList<ActivationPrecision> = [.f32]
     @Flag(help: "CSV instead of a table.") var csv = false
 
     func run() throws {
-        let ics = try parseList(ic, "--ic") { Int($0) }, ocs = try parseList(oc, "--oc") { Int($0) }
+        let ics = ic.values, ocs = oc.values
         guard ics.count == ocs.count else { throw ValidationError("--ic and --oc need the same number of values") }
         for (a, b) in zip(ics, ocs) where a <= 0 || b <= 0 {
             throw ValidationError("--ic/--oc must be > 0, found \(a)x\(b)")
         }
         var cfg = FCBenchmark.Config()
-        cfg.formats = try parseList(format, "--format") { $0 }.map { try WeightFormat(parsing: $0, defaultGroup: group) }
-        cfg.sparsities = try parseList(sparsity, "--sparsity") { Double($0) }
+        cfg.formats = try format.map { try WeightFormat(parsing: $0, defaultGroup: group) }
+        cfg.sparsities = sparsity.values
         for s in cfg.sparsities where !(0...1).contains(s) { throw ValidationError("--sparsity \(s) not in 0...1") }
-        cfg.threads = try parseList(threads, "--threads") { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
-        cfg.prefillM = m.isEmpty ? [] : try parseList(m, "--m") { Int($0).flatMap { (1...65536).contains($0) ? $0 : nil } }
+        cfg.threads = threads.values
+        for t in cfg.threads where !(1...4096).contains(t) { throw ValidationError("--threads \(t) not in 1...4096") }
+        cfg.prefillM = m.values
+        for v in cfg.prefillM where !(1...65536).contains(v) { throw ValidationError("--m \(v) not in 1...65536") }
         guard iterations >= 1, (0...(1 << 20)).contains(coldMib) else {
             throw ValidationError("--iterations must be ≥ 1 and --cold-mib in 0...1048576, found \(iterations), \(coldMib)")
         }
-        cfg.activations = try parseList(activations, "--activations") { ActivationPrecision(rawValue: $0) }
+        cfg.activations = activations.values
         cfg.iterations = iterations
         cfg.coldBytes = coldMib << 20
         cfg.seed = seed

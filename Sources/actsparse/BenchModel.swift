@@ -23,8 +23,8 @@ struct BenchModel: ParsableCommand {
 
     @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
     var model: String = ModelCache.defaultModel
-    @Option(help: "Thread counts (comma list).") var threads = "1,2"
-    @Option(help: "Target MLP sparsities (comma list; 0 = dense).") var sparsity = "0,0.5,0.7"
+    @Option(help: "Thread counts (comma list).") var threads: CommaList<Int> = [1, 2]
+    @Option(help: "Target MLP sparsities (comma list; 0 = dense).") var sparsity: CommaList<Double> = [0, 0.5, 0.7]
     @Option(help: "Decoded tokens per measurement.") var tokens = 16
     @Option(help: "Measurements per row (median reported).") var repeats = 3
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
@@ -39,8 +39,8 @@ struct BenchModel: ParsableCommand {
     @OptionGroup var commOptions: CommOptions
 
     func run() throws {
-        let threadList = try parseList(threads, "--threads") { Int($0).flatMap { (1...4096).contains($0) ? $0 : nil } }
-        let sparsities = try parseList(sparsity, "--sparsity") { Double($0) }
+        let threadList = threads.values, sparsities = sparsity.values
+        for t in threadList where !(1...4096).contains(t) { throw ValidationError("--threads \(t) not in 1...4096") }
         for s in sparsities where !(0..<1).contains(s) { throw ValidationError("--sparsity \(s) not in 0..<1") }
         guard (1...4096).contains(tokens), (1...100).contains(repeats), (1...(1 << 20)).contains(position),
               (context ?? 16) >= 16, (context ?? 0) <= 1 << 20 else {

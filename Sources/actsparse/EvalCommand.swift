@@ -22,7 +22,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var commOptions: CommOptions
     @Option(help: "Evaluation text file.") var text: String
-    @Option(help: "Target sparsities (comma list; both MLP inputs).") var sparsity = "0.25,0.4,0.5,0.6"
+    @Option(help: "Target sparsities (comma list; both MLP inputs).") var sparsity: CommaList<Double> = [0.25, 0.4, 0.5, 0.6]
     @Option(help: "Down-input target as a multiple of the gate/up one (e.g. 1.0 both equal).") var downRatio = 1.0
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
     @Option(help: "Tokens of the text to score.") var tokens = 384
@@ -32,21 +32,24 @@ struct EvalCommand: ParsableCommand {
         + "instead of token by token: the prompt path's accuracy, e.g. of --activations int8 there."))
     var prefill = false
     @Option(help: "Write the accuracy/speed report (CSV and PNG) into this directory.") var report: String?
-    @Option(help: "Byte-weighted sparsities of the report (comma list).") var points = "0.1,0.2,0.3,0.4,0.5,0.6"
+    @Option(help: "Byte-weighted sparsities of the report (comma list).") var points: CommaList<Double> = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     @Option(help: "Quality budgets of the report, nats (comma list; needs a calibrated held-out path).")
-    var budgets = "0.05,0.1,0.2,0.5"
+    var budgets: CommaList<Double> = [0.05, 0.1, 0.2, 0.5]
 
     func run() throws {
         try withWorld(commOptions) { comm in
             var targets: [Double] = [], goals: [Double] = [], budgetList: [Double] = []
             try agreeOnConfiguration(comm) {
-                guard let t = try? parseList(sparsity, "--sparsity", { Double($0) }), t.allSatisfy({ (0..<1).contains($0) })
+                let t = sparsity.values
+                guard t.allSatisfy({ (0..<1).contains($0) })
                 else { return "--sparsity: comma list of values in 0..<1" }
                 targets = t
-                guard let p = try? parseList(points, "--points", { Double($0) }), p.allSatisfy({ $0 > 0 && $0 < 1 })
+                let p = points.values
+                guard p.allSatisfy({ $0 > 0 && $0 < 1 })
                 else { return "--points: comma list of values in (0, 1)" }
                 goals = p
-                guard let b = try? parseList(budgets, "--budgets", { Double($0) }), b.allSatisfy({ $0 >= 0 && $0.isFinite })
+                let b = budgets.values
+                guard b.allSatisfy({ $0 >= 0 && $0.isFinite })
                 else { return "--budgets: comma list of values ≥ 0" }
                 budgetList = b
                 if tokens < 2 { return "--tokens must be ≥ 2, found \(tokens)" }

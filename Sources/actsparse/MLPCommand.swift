@@ -172,7 +172,6 @@ struct MLPCommand: ParsableCommand {
     }
 }
 
-extension DistributedMLP.Mode: ExpressibleByArgument {}
 
 /// FNV-1a over the bit patterns of every output: equal iff the runs agree bit for bit.
 struct Checksum {

@@ -107,6 +107,3 @@ struct SparsityOptions: ParsableArguments {
     }
 }
 
-extension KVCache.Precision: ExpressibleByArgument {}
-extension ActivationPrecision: ExpressibleByArgument {}
-extension DistributedLlama.Scope: ExpressibleByArgument {}

@@ -17,8 +17,8 @@ struct SynthCommand: ParsableCommand {
 
     @Option(help: "Architecture: \(Architecture.known.map(\.name).joined(separator: ", ")).") var arch = "llama"
     @Option(help: "Shape: \(Synthesizer.Preset.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var preset = "tiny"
-    @Option(help: "Type mix: \(Synthesizer.Mix.allCases.map(\.rawValue).joined(separator: ", ")).") var types = "q4_k_m"
+    var preset: Synthesizer.Preset = .tiny
+    @Option(help: "Type mix: \(Synthesizer.Mix.allCases.map(\.rawValue).joined(separator: ", ")).") var types: Synthesizer.Mix = .q4_k_m
     @Option(help: "Copy the tokenizer (and vocabulary size) of this GGUF (default: a byte-level vocabulary).")
     var tokenizerFrom: String?
     @Option(help: "Layers (default: the preset's).") var layers: Int?
@@ -30,8 +30,6 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Output file.") var out: String
 
     func validate() throws {
-        guard Synthesizer.Preset(rawValue: preset) != nil else { throw ValidationError("--preset: unknown \(preset)") }
-        guard Synthesizer.Mix(rawValue: types) != nil else { throw ValidationError("--types: unknown \(types)") }
         if let layers, !(1...256).contains(layers) { throw ValidationError("--layers must be 1...256, found \(layers)") }
         if let hidden, !(2...65536).contains(hidden) { throw ValidationError("--hidden must be 2...65536, found \(hidden)") }
         if let intermediate, !(1...262_144).contains(intermediate) {
@@ -49,7 +47,7 @@ struct SynthCommand: ParsableCommand {
     func run() throws {
         do {
             let a = try Architecture(named: arch, path: "--arch")
-            var shape = Synthesizer.Preset(rawValue: preset)!.shape
+            var shape = preset.shape
             if let layers { shape.layers = layers }
             if let hidden { shape.hidden = hidden }
             if let intermediate { shape.intermediate = intermediate }
@@ -62,14 +60,14 @@ struct SynthCommand: ParsableCommand {
                 throw ValidationError("--hidden \(shape.hidden) must be a multiple of 2 × the \(shape.heads) heads")
             }
             let tok = try tokenizerFrom.map { try GGUFFile(path: $0) }
-            let s = try Synthesizer(architecture: a, shape: shape, mix: Synthesizer.Mix(rawValue: types)!, tokenizer: tok, seed: seed)
+            let s = try Synthesizer(architecture: a, shape: shape, mix: types, tokenizer: tok, seed: seed)
             let total = s.layout().tensors.reduce(0) { $0 + $1.bytes }
             let progress = Progress("writing \(out)", total: total, unit: .bytes, handler: TerminalProgress.handler)
             let t0 = Date()
             try s.write(to: out) { progress.advance($0) }
             progress.finish()
             FileHandle.standardError.write(Data(String(format: "wrote %@: %@ %@ %d layers, %.2f GB in %.1f s\n", out, arch,
-                preset, s.shape.layers, Double(total) / 1e9, Date().timeIntervalSince(t0)).utf8))
+                preset.rawValue, s.shape.layers, Double(total) / 1e9, Date().timeIntervalSince(t0)).utf8))
         } catch {
             FileHandle.standardError.write(Data("actsparse: \(error)\n".utf8))
             throw ExitCode(1)

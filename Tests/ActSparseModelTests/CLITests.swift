@@ -1,3 +1,4 @@
+import ActSparse
 import ActSparseTestSupport
 import Foundation
 import Testing
@@ -33,5 +34,19 @@ struct CLITests {
         #expect(r.status != 0 && r.err.contains("int3"), "\(r.err)")
         let s = try MPILaunch.run(["bench", "fc", "--sparsity", "1.5"], timeout: 60)
         #expect(s.status != 0 && s.err.contains("1.5"), "\(s.err)")
+        // Lists and named choices are parsed by the argument parser: the option and the value are named.
+        let l = try MPILaunch.run(["bench", "fc", "--threads", "1,two"], timeout: 60)
+        #expect(l.status != 0 && l.err.contains("1,two") && l.err.contains("--threads"), "\(l.err)")
+        let p = try MPILaunch.run(["synth", "--preset", "huge", "--out", "/dev/null"], timeout: 60)
+        #expect(p.status != 0 && p.err.contains("huge") && p.err.contains("llama2-7b"), "\(p.err)")
+    }
+
+    @Test("--version is one line: version, the kernels' ISA, whether MPI is in")
+    func version() throws {
+        let r = try MPILaunch.run(["--version"], timeout: 30)
+        let lines = r.out.split(separator: "\n")
+        #expect(r.status == 0 && lines.count == 1, "\(r.out)")
+        #expect(r.out.hasPrefix("actsparse \(BuildInfo.version) ") && r.out.contains("kernels built for \(BuildInfo.isa)"))
+        #expect(r.out.contains(Requires.builtWithMPI ? "MPI: yes" : "MPI: no"), "\(r.out)")
     }
 }

@@ -12,7 +12,7 @@ public enum Parallel {
             defer { fclose(f) }
             var line = [CChar](repeating: 0, count: 4096)
             while fgets(&line, 4096, f) != nil {
-                let s = String(cString: line)
+                let s = String(cBuffer: line)
                 guard s.hasPrefix("Cpus_allowed:") else { continue }
                 let n = s.dropFirst("Cpus_allowed:".count).reduce(0) { acc, ch in
                     acc + (ch.hexDigitValue.map { $0.nonzeroBitCount } ?? 0)

@@ -17,3 +17,10 @@ public enum StandardError {
         }
     }
 }
+
+extension String {
+    /// A NUL-terminated C buffer as text (what `String(cString:)` did for arrays).
+    public init(cBuffer b: [CChar]) {
+        self.init(decoding: b.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -383,4 +383,20 @@ static inline void actsparse_attend(const float *q, int g, int d, const void *k,
 
 #include "CActSparseQ8.h"
 
+/// The instruction set the kernels were compiled for (the package builds for the host CPU): what `--version` and
+/// the run summaries report.
+static inline const char *actsparse_build_isa(void) {
+#if defined(__AVX512F__) && defined(__AVX512VNNI__)
+    return "AVX-512 + VNNI";
+#elif defined(__AVX512F__)
+    return "AVX-512";
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return "AVX2 + FMA + F16C";
+#elif defined(__SSE2__)
+    return "SSE2 (portable build: slow kernels)";
+#else
+    return "scalar";
+#endif
+}
+
 #endif
