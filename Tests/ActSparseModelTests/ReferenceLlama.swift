@@ -55,11 +55,21 @@ final class ReferenceLlama {
     }
     func norm(_ x: [Double], _ name: String) -> [Double] { norm(x, w[name]![0]) }
 
-    func rope(_ v: inout [Double], heads: Int, pos: Int, base: Double) {
+    /// ggml's RoPE scaling, from the file: linear `rope.scaling.factor` divides positions; `rope_freqs.weight`
+    /// (Llama-3.1) divides each frequency i by its factor (global layers; sliding-window layers scale nothing).
+    lazy var positionScale: Double = {
+        let md = g.metadata
+        guard md["\(arch.name).rope.scaling.type"]?.string == "linear" else { return 1 }
+        return 1 / (md["\(arch.name).rope.scaling.factor"]?.float ?? 1)
+    }()
+    var frequencyFactors: [Double]? { w["rope_freqs.weight"]?[0] }
+
+    func rope(_ v: inout [Double], heads: Int, pos: Int, base: Double, local: Bool = false) {
         let d = c.headDim
+        let scale = local ? 1 : positionScale, factors = local ? nil : frequencyFactors
         for h in 0..<heads {
             for i in 0..<(d / 2) {
-                let theta = Double(pos) * pow(base, -2 * Double(i) / Double(d))
+                let theta = Double(pos) * scale * pow(base, -2 * Double(i) / Double(d)) / (factors?[i] ?? 1)
                 let (ia, ib) = arch.rope == .neox ? (h * d + i, h * d + i + d / 2) : (h * d + 2 * i, h * d + 2 * i + 1)
                 let a = v[ia], b = v[ib]
                 v[ia] = a * cos(theta) - b * sin(theta)
@@ -92,8 +102,8 @@ final class ReferenceLlama {
             }
             let pos = kCache[l].count
             let base = local ? Double(arch.localRopeBase!) : Double(c.ropeBase)
-            rope(&q, heads: c.heads, pos: pos, base: base)
-            rope(&k, heads: c.kvHeads, pos: pos, base: base)
+            rope(&q, heads: c.heads, pos: pos, base: base, local: local)
+            rope(&k, heads: c.kvHeads, pos: pos, base: base, local: local)
             kCache[l].append(k)
             vCache[l].append(v)
             let first = local ? max(0, pos - c.window + 1) : 0
