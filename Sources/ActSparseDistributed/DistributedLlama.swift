@@ -84,7 +84,7 @@ public final class DistributedLlama {
             // Every rank plans from the same header; rank 0's verdict decides, so a refusal is one line and a
             // clean exit on every rank.
             shard = try comm.agreeOn {
-                let block = try (0..<c.layers).map { try g.tensor("blk.\($0).attn_output.weight").type.blockSize }
+                let block = try (0..<c.layers).map { try g.tensor(TensorName.Layer.o.of($0)).type.blockSize }
                     .max() ?? 32
                 do {
                     return try ModelShard(c, rank: comm.rank, ranks: comm.size,
@@ -104,8 +104,8 @@ public final class DistributedLlama {
         var ms: [DistributedMLP] = []
         let packing = GrowableBuffer()  // the layers run one after another: one prefill packing buffer
         for l in 0..<c.layers {
-            let names = ["gate": "blk.\(l).ffn_gate.weight", "up": "blk.\(l).ffn_up.weight",
-                         "down": "blk.\(l).ffn_down.weight"]
+            let names = ["gate": TensorName.Layer.gate.of(l), "up": TensorName.Layer.up.of(l),
+                         "down": TensorName.Layer.down.of(l)]
             // Intermediate slices cut gate/up by OC and down by IC: align them to every one's block (Q4_K_M mixes
             // Q5_0 gate/up with Q6_K down: 256).
             let align = try names.values.map { try g.tensor($0).type.blockSize }.max() ?? 32
@@ -152,10 +152,10 @@ public final class DistributedLlama {
         -> Int
     {
         var mlp = 0, rest = 0
-        for (name, t) in g.tensors where name != "token_embd.weight" {
-            if name.contains(".ffn_") && t.dims.count == 2 { mlp += t.bytes } else { rest += t.bytes }
+        for (name, t) in g.tensors where name != TensorName.embedding {
+            if TensorName.isMLP(name) && t.dims.count == 2 { mlp += t.bytes } else { rest += t.bytes }
         }
-        if g.tensors["output.weight"] == nil, let e = g.tensors["token_embd.weight"] { rest += e.bytes }  // tied head
+        if g.tensors[TensorName.output] == nil, let e = g.tensors[TensorName.embedding] { rest += e.bytes }  // tied head
         if let shard {
             let share = (mlp + rest) / comm.size
             let (kvCount, o1) = (2 * c.layers * context).multipliedReportingOverflow(by: kv.rowBytes(shard.kvHeads.count * c.headDim))

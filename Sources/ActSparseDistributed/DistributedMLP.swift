@@ -50,8 +50,8 @@ public final class DistributedMLP: FeedForward {
     let aFull: UnsafeMutablePointer<Float>
     /// [H] this rank's down output: gather mode uses the first H_r; reduce mode all H (a partial sum)
     let part: UnsafeMutablePointer<Float>
-    /// Prefill scratch, grown to the longest prompt: x [M, H], a [M, I_r], down output
-    let scratch = (0..<3).map { _ in GrowableBuffer() }
+    /// Prefill scratch, grown to the longest prompt: x [M, H], a [M, I_r], down's output [M, H_r] or [M, H]
+    let xScratch = GrowableBuffer(), aScratch = GrowableBuffer(), outScratch = GrowableBuffer()
     /// [max(H, I)] wire buffer: kept indices then values
     let wire: UnsafeMutableRawPointer
 
@@ -269,13 +269,13 @@ extension DistributedMLP {
     /// out[M, H] = MLP(x[M, H]) dense. `x`/`out` on rank 0 only. Allocates per call (once per prompt).
     public func prefill(_ x: UnsafePointer<Float>?, m: Int, into out: UnsafeMutablePointer<Float>?) throws {
         let mine = interPlan.slices[comm.rank]
-        let xs = try scratch[0].floats(m * hidden)
+        let xs = try xScratch.floats(m * hidden)
         if comm.isRoot || replicated {
             guard let x else { throw ActSparseError.invalidValue(what: "MLP prefill input", expected: "x", found: "nil") }
             xs.update(from: x, count: m * hidden)
         }
         if !replicated { try timed { try comm.broadcast(xs, count: m * hidden, root: 0) } }
-        let gm = try scratch[1].floats(m * mine.count)
+        let gm = try aScratch.floats(m * mine.count)
         try local.prefillGateUp(xs, m: m, into: gm)
         switch mode {
         case .gather:
@@ -283,7 +283,7 @@ extension DistributedMLP {
             let a = try allGatherRows(gm, m: m, plan: interPlan)
             defer { a.deallocate() }
             let hr = hiddenPlan.slices[comm.rank].count
-            let pm = try scratch[2].floats(m * hr)
+            let pm = try outScratch.floats(m * hr)
             try local.down.prefill(a, m: m, into: pm)
             if replicated {
                 let full = try allGatherRows(pm, m: m, plan: hiddenPlan)
@@ -294,7 +294,7 @@ extension DistributedMLP {
                 if let full, let out { out.update(from: full, count: m * hidden); full.deallocate() }
             }
         case .reduce:
-            let pm = try scratch[2].floats(m * hidden)
+            let pm = try outScratch.floats(m * hidden)
             try local.down.prefill(gm, m: m, into: pm)
             if replicated {
                 let out = try everyRank(out, "MLP output")

@@ -99,29 +99,21 @@ public struct Synthesizer {
         func lin(_ name: String, _ role: String, _ l: Int, _ ic: Int, _ oc: Int) -> GGUFWriter.Tensor {
             .init(name, [ic, oc], mix.type(role: role, layer: l, layers: s.layers, ic: ic))
         }
-        w.tensors.append(lin("token_embd.weight", "token_embd", 0, H, s.vocab))
+        w.tensors.append(lin(TensorName.embedding, "token_embd", 0, H, s.vocab))
         for l in 0..<s.layers {
-            let p = "blk.\(l)."
+            func f32(_ t: TensorName.Layer, _ n: Int) -> GGUFWriter.Tensor { .init(t.of(l), [n], .f32) }
+            func linear(_ t: TensorName.Layer, _ ic: Int, _ oc: Int) -> GGUFWriter.Tensor { lin(t.of(l), t.role, l, ic, oc) }
             w.tensors += [
-                .init(p + "attn_norm.weight", [H], .f32), .init(p + "ffn_norm.weight", [H], .f32),
-                lin(p + "attn_q.weight", "attn_q", l, H, q), lin(p + "attn_k.weight", "attn_k", l, H, kv),
-                lin(p + "attn_v.weight", "attn_v", l, H, kv), lin(p + "attn_output.weight", "attn_output", l, q, H),
-                lin(p + "ffn_gate.weight", "ffn_gate", l, H, I), lin(p + "ffn_up.weight", "ffn_up", l, H, I),
-                lin(p + "ffn_down.weight", "ffn_down", l, I, H),
+                f32(.attnNorm, H), f32(.ffnNorm, H),
+                linear(.q, H, q), linear(.k, H, kv), linear(.v, H, kv), linear(.o, q, H),
+                linear(.gate, H, I), linear(.up, H, I), linear(.down, I, H),
             ]
-            if architecture.qkvBias {
-                w.tensors += [.init(p + "attn_q.bias", [q], .f32), .init(p + "attn_k.bias", [kv], .f32),
-                              .init(p + "attn_v.bias", [kv], .f32)]
-            }
-            if architecture.qkNorm {
-                w.tensors += [.init(p + "attn_q_norm.weight", [headDim], .f32), .init(p + "attn_k_norm.weight", [headDim], .f32)]
-            }
-            if architecture.postNorms {
-                w.tensors += [.init(p + "post_attention_norm.weight", [H], .f32), .init(p + "post_ffw_norm.weight", [H], .f32)]
-            }
+            if architecture.qkvBias { w.tensors += [f32(.qBias, q), f32(.kBias, kv), f32(.vBias, kv)] }
+            if architecture.qkNorm { w.tensors += [f32(.qNorm, headDim), f32(.kNorm, headDim)] }
+            if architecture.postNorms { w.tensors += [f32(.postAttnNorm, H), f32(.postFFNNorm, H)] }
         }
-        w.tensors.append(.init("output_norm.weight", [H], .f32))
-        if architecture != .gemma3 { w.tensors.append(lin("output.weight", "output", 0, H, s.vocab)) }  // Gemma ties
+        w.tensors.append(.init(TensorName.outputNorm, [H], .f32))
+        if !architecture.tiedOutput { w.tensors.append(lin(TensorName.output, "output", 0, H, s.vocab)) }
         return w
     }
 

@@ -126,8 +126,8 @@ extension FormatTraits.Codec {
 extension FormatTraits {
     /// The int8-activation GEMV's name for this storage (`actsparse_q8_job.codec`), when it runs it: 4- to 6-bit codes
     /// in groups with an integer code offset. The kernel handles 8-bit codes too (codec 8 / −8, tested), but the f32
-    /// kernel already reads them near bandwidth and was measured faster (4096 × 11008 int8 g32, 1 thread, dense
-    /// 2.4 vs 4.8 ms; Gemma-3's 640 × 262144 Q8_0 head 7.9 vs 13.4 ms); float codes and per-OC scales stay f32.
+    /// kernel already reads them near bandwidth and was measured faster (docs/design.md, "Kernel tuning"); float codes and
+    /// per-OC scales stay f32.
     var q8Codec: Int32? { q8CodecAny.flatMap { abs($0) == 8 ? nil : $0 } }
 
     /// Every storage the kernel can read (`SparseFC.decodeInt8` runs it on 8-bit codes too).

@@ -72,7 +72,7 @@ struct DecodeJob: CodecVisitor {
 
     /// One pass over this worker's columns with up to `fc.rowsPerPass` (4 or 8) rows: the first pass of a group starts from 0, middle passes carry partial sums in
     /// `fc.partial`, the last applies the group's scale straight into y. Several rows per pass keep several
-    /// sequential streams and amortise the partial-sum traffic (one row per pass: 15 vs 23–25 GB/s here).
+    /// sequential streams and amortise the partial-sum traffic (docs/design.md, "Kernel tuning").
     /// Short rows (a few cache lines, too short for the hardware prefetcher) take 8 rows per pass and prefetch
     /// the next pass's rows as this one walks the same columns; long rows stream fine on their own.
     @inline(__always)

@@ -22,8 +22,7 @@ extension SparseFC {
     /// Workers split the kept groups (IC) instead of the columns, each over all columns into its own partial y
     /// (worker 0 into y), then the partials are summed column chunk by column chunk. Taken when a column chunk of a
     /// row would be short (`q8SplitsRows`): whole rows are longer sequential runs, which this machine's prefetchers
-    /// follow better (4096 × 4096 Q4_K, 2 threads, dense / 50 %: 0.43 / 0.32 → 0.38 / 0.27 ms; 11008 × 4096:
-    /// 1.19 / 0.87 → 1.00 / 0.69; whole 7B model: see `q8RowSplitBytes`). The partial sums add in another order
+    /// follow better (docs/design.md, "Kernel tuning"). The partial sums add in another order
     /// than on one thread (f32 rounding).
     func decodeQ8Rows(_ qa: QuantizedActivation, _ job: actsparse_q8_job, _ y: UnsafeMutablePointer<Float>,
                       _ scratch: UnsafeMutablePointer<Float>) {

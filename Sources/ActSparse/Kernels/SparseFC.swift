@@ -19,14 +19,14 @@ public final class SparseFC: @unchecked Sendable {
     let packedX: GrowableBuffer
     /// One prompt row as an all-kept activation: prompts of at most `gemvRowsMax` rows run as that many dense
     /// GEMVs, which read the weights once per row at memory speed instead of dequantizing every weight into
-    /// panels (measured, 4096 × 11008 Q4_K on 2 threads: 8 rows 12.2 ms as GEMM vs ~9 ms as GEMVs).
+    /// panels (docs/design.md, "Kernel tuning").
     let rowActivation: SparseActivation
     static let gemvRowsMax = 8
     /// Decode pass shape: rows per pass over y (4 or 8) and whether to prefetch the next pass's rows.
     let rowsPerPass: Int
     let prefetchRows: Bool
-    /// Rows shorter than this many bytes per worker chunk count as short (see `DecodeJob.pass`); measured:
-    /// 8 rows + prefetch gained on SmolLM2's 288–768-byte rows and lost ~30 % on 44 KB f32 rows.
+    /// Rows shorter than this many bytes per worker chunk count as short (see `DecodeJob.pass`): 8 rows + prefetch
+    /// help short rows and hurt long ones (docs/design.md, "Kernel tuning").
     static let shortRowBytes = 4096
     /// Bytes per scale element of the weights (prefetch stride).
     let scaleElementBytes: Int
@@ -39,9 +39,8 @@ public final class SparseFC: @unchecked Sendable {
     /// The weights' half of the int8 GEMV's job, when these weights can run it (integer codes in groups, VNNI build).
     let q8: actsparse_q8_job?
     /// Int8 decode splits the kept groups among the workers (`decodeQ8Rows`) when a worker's column chunk of a row
-    /// would be under `q8RowSplitBytes`; [workers + 1] group bounds, reused every call. 7B Q4_K_M, 2 threads, two
-    /// runs each, tokens/s dense / 50 % / 70 %: below 2 KB (attention, down) 5.05 / 6.5 / 7.6–7.8; below 8 KB (also
-    /// gate and up, 2.75 KB per thread) 5.6–5.7 / 7.1–7.2 / 8.3–8.4; always (also the LM head) no better.
+    /// would be under `q8RowSplitBytes`; [workers + 1] group bounds, reused every call. The threshold was tuned on a
+    /// whole 7B model (docs/design.md, "Kernel tuning").
     public let q8SplitsRows: Bool
     let q8Bounds: UnsafeMutablePointer<Int>
     static let q8RowSplitBytes = 8192

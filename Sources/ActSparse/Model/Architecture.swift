@@ -28,16 +28,29 @@ public struct Architecture: Sendable, Equatable {
     /// RoPE base of the sliding-window layers (global layers use `<arch>.rope.freq_base`).
     public let localRopeBase: Float?
     public let chat: Chat
+    /// The family's files carry no `output.weight`: the LM head is the embedding (a file that has one uses it).
+    public let tiedOutput: Bool
+    /// 1/√d of the attention scores: d is the head size, or hidden/heads for models of `hiddenOverHeadsAtLayers`
+    /// layers (llama.cpp's rule for Gemma-3 27B, whose query_pre_attn_scalar is hidden/heads).
+    public let hiddenOverHeadsAtLayers: Int?
+
+    /// The d of the 1/√d attention-score scale for a model of this family.
+    public func attentionScaleDim(layers: Int, hidden: Int, heads: Int, headDim: Int) -> Int {
+        hiddenOverHeadsAtLayers == layers ? hidden / heads : headDim
+    }
 
     public static let llama = Architecture(name: "llama", activation: .silu, rope: .adjacent, qkvBias: false,
                                            qkNorm: false, postNorms: false, embeddingScale: false,
-                                           slidingWindowPattern: 0, localRopeBase: nil, chat: .chatML)
+                                           slidingWindowPattern: 0, localRopeBase: nil, chat: .chatML,
+                                           tiedOutput: false, hiddenOverHeadsAtLayers: nil)
     public static let qwen2 = Architecture(name: "qwen2", activation: .silu, rope: .neox, qkvBias: true,
                                            qkNorm: false, postNorms: false, embeddingScale: false,
-                                           slidingWindowPattern: 0, localRopeBase: nil, chat: .chatML)
+                                           slidingWindowPattern: 0, localRopeBase: nil, chat: .chatML,
+                                           tiedOutput: false, hiddenOverHeadsAtLayers: nil)
     public static let gemma3 = Architecture(name: "gemma3", activation: .geluTanh, rope: .neox, qkvBias: false,
                                             qkNorm: true, postNorms: true, embeddingScale: true,
-                                            slidingWindowPattern: 6, localRopeBase: 10_000, chat: .gemma)
+                                            slidingWindowPattern: 6, localRopeBase: 10_000, chat: .gemma,
+                                            tiedOutput: true, hiddenOverHeadsAtLayers: 62)
     public static let known: [Architecture] = [.llama, .qwen2, .gemma3]
 
     /// The description of GGUF architecture `name`; an unknown one is refused by name.
@@ -50,9 +63,11 @@ public struct Architecture: Sendable, Equatable {
     }
 
     init(name: String, activation: GatedActivation, rope: Rope, qkvBias: Bool, qkNorm: Bool, postNorms: Bool,
-         embeddingScale: Bool, slidingWindowPattern: Int, localRopeBase: Float?, chat: Chat) {
+         embeddingScale: Bool, slidingWindowPattern: Int, localRopeBase: Float?, chat: Chat, tiedOutput: Bool,
+         hiddenOverHeadsAtLayers: Int?) {
         self.name = name; self.activation = activation; self.rope = rope; self.qkvBias = qkvBias
         self.qkNorm = qkNorm; self.postNorms = postNorms; self.embeddingScale = embeddingScale
         self.slidingWindowPattern = slidingWindowPattern; self.localRopeBase = localRopeBase; self.chat = chat
+        self.tiedOutput = tiedOutput; self.hiddenOverHeadsAtLayers = hiddenOverHeadsAtLayers
     }
 }

@@ -13,13 +13,13 @@ public final class DenseMLP: FeedForward {
     let activation: GatedActivation
 
     public init(gguf file: GGUFFile, layer l: Int, config c: LlamaConfig, threads: Int) throws {
-        func fc(_ n: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
-            try SparseFC(weights: try file.plainWeights(try file.tensor("blk.\(l).\(n).weight", dims: [ic, oc])),
+        func fc(_ n: TensorName.Layer, _ ic: Int, _ oc: Int) throws -> SparseFC {
+            try SparseFC(weights: try file.plainWeights(try file.tensor(n.of(l), dims: [ic, oc])),
                      threads: threads)
         }
-        gate = try fc("ffn_gate", c.hidden, c.intermediate)
-        up = try fc("ffn_up", c.hidden, c.intermediate)
-        down = try fc("ffn_down", c.intermediate, c.hidden)
+        gate = try fc(.gate, c.hidden, c.intermediate)
+        up = try fc(.up, c.hidden, c.intermediate)
+        down = try fc(.down, c.intermediate, c.hidden)
         hidden = c.hidden
         intermediate = c.intermediate
         activation = c.architecture.activation

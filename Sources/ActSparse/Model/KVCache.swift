@@ -2,8 +2,8 @@
 /// are one contiguous stream for the attention kernel), in f32, f16 or q8_0. f16 halves the bytes attention reads
 /// per token at long contexts (and the cache's memory; llama.cpp's default is f16 too); q8_0 (blocks of 32 int8
 /// codes with one f16 scale, llama.cpp's `-ctk q8_0`) takes 8.5 bits per value.
-/// Head-major rather than [layers, context, kvDim]: at 2k positions a Llama-3-8B head read 2 KB apart per position
-/// (8 heads' rows interleaved) ran at 16.7 GB/s on one core, contiguous at 23.6.
+/// Head-major rather than [layers, context, kvDim]: one head's rows 2 KB apart per position read much slower than
+/// contiguous ones (docs/design.md, "Kernel tuning").
 public final class KVCache {
     public enum Precision: String, CaseIterable, Sendable { case f32, f16, q8_0 }
     public let precision: Precision

@@ -85,7 +85,7 @@ public struct LlamaConfig: Sendable, Equatable {
             }
         }
         context = try count("\(a).context_length", int("context_length") ?? 2048, limit: Int(Int32.max))
-        let embd = try g.tensor("token_embd.weight")
+        let embd = try g.tensor(TensorName.embedding)
         vocab = try count("\(a).vocab_size", int("vocab_size") ?? embd.dims.last, limit: 1 << 22)
         guard heads % kvHeads == 0, headDim % 2 == 0 else {
             throw ActSparseError.file(path: g.path, problem: "inconsistent attention metadata: \(heads) heads, " +
@@ -95,9 +95,8 @@ public struct LlamaConfig: Sendable, Equatable {
         if architecture.slidingWindowPattern > 0, let w = int("attention.sliding_window") {
             window = try count("\(a).attention.sliding_window", w, limit: Int(Int32.max))
         }
-        // Gemma-3 27B scales by hidden/heads (its query_pre_attn_scalar); every other model by the head size.
-        let scaleDim = architecture == .gemma3 && layers == 62 ? hidden / heads : headDim
+        let scaleDim = architecture.attentionScaleDim(layers: layers, hidden: hidden, heads: heads, headDim: headDim)
         attentionScale = 1 / Float(scaleDim).squareRoot()
-        _ = try g.tensor("token_embd.weight", dims: [hidden, vocab])
+        _ = try g.tensor(TensorName.embedding, dims: [hidden, vocab])
     }
 }

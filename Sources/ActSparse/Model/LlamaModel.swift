@@ -62,13 +62,23 @@ public final class LlamaModel {
     /// kept channels of the attention input [H] (also the LM head's, all kept) and of the output projection's
     /// input ([lq] in `rows` mode, [qDim] in `columns` mode)
     let keptH: SparseActivation, keptQ: SparseActivation
-    /// Prefill buffers (sized by the longest prompt so far): X, XN, B, Q, A, K, V, all rows' logits, and the
-    /// gathered attention output, its rows, and the output projection's slice (`columns` mode)
-    let prefillScratch = (0..<11).map { _ in GrowableBuffer() }
+    /// Prefill buffers, each grown to the longest prompt so far.
+    struct PrefillScratch {
+        /// [M, H] residual stream, its normed copy, a block's output
+        let x = GrowableBuffer(), xn = GrowableBuffer(), branch = GrowableBuffer()
+        /// [M, lq] queries and attention outputs; [M, lkv] keys and values
+        let q = GrowableBuffer(), attn = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
+        /// [M, vocab_r] every row's logits (scoring a text)
+        let logits = GrowableBuffer()
+        /// `columns` mode: rank-major gathered blocks ([M, qDim] or [M, H]), the same as rows [M, qDim], and this
+        /// rank's output-projection slice [M, H_r]
+        let gathered = GrowableBuffer(), gatheredRows = GrowableBuffer(), oSlice = GrowableBuffer()
+    }
+    let prefillScratch = PrefillScratch()
     /// [H_r] the output projection's slice (`columns` mode)
     let oPart: UnsafeMutablePointer<Float>
     /// Nanoseconds in the attention block's collectives since `resetStats`.
-    public private(set) var exchangeNanos: UInt64 = 0
+    public internal(set) var exchangeNanos: UInt64 = 0
     /// Prefill drops the channels under the attention thresholds too (zeroes them before q/k/v and o): the same
     /// arithmetic as sparse decode, batched. Calibration scores held-out text this way; off for serving.
     public var thresholdPrefill = false
@@ -91,7 +101,7 @@ public final class LlamaModel {
     /// [layer] thresholds on |x| of the attention input (q, k, v) and of the output projection's input; 0 keeps all.
     public var attentionThresholds: [Float], outputThresholds: [Float]
     /// Channels kept at the attention input and at the output projection's input since `resetStats`, and tokens.
-    public private(set) var keptAttention = 0, keptOutput = 0, statTokens = 0
+    public internal(set) var keptAttention = 0, keptOutput = 0, statTokens = 0
     /// Called in prefill with (layer, site, x [M, width], M) for the attention input and the attention output:
     /// calibration reads them here.
     public var capture: ((Int, SparsitySite, UnsafePointer<Float>, Int) -> Void)?
@@ -117,7 +127,7 @@ public final class LlamaModel {
         let qCols = (sh.heads.lowerBound * d)..<(sh.heads.upperBound * d)
         let kvCols = (sh.kvHeads.lowerBound * d)..<(sh.kvHeads.upperBound * d)
         tokenizer = try Tokenizer(gguf: g)
-        embedding = try g.tensor("token_embd.weight", dims: [c.hidden, c.vocab])
+        embedding = try g.tensor(TensorName.embedding, dims: [c.hidden, c.vocab])
         var ls: [Layer] = []
         var ms: [FeedForward] = []
         let packing = GrowableBuffer()
@@ -136,31 +146,31 @@ public final class LlamaModel {
         }
         let oRows = sh.output == .rows ? qCols : 0..<c.qDim, oCols = sh.output == .rows ? 0..<c.hidden : sh.hidden
         for l in 0..<c.layers {
-            let p = "blk.\(l)."
-            _ = try g.tensor(p + "ffn_gate.weight", dims: [c.hidden, c.intermediate])
-            _ = try g.tensor(p + "ffn_up.weight", dims: [c.hidden, c.intermediate])
-            _ = try g.tensor(p + "ffn_down.weight", dims: [c.intermediate, c.hidden])
-            ls.append(Layer(attnNorm: try g.floats(p + "attn_norm.weight", count: c.hidden),
-                            ffnNorm: try g.floats(p + "ffn_norm.weight", count: c.hidden),
-                            q: try fc(p + "attn_q.weight", c.hidden, c.qDim, cols: qCols),
-                            k: try fc(p + "attn_k.weight", c.hidden, c.kvDim, cols: kvCols),
-                            v: try fc(p + "attn_v.weight", c.hidden, c.kvDim, cols: kvCols),
-                            o: try fc(p + "attn_output.weight", c.qDim, c.hidden, rows: oRows, cols: oCols),
-                            qBias: try vector(p + "attn_q.bias", c.qDim, required: arch.qkvBias, slice: qCols),
-                            kBias: try vector(p + "attn_k.bias", c.kvDim, required: arch.qkvBias, slice: kvCols),
-                            vBias: try vector(p + "attn_v.bias", c.kvDim, required: arch.qkvBias, slice: kvCols),
-                            qNorm: try vector(p + "attn_q_norm.weight", c.headDim, required: arch.qkNorm),
-                            kNorm: try vector(p + "attn_k_norm.weight", c.headDim, required: arch.qkNorm),
-                            postAttnNorm: try vector(p + "post_attention_norm.weight", c.hidden, required: arch.postNorms),
-                            postFFNNorm: try vector(p + "post_ffw_norm.weight", c.hidden, required: arch.postNorms),
+            func name(_ t: TensorName.Layer) -> String { t.of(l) }
+            _ = try g.tensor(name(.gate), dims: [c.hidden, c.intermediate])
+            _ = try g.tensor(name(.up), dims: [c.hidden, c.intermediate])
+            _ = try g.tensor(name(.down), dims: [c.intermediate, c.hidden])
+            ls.append(Layer(attnNorm: try g.floats(name(.attnNorm), count: c.hidden),
+                            ffnNorm: try g.floats(name(.ffnNorm), count: c.hidden),
+                            q: try fc(name(.q), c.hidden, c.qDim, cols: qCols),
+                            k: try fc(name(.k), c.hidden, c.kvDim, cols: kvCols),
+                            v: try fc(name(.v), c.hidden, c.kvDim, cols: kvCols),
+                            o: try fc(name(.o), c.qDim, c.hidden, rows: oRows, cols: oCols),
+                            qBias: try vector(name(.qBias), c.qDim, required: arch.qkvBias, slice: qCols),
+                            kBias: try vector(name(.kBias), c.kvDim, required: arch.qkvBias, slice: kvCols),
+                            vBias: try vector(name(.vBias), c.kvDim, required: arch.qkvBias, slice: kvCols),
+                            qNorm: try vector(name(.qNorm), c.headDim, required: arch.qkNorm),
+                            kNorm: try vector(name(.kNorm), c.headDim, required: arch.qkNorm),
+                            postAttnNorm: try vector(name(.postAttnNorm), c.hidden, required: arch.postNorms),
+                            postFFNNorm: try vector(name(.postFFNNorm), c.hidden, required: arch.postNorms),
                             local: c.isLocal(l)))
             ms.append(try makeMLP(l))
         }
         layers = ls
         mlps = ms
-        outputNorm = try g.floats("output_norm.weight", count: c.hidden)
+        outputNorm = try g.floats(TensorName.outputNorm, count: c.hidden)
         // Tied embeddings unless the file has its own head; either way [H, vocab] (the LM head writes vocab floats).
-        let head = g.tensors["output.weight"] != nil ? try g.tensor("output.weight", dims: [c.hidden, c.vocab]) : embedding
+        let head = g.tensors[TensorName.output] != nil ? try g.tensor(TensorName.output, dims: [c.hidden, c.vocab]) : embedding
         lmHead = try SparseFC(weights: try g.plainWeights(head, cols: sh.isWhole ? nil : sh.vocab), threads: threads,
                               packing: packing)
 
@@ -195,9 +205,9 @@ public final class LlamaModel {
         attentionThresholds = Array(repeating: 0, count: c.layers)
         outputThresholds = Array(repeating: 0, count: c.layers)
         // Llama-3's long-context RoPE arrives as per-frequency divisors (rope_freqs.weight [headDim / 2]).
-        let factors = try vector("rope_freqs.weight", c.headDim / 2, required: false)
+        let factors = try vector(TensorName.ropeFrequencies, c.headDim / 2, required: false)
         if let factors, factors.contains(where: { !($0 >= 1e-3 && $0 <= 1e6) }) {
-            throw ActSparseError.file(path: g.path, problem: "rope_freqs.weight: expected factors in 0.001...1e6")
+            throw ActSparseError.file(path: g.path, problem: "\(TensorName.ropeFrequencies): expected factors in 0.001...1e6")
         }
         (ropeCos, ropeSin) = LlamaModel.ropeTable(c, base: c.ropeBase, scale: c.ropeScale, factors: factors)
         if let local = arch.localRopeBase, c.window > 0 {
@@ -311,55 +321,6 @@ public final class LlamaModel {
         return try head(x)
     }
 
-    /// branch[M, H] = o(attention[M, lq]) summed over ranks. Decode (M = 1) thresholds its input (sparse GEMV);
-    /// prefill is dense unless `thresholdPrefill`. `rows`: this rank's IC slice, then one all-reduce.
-    /// `columns`: the whole attention output gathered first, then this rank's OC slice, then gathered.
-    func outputProjection(_ layer: Layer, _ l: Int, m: Int, decode: Bool, attention a: UnsafeMutablePointer<Float>,
-                          into branch: UnsafeMutablePointer<Float>) throws {
-        let c = config
-        var input = a, width = lq
-        if shard.output == .columns && !shard.isWhole {
-            // [M, qDim] every rank's heads, then rank-major blocks reordered into rows
-            width = c.qDim
-            let counts = m == 1 ? shard.attentionCounts : shard.attentionCounts.map { $0 * m }
-            let blocks = try prefillScratch[8].floats(m * c.qDim)
-            try exchanged { try exchange?.gather(a, count: m * lq, into: blocks, counts: counts) }
-            input = m == 1 ? blocks : try prefillScratch[9].floats(m * c.qDim)
-            if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: input) }
-        }
-        if decode {
-            try keep(keptQ, input, count: width, t: outputThresholds[l])
-            keptOutput &+= keptQ.count
-        } else {
-            capture?(l, .output, input, m)
-            if thresholdPrefill { SparseActivation.zeroDropped(input, count: m * width, t: outputThresholds[l]) }
-        }
-        switch (shard.output, shard.isWhole) {
-        case (_, true), (.rows, false):
-            if decode { try layer.o.decode(keptQ, into: branch) } else { try layer.o.prefill(input, m: m, into: branch) }
-            if !shard.isWhole { try exchanged { try exchange?.sum(branch, count: m * c.hidden) } }
-        case (.columns, false):
-            let hr = shard.hidden.count
-            let part = decode ? oPart : try prefillScratch[10].floats(m * hr)
-            if decode { try layer.o.decode(keptQ, into: part) } else { try layer.o.prefill(input, m: m, into: part) }
-            let counts = m == 1 ? shard.hiddenCounts : shard.hiddenCounts.map { $0 * m }
-            let blocks = try prefillScratch[8].floats(m * c.hidden)
-            try exchanged { try exchange?.gather(part, count: m * hr, into: m == 1 ? branch : blocks, counts: counts) }
-            if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: branch) }
-        }
-    }
-
-    /// Rank-major blocks [rank][M, width_r] → rows [M, Σ width_r].
-    static func interleave(_ blocks: UnsafePointer<Float>, rows m: Int, widths: [Int], into out: UnsafeMutablePointer<Float>) {
-        let total = widths.reduce(0, +)
-        var offset = 0, column = 0
-        for w in widths {
-            for r in 0..<m { (out + r * total + column).update(from: blocks + offset + r * w, count: w) }
-            offset += m * w
-            column += w
-        }
-    }
-
     @inline(__always) func exchanged(_ body: () throws -> Void) rethrows {
         let t0 = Timing.now()
         try body()
@@ -391,10 +352,10 @@ public final class LlamaModel {
             throw ActSparseError.shape(what: "sequence", expected: "at most \(c.context) tokens", found: "\(position + m)")
         }
         // [M, H] residual, normed, branch; [M, lq] queries, attention; [M, lkv] keys, values.
-        let X = try prefillScratch[0].floats(m * c.hidden), XN = try prefillScratch[1].floats(m * c.hidden)
-        let B = try prefillScratch[2].floats(m * c.hidden)
-        let Q = try prefillScratch[3].floats(m * max(1, lq)), A = try prefillScratch[4].floats(m * max(1, lq))
-        let K = try prefillScratch[5].floats(m * max(1, lkv)), V = try prefillScratch[6].floats(m * max(1, lkv))
+        let X = try prefillScratch.x.floats(m * c.hidden), XN = try prefillScratch.xn.floats(m * c.hidden)
+        let B = try prefillScratch.branch.floats(m * c.hidden)
+        let Q = try prefillScratch.q.floats(m * max(1, lq)), A = try prefillScratch.attn.floats(m * max(1, lq))
+        let K = try prefillScratch.k.floats(m * max(1, lkv)), V = try prefillScratch.v.floats(m * max(1, lkv))
         for (r, t) in tokens.enumerated() {
             guard t >= 0 && Int(t) < c.vocab else {
                 throw ActSparseError.invalidValue(what: "token id", expected: "0..<\(c.vocab)", found: "\(t)")
@@ -425,7 +386,7 @@ public final class LlamaModel {
         // [M, vocab] all rows' logits
         let (n, overflow) = m.multipliedReportingOverflow(by: c.vocab)
         guard !overflow else { throw ActSparseError.shape(what: "logits", expected: "fewer rows", found: "\(m)") }
-        let L = try prefillScratch[7].floats(n)
+        let L = try prefillScratch.logits.floats(n)
         for r in 0..<m { rmsNorm(X + r * c.hidden, outputNorm, into: XN + r * c.hidden) }
         try lmHead.prefill(XN, m: m, into: L)
         return L

@@ -27,8 +27,8 @@ public final class SparseMLP: FeedForward {
     let keptH: SparseActivation, keptA: SparseActivation
     /// [width] a = act(gate)·up (`decode`); the up output
     let a: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>
-    /// Prefill scratch, grown to the longest prompt: x [M, H], a [M, width], up [M, width]
-    let prefillScratch = (0..<3).map { _ in GrowableBuffer() }
+    /// Prefill scratch, grown to the longest prompt: x [M, H] (a copy: prefill may zero it), a and up [M, width]
+    let xScratch = GrowableBuffer(), aScratch = GrowableBuffer(), upScratch = GrowableBuffer()
 
     // MARK: Statistics (reset with `resetStats`)
     public private(set) var tokens = 0, keptGateUp = 0, keptDown = 0, channelsDown = 0
@@ -61,13 +61,13 @@ public final class SparseMLP: FeedForward {
     /// Layer `l` of a GGUF file, whole: gate and up [H, I], down [I, H].
     public convenience init(gguf g: GGUFFile, layer l: Int, config c: LlamaConfig, threads: Int,
                             packing: GrowableBuffer = GrowableBuffer()) throws {
-        func fc(_ name: String, _ ic: Int, _ oc: Int) throws -> SparseFC {
-            let t = try g.tensor("blk.\(l).\(name).weight", dims: [ic, oc])
+        func fc(_ name: TensorName.Layer, _ ic: Int, _ oc: Int) throws -> SparseFC {
+            let t = try g.tensor(name.of(l), dims: [ic, oc])
             return try SparseFC(weights: try g.plainWeights(t), threads: threads, packing: packing)
         }
-        try self.init(gate: try fc("ffn_gate", c.hidden, c.intermediate),
-                      up: try fc("ffn_up", c.hidden, c.intermediate),
-                      down: try fc("ffn_down", c.intermediate, c.hidden), layer: l,
+        try self.init(gate: try fc(.gate, c.hidden, c.intermediate),
+                      up: try fc(.up, c.hidden, c.intermediate),
+                      down: try fc(.down, c.intermediate, c.hidden), layer: l,
                       activation: c.architecture.activation)
     }
 
@@ -145,7 +145,7 @@ public final class SparseMLP: FeedForward {
     /// `thresholdPrefill`, and so is a).
     public func prefillGateUp(_ x: UnsafeMutablePointer<Float>, m: Int, into a: UnsafeMutablePointer<Float>) throws {
         if thresholdPrefill { SparseActivation.zeroDropped(x, count: m * hidden, t: thresholdGateUp) }
-        let um = try prefillScratch[2].floats(m * width)
+        let um = try upScratch.floats(m * width)
         try gate.prefill(x, m: m, into: a)
         try up.prefill(x, m: m, into: um)
         activation.apply(gate: a, up: um, into: a, count: m * width)
@@ -160,7 +160,7 @@ public final class SparseMLP: FeedForward {
                                               found: "nil")
         }
         try requireOwnA()
-        let xs = try prefillScratch[0].floats(m * hidden), am = try prefillScratch[1].floats(m * width)
+        let xs = try xScratch.floats(m * hidden), am = try aScratch.floats(m * width)
         xs.update(from: x, count: m * hidden)
         try prefillGateUp(xs, m: m, into: am)
         try down.prefill(am, m: m, into: out)

@@ -5,7 +5,7 @@
 /// sparsity in every layer: from dense, it repeatedly raises by one step the kind whose step costs the least
 /// *measured* held-out loss per byte saved (`Point.cost`: the larger of ΔNLL and the KL divergence from the dense
 /// predictions), with every other kind at its current level (so interactions are in the measurement). Splitting a kind's level among the layers by measured output error (`perLayer`) is available but
-/// measured worse than one level per kind on SmolLM2 (README), and so is not the default.
+/// measured worse than one level per kind on SmolLM2 (docs/benchmarks.md), and so is not the default.
 extension ThresholdTable {
     /// The ceiling for any one site (calibration measures no further).
     public static let maxSiteSparsity = 0.9

@@ -1,5 +1,5 @@
 /// Finiteness checks on the protocol's payloads: a rank checks what it is about to send, so a NaN is reported by
-/// the rank that made it, at the step where it appeared (one vectorised pass; ~1 µs for 11 008 floats).
+/// the rank that made it, at the step where it appeared (one vectorised pass).
 public enum Finite {
     /// The first index of x[0..<n] that is NaN or ±∞, nil if all are finite.
     public static func firstBad(_ x: UnsafePointer<Float>, count n: Int) -> Int? {

@@ -1,5 +1,5 @@
 /// Scratch that grows to the largest size asked for and is then reused: prefill buffers depend on the prompt
-/// length, and fresh large allocations each call cost page faults (measured: the first prefill ~20 % slower).
+/// length, and fresh large allocations each call cost page faults (the first prefill was measurably slower).
 public final class GrowableBuffer: @unchecked Sendable {
     var buffer: AlignedBuffer?
     public init() {}

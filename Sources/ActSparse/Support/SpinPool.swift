@@ -6,8 +6,8 @@ import CActSparse
 import Glibc
 #endif
 
-/// Persistent worker threads for the kernels' fork-join: `DispatchQueue.concurrentPerform` cost ~5–10 µs per
-/// call, which at ~200 small GEMVs per token made two threads slower than one. Workers spin on a ticket for a
+/// Persistent worker threads for the kernels' fork-join: `DispatchQueue.concurrentPerform` costs microseconds per
+/// call, which at ~200 small GEMVs per token made two threads slower than one (docs/design.md, "Kernel tuning"). Workers spin on a ticket for a
 /// while after each job (a dispatch then costs well under a microsecond), then sleep so an idle process does not
 /// burn its cores.
 ///

@@ -6,8 +6,7 @@
 /// lines long, too short for the hardware stream prefetcher: it prefetches the next pass's rows as it goes.
 static inline void actsparse_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 /// Prefetch into L2 only (prefetcht1). Weight streams: a prefetch into L1 holds one of the core's few L1 miss
-/// buffers until its line arrives, which capped a 4096 × 4096 Q4_K decode with 16 rows in flight at 13 GB/s on one
-/// core; into L2 it ran at 19.
+/// buffers until its line arrives, which capped the int8 decode well under bandwidth (docs/design.md, "Kernel tuning").
 static inline void actsparse_prefetch_l2(const void *p) { __builtin_prefetch(p, 0, 2); }
 
 /// Spin-wait hint (x86 PAUSE): lets the sibling hyper-thread run and saves power while a worker polls.
@@ -176,7 +175,7 @@ static inline void actsparse_pack32(const unsigned char *codes, int planes, unsi
 
 // MARK: Attention over the KV cache (LlamaModel.attend)
 // Swift lowered the per-score horizontal sums to chains of dependent adds and the f16 keys to per-lane
-// conversions: 4 GB/s over a 2k-token cache. Here: every key row is converted once (vcvtph2ps), scores for up to
+// conversions, far under bandwidth (docs/design.md, "Kernel tuning"). Here: every key row is converted once (vcvtph2ps), scores for up to
 // 8 query heads of one KV head are accumulated side by side, sums reduce by halves, and the weighted values are
 // summed 16 dimensions at a time in registers.
 typedef float actsparse_f32x8 __attribute__((ext_vector_type(8)));
@@ -268,7 +267,7 @@ static inline void actsparse_softmax(float *s, int n) {
 /// of `kind` (0 f32, 1 f16, 2 q8_0); scores [g][n] scratch. One variant per g, every loop over heads and chunks of
 /// constant length and fully unrolled so that the accumulators live in registers. Values: C chunks of 16 dims per
 /// pass over the positions (G·C ≤ 16 accumulators), so a row's lines are read in one pass, not one per 16 dims
-/// (a 128-dim f16 head: 2 passes instead of 8; a C probe of a Llama-3-8B token at 2k, 1 thread: 11.4 → 10.0 ms).
+/// (a 128-dim f16 head: 2 passes instead of 8) (docs/design.md, "Kernel tuning").
 #define ACTSPARSE_UNROLL _Pragma("clang loop unroll(full)")
 #define ACTSPARSE_ATTEND(NG)                                                                                        \
     static inline void actsparse_attend_##NG(const float *q, int d, const void *k, const void *v, long stride,       \

@@ -195,8 +195,8 @@ static inline void actsparse_q8_finish(const actsparse_q8_job *j, long go, long 
 
 /// The VNNI kernel: y[o] += per kept group for columns lo..<hi (hi − lo a multiple of 32), tiles of 128 columns.
 /// A group's rows go in passes of `passRows` rows over all of this chunk's columns: a pass streams that many rows
-/// front to back (the hardware prefetcher follows a few sequential streams, not 32 — walking all of a dense
-/// group's rows tile by tile read 11 GB/s from memory against 26 from cache); the integer sums of a tile carry
+/// front to back (the hardware prefetcher follows a few sequential streams, not 32: walking all of a dense
+/// group's rows tile by tile read far under bandwidth, (docs/design.md, "Kernel tuning")); the integer sums of a tile carry
 /// from pass to pass in `acc` ([hi − lo] i32, lane order as accumulated) and the last pass applies the epilogue.
 static inline void actsparse_q8_gemv_vnni(const actsparse_q8_job *j, float *y, int lo, int hi, int *acc) {
     const int codec = j->codec, bb = codec == 4 ? 16 : codec == 5 ? 20 : codec == 6 ? 24 : 32;
