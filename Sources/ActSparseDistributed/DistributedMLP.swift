@@ -313,11 +313,7 @@ extension DistributedMLP {
         try timed { try comm.gatherv(mineRows, count: counts[comm.rank], into: blocks, counts: counts, root: 0) }
         guard let blocks else { return nil }
         let full = UnsafeMutablePointer<Float>.allocate(capacity: m * plan.total)
-        var offset = 0
-        for s in plan.slices {
-            for r in 0..<m { (full + r * plan.total + s.lowerBound).update(from: blocks + offset + r * s.count, count: s.count) }
-            offset += m * s.count
-        }
+        RankBlocks.interleave(blocks, rows: m, widths: plan.counts, into: full)  // the slices are contiguous, in order
         return full
     }
 
@@ -328,11 +324,7 @@ extension DistributedMLP {
         defer { blocks.deallocate() }
         try timed { try comm.allGatherv(mineRows, count: counts[comm.rank], into: blocks, counts: counts) }
         let full = UnsafeMutablePointer<Float>.allocate(capacity: m * plan.total)
-        var offset = 0
-        for s in plan.slices {
-            for r in 0..<m { (full + r * plan.total + s.lowerBound).update(from: blocks + offset + r * s.count, count: s.count) }
-            offset += m * s.count
-        }
+        RankBlocks.interleave(blocks, rows: m, widths: plan.counts, into: full)  // the slices are contiguous, in order
         return full
     }
 }

@@ -20,7 +20,7 @@ extension LlamaModel {
             let blocks = try prefillScratch.gathered.floats(m * c.qDim)
             try exchanged { try exchange?.gather(a, count: m * lq, into: blocks, counts: counts) }
             input = m == 1 ? blocks : try prefillScratch.gatheredRows.floats(m * c.qDim)
-            if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: input) }
+            if m > 1 { RankBlocks.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: input) }
         }
         if decode {
             try keep(keptQ, input, count: width, t: outputThresholds[l])
@@ -40,18 +40,7 @@ extension LlamaModel {
             let counts = m == 1 ? shard.hiddenCounts : shard.hiddenCounts.map { $0 * m }
             let blocks = try prefillScratch.gathered.floats(m * c.hidden)
             try exchanged { try exchange?.gather(part, count: m * hr, into: m == 1 ? branch : blocks, counts: counts) }
-            if m > 1 { LlamaModel.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: branch) }
-        }
-    }
-
-    /// Rank-major blocks [rank][M, width_r] → rows [M, Σ width_r].
-    static func interleave(_ blocks: UnsafePointer<Float>, rows m: Int, widths: [Int], into out: UnsafeMutablePointer<Float>) {
-        let total = widths.reduce(0, +)
-        var offset = 0, column = 0
-        for w in widths {
-            for r in 0..<m { (out + r * total + column).update(from: blocks + offset + r * w, count: w) }
-            offset += m * w
-            column += w
+            if m > 1 { RankBlocks.interleave(blocks, rows: m, widths: counts.map { $0 / m }, into: branch) }
         }
     }
 }

@@ -6,42 +6,37 @@ import CActSparse
 /// Q4_K and Q5_K: d, dmin (f16), 12 bytes of 6-bit sub-scales and sub-mins, [Q5_K: 32 bytes of fifth bits],
 /// 128 bytes of nibbles: chunk c of 64 elements = 32 bytes, low nibbles elements 64c + j, high 64c + 32 + j;
 /// w = (D·sc)·q − Dmin·mn per group of 32.
-enum Q4_KRow: GGMLTypeRow {
-    static let traits = GGMLType.Traits(name: "Q4_K", blockSize: 256, blockBytes: 144, engine: .q4k)
+protocol KQuant45Row: GGMLTypeRow {
+    /// 4 (Q4_K) or 5 (Q5_K) bits per code.
+    static var bits: Int { get }
+}
+
+extension KQuant45Row {
     static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
                        minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        KQuant.unpack45(b, fifth: false, codes)
+        KQuant.unpack45(b, fifth: bits == 5, codes)
         return KQuant.scales45(b, scale, minimum)
     }
     static func unpackFast(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>,
                            scale: UnsafeMutablePointer<UInt16>, minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        actsparse_unpack_k45(b.assumingMemoryBound(to: UInt8.self), 0, codes)
+        actsparse_unpack_k45(b.assumingMemoryBound(to: UInt8.self), bits == 5 ? 1 : 0, codes)
         return KQuant.scales45(b, scale, minimum)
     }
     static func checkFinite(_ b: UnsafeRawPointer) -> Bool { Legacy.finiteScaleAndMin(b) }
-    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { KQuant.encode45(v, bits: 4, into: &out) }
+    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { KQuant.encode45(v, bits: bits, into: &out) }
     static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
-        KQuant.randomize45(p, std: std, levels: 16)
+        KQuant.randomize45(p, std: std, levels: Float(1 << bits))
     }
 }
 
-enum Q5_KRow: GGMLTypeRow {
+enum Q4_KRow: KQuant45Row {
+    static let traits = GGMLType.Traits(name: "Q4_K", blockSize: 256, blockBytes: 144, engine: .q4k)
+    static let bits = 4
+}
+
+enum Q5_KRow: KQuant45Row {
     static let traits = GGMLType.Traits(name: "Q5_K", blockSize: 256, blockBytes: 176, engine: .q5k)
-    static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
-                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        KQuant.unpack45(b, fifth: true, codes)
-        return KQuant.scales45(b, scale, minimum)
-    }
-    static func unpackFast(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>,
-                           scale: UnsafeMutablePointer<UInt16>, minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        actsparse_unpack_k45(b.assumingMemoryBound(to: UInt8.self), 1, codes)
-        return KQuant.scales45(b, scale, minimum)
-    }
-    static func checkFinite(_ b: UnsafeRawPointer) -> Bool { Legacy.finiteScaleAndMin(b) }
-    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { KQuant.encode45(v, bits: 5, into: &out) }
-    static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
-        KQuant.randomize45(p, std: std, levels: 32)
-    }
+    static let bits = 5
 }
 
 /// Q6_K: ql[128], qh[64], 16 int8 sub-scales, d: half h of 128 elements: ql[64h + j] low nibble → element

@@ -23,78 +23,68 @@ enum Q8_0Row: GGMLTypeRow {
     }
 }
 
-/// Q4_0 (4-bit codes) and Q5_0 (+ a 32-bit plane of fifth bits): d, [qh], 16 bytes of nibbles (element j low,
-/// j + 16 high); w = d·(q − 8) or d·(q − 16).
-enum Q4_0Row: GGMLTypeRow {
+/// Q4_0 and Q5_0: d, [qh: a 32-bit plane of fifth bits], 16 bytes of nibbles (element j low, j + 16 high);
+/// w = d·(q − 8) or d·(q − 16). Q4_1 and Q5_1 add a min m after d: w = d·q + m.
+protocol LegacyRow: GGMLTypeRow {
+    /// 4 or 5 bits per code.
+    static var bits: Int { get }
+    /// An f16 min after d (Q4_1, Q5_1).
+    static var hasMin: Bool { get }
+}
+
+extension LegacyRow {
+    static var codesAt: Int { hasMin ? 4 : 2 }
+
+    static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
+                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
+        if bits == 5 { Legacy.unpackFive(b + codesAt, codes) } else { Legacy.unpackNibbles(b + codesAt, codes) }
+        return scales(b, scale, minimum)
+    }
+    static func unpackFast(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>,
+                           scale: UnsafeMutablePointer<UInt16>, minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
+        guard bits == 5 else { return unpack(b, codes: codes, scale: scale, minimum: minimum) }
+        let h = b.assumingMemoryBound(to: UInt8.self) + codesAt
+        actsparse_unpack_q5(h, h + 4, codes)
+        return scales(b, scale, minimum)
+    }
+    static func scales(_ b: UnsafeRawPointer, _ scale: UnsafeMutablePointer<UInt16>,
+                       _ minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
+        scale[0] = b.loadUnaligned(as: UInt16.self)
+        if hasMin { minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self) }
+        return (0, 0)
+    }
+    static func checkFinite(_ b: UnsafeRawPointer) -> Bool {
+        b.loadUnaligned(as: Float16.self).isFinite && (!hasMin || b.loadUnaligned(fromByteOffset: 2, as: Float16.self).isFinite)
+    }
+    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) {
+        if hasMin { Legacy.encodeAsym(v, bits: bits, into: &out) } else { Legacy.encodeSym(v, bits: bits, into: &out) }
+    }
+    /// Codes uniform on the grid: w = d·(q − mid) has std d·(levels / √12).
+    static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
+        let levels = Float(1 << bits), d = std / (levels / BlockBytes.sqrt12)
+        BlockBytes.put16(p, 0, d)
+        if hasMin { BlockBytes.put16(p, 2, -d * (levels - 1) / 2) }
+    }
+}
+
+enum Q4_0Row: LegacyRow {
     static let traits = GGMLType.Traits(name: "Q4_0", blockSize: 32, blockBytes: 18, engine: .int4sym, repack: .direct)
-    static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
-                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        Legacy.unpackNibbles(b + 2, codes)
-        scale[0] = b.loadUnaligned(as: UInt16.self)
-        return (0, 0)
-    }
-    static func checkFinite(_ b: UnsafeRawPointer) -> Bool { b.loadUnaligned(as: Float16.self).isFinite }
-    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { Legacy.encodeSym(v, bits: 4, into: &out) }
-    static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
-        BlockBytes.put16(p, 0, std / (16 / BlockBytes.sqrt12))
-    }
+    static let bits = 4, hasMin = false
 }
 
-enum Q5_0Row: GGMLTypeRow {
+enum Q5_0Row: LegacyRow {
     static let traits = GGMLType.Traits(name: "Q5_0", blockSize: 32, blockBytes: 22, engine: .int5sym)
-    static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
-                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        Legacy.unpackFive(b + 2, codes)
-        scale[0] = b.loadUnaligned(as: UInt16.self)
-        return (0, 0)
-    }
-    static func unpackFast(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>,
-                           scale: UnsafeMutablePointer<UInt16>, minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        let h = b.assumingMemoryBound(to: UInt8.self) + 2
-        actsparse_unpack_q5(h, h + 4, codes)
-        scale[0] = b.loadUnaligned(as: UInt16.self)
-        return (0, 0)
-    }
-    static func checkFinite(_ b: UnsafeRawPointer) -> Bool { b.loadUnaligned(as: Float16.self).isFinite }
-    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { Legacy.encodeSym(v, bits: 5, into: &out) }
-    static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
-        BlockBytes.put16(p, 0, std / (32 / BlockBytes.sqrt12))
-    }
+    static let bits = 5, hasMin = false
 }
 
-/// Q4_1 and Q5_1: d, m, [qh], nibbles; w = d·q + m.
-enum Q4_1Row: GGMLTypeRow {
+enum Q4_1Row: LegacyRow {
     static let traits = GGMLType.Traits(name: "Q4_1", blockSize: 32, blockBytes: 20, engine: .int4asym, repack: .direct)
-    static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
-                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        Legacy.unpackNibbles(b + 4, codes)
-        return Legacy.scaleAndMin(b, scale, minimum)
-    }
-    static func checkFinite(_ b: UnsafeRawPointer) -> Bool { Legacy.finiteScaleAndMin(b) }
-    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { Legacy.encodeAsym(v, bits: 4, into: &out) }
-    static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
-        Legacy.randomizeAsym(p, std: std, levels: 16)
-    }
+    static let bits = 4, hasMin = true
 }
 
-enum Q5_1Row: GGMLTypeRow {
+enum Q5_1Row: LegacyRow {
     static let traits = GGMLType.Traits(name: "Q5_1", blockSize: 32, blockBytes: 24, engine: .int5asym)
-    static func unpack(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>, scale: UnsafeMutablePointer<UInt16>,
-                       minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        Legacy.unpackFive(b + 4, codes)
-        return Legacy.scaleAndMin(b, scale, minimum)
-    }
-    static func unpackFast(_ b: UnsafeRawPointer, codes: UnsafeMutablePointer<UInt8>,
-                           scale: UnsafeMutablePointer<UInt16>, minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        let h = b.assumingMemoryBound(to: UInt8.self) + 4
-        actsparse_unpack_q5(h, h + 4, codes)
-        return Legacy.scaleAndMin(b, scale, minimum)
-    }
-    static func checkFinite(_ b: UnsafeRawPointer) -> Bool { Legacy.finiteScaleAndMin(b) }
-    static func encode(_ v: ArraySlice<Float>, into out: inout [UInt8]) { Legacy.encodeAsym(v, bits: 5, into: &out) }
-    static func randomize(_ p: UnsafeMutableRawPointer, std: Float, rng: inout SplitMix) {
-        Legacy.randomizeAsym(p, std: std, levels: 32)
-    }
+    static let bits = 5, hasMin = true
 }
 
 /// What the 32-element rows share.
@@ -115,13 +105,6 @@ enum Legacy {
             codes[j] = (v & 15) | UInt8((qh >> UInt32(j)) & 1) << 4
             codes[j + 16] = (v >> 4) | UInt8((qh >> UInt32(j + 16)) & 1) << 4
         }
-    }
-
-    static func scaleAndMin(_ b: UnsafeRawPointer, _ scale: UnsafeMutablePointer<UInt16>,
-                            _ minimum: UnsafeMutablePointer<UInt16>) -> (Float16, Float16) {
-        scale[0] = b.loadUnaligned(as: UInt16.self)
-        minimum[0] = b.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
-        return (0, 0)
     }
 
     static func finiteScaleAndMin(_ b: UnsafeRawPointer) -> Bool {
@@ -147,11 +130,5 @@ enum Legacy {
         out += BlockBytes.f16(d) + BlockBytes.f16(m)
         if bits == 5 { out += BlockBytes.le32(BlockBytes.highBits(codes)) }
         out += BlockBytes.nibbles(codes)
-    }
-
-    static func randomizeAsym(_ p: UnsafeMutableRawPointer, std: Float, levels: Float) {
-        let d = std / (levels / BlockBytes.sqrt12)
-        BlockBytes.put16(p, 0, d)
-        BlockBytes.put16(p, 2, -d * (levels - 1) / 2)
     }
 }
