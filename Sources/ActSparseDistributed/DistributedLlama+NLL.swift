@@ -75,7 +75,7 @@ extension DistributedLlama {
             if batched {
                 let inputs = Array(chunk.dropLast())
                 guard inputs.count <= context else {
-                    throw ActSparseError.shape(what: "NLL window", expected: "≤ \(context) tokens (--context)",
+                    throw ActSparseError.shape(what: "NLL window", expected: "≤ \(context) tokens (the context)",
                                                found: "\(inputs.count)")
                 }
                 try header(.prefill, inputs.count)

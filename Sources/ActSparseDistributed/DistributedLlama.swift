@@ -161,12 +161,12 @@ public final class DistributedLlama {
             let (kvCount, o1) = (2 * c.layers * context).multipliedReportingOverflow(by: kv.rowBytes(shard.kvHeads.count * c.headDim))
             let (kvBytes, o2) = (kvCount, false)
             guard !o1, !o2 else {
-                throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
+                throw ActSparseError.memory(what: "the KV cache at a context of \(context) tokens", needed: Int.max,
                                             available: Memory.available())
             }
             try Memory.require(share + kvBytes, for: "\(path) on rank \(comm.rank) (1/\(comm.size) of the weights " +
                                "\(Memory.describe(share)) + KV cache of \(shard.kvHeads.count) heads " +
-                               "\(Memory.describe(kvBytes)) at --context \(context))")
+                               "\(Memory.describe(kvBytes)) at a context of \(context) tokens)")
             return share
         }
         var needed = mlp / max(1, comm.size)
@@ -176,12 +176,12 @@ public final class DistributedLlama {
             let (kvCount, o1) = (2 * c.layers * context).multipliedReportingOverflow(by: kv.rowBytes(c.kvDim))
             let (kvBytes, o2) = (kvCount, false)
             guard !o1, !o2 else {
-                throw ActSparseError.memory(what: "the KV cache at --context \(context)", needed: Int.max,
+                throw ActSparseError.memory(what: "the KV cache at a context of \(context) tokens", needed: Int.max,
                                             available: Memory.available())
             }
             needed += rest + kvBytes
             itemised += " + attention and LM head \(Memory.describe(rest)) + KV cache \(Memory.describe(kvBytes)) " +
-                "at --context \(context)"
+                "at a context of \(context) tokens"
         }
         try Memory.require(needed, for: "\(path) on rank \(comm.rank) (\(itemised))")
         return repacked
@@ -289,7 +289,7 @@ public final class DistributedLlama {
     func forward(token: Int32, pick: Pick, sampler: Sampler?) throws -> Picked {
         let model = try requireRoot()
         guard contextLeft > 0 else {
-            throw ActSparseError.shape(what: "sequence", expected: "at most \(context) tokens (--context)",
+            throw ActSparseError.shape(what: "sequence", expected: "at most \(context) tokens (the context)",
                                        found: "\(context + 1)")
         }
         try header(.decode, token: token, pick: pick, sampler: sampler)

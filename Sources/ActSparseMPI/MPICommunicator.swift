@@ -79,7 +79,7 @@ public final class MPICommunicator: Communicator {
             if polls & 1023 == 0 {
                 if Timing.now() - start > limit {
                     abort("\(call) got no answer within \(timeout) s: \(peer) is stuck, gone or cut off " +
-                          "(--comm-timeout sets the limit)", code: 4)
+                          "(the communicator's timeout sets the limit)", code: 4)
                 }
                 if polls > 1 << 20 { sched_yield() }  // a long wait: let an oversubscribed peer run
             }

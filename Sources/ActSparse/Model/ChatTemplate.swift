@@ -15,12 +15,12 @@ public struct ChatTemplate: Sendable {
             else if t.contains("<start_of_turn>") { style = .gemma }
             else {
                 throw ActSparseError.file(path: g.path, problem: "chat template is none of ChatML (<|im_start|>…), " +
-                                          "Llama-3 (<|start_header_id|>…) or Gemma (<start_of_turn>…); use --prompt without --chat")
+                                          "Llama-3 (<|start_header_id|>…) or Gemma (<start_of_turn>…); use plain text without chat turns")
             }
         } else {
             let arch = try Architecture(named: try g.string("general.architecture"), path: g.path)
             guard arch.chat == .gemma else {
-                throw ActSparseError.file(path: g.path, problem: "no tokenizer.chat_template: --chat needs one")
+                throw ActSparseError.file(path: g.path, problem: "no tokenizer.chat_template: chat turns need one")
             }
             style = arch.chat
         }

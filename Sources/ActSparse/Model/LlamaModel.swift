@@ -176,7 +176,7 @@ public final class LlamaModel {
 
         let ctx = c.context
         guard kvPrecision != .q8_0 || c.headDim % 32 == 0 else {
-            throw ActSparseError.invalidValue(what: "--kv q8_0 for \(g.path)", expected: "a head dim that is a multiple of 32",
+            throw ActSparseError.invalidValue(what: "a q8_0 KV cache for \(g.path)", expected: "a head dim that is a multiple of 32",
                                               found: "\(c.headDim)")
         }
         kvCache = try KVCache(layers: c.layers, context: ctx, heads: lkv / c.headDim, headDim: c.headDim,

@@ -54,7 +54,7 @@ extension ThresholdTable {
         let steps = (modelWide ? heldOut?.allocated : heldOut?.allocatedMLP) ?? []
         guard let last = steps.last else {
             throw ActSparseError.file(path: path, problem: "no measured allocation path: run `actsparse calibrate` " +
-                "again (with --held-out > 0)")
+                "again with a held-out slice")
         }
         let origin = Point(levels: [0, 0, 0, 0], byteSparsity: 0, deltaNLL: 0)
         var levels = last.levels
@@ -105,7 +105,7 @@ extension ThresholdTable {
     public func plan(budget maxDeltaNLL: Double, path: String = "thresholds") throws -> SparsityPlan {
         guard let heldOut, !heldOut.paths.joined().isEmpty else {
             throw ActSparseError.file(path: path, problem: "no held-out ΔNLL measurements: run `actsparse calibrate` " +
-                "again (with --held-out > 0) to use a quality budget, or give --sparsity")
+                "again with a held-out slice to use a quality budget, or use a uniform sparsity")
         }
         guard let point = ThresholdTable.best(paths: heldOut.paths, within: maxDeltaNLL) else {
             var d = SparsityPlan.dense(layers: layers)
