@@ -13,19 +13,20 @@ struct RopeScalingTests {
     func file(_ scaling: Scaling?) throws -> String {
         let t = TinyGGUF()
         return try TinyGGUF.write(t.bytes(mutateKV: { kv in
-            guard let scaling else { return }
             switch scaling {
-            case .linear:
+            case .linear?:
                 kv += [("llama.rope.scaling.type", .str("linear")), ("llama.rope.scaling.factor", .f32(4))]
-            case .frequencyFactors:
+            case .frequencyFactors?:
                 kv += [("llama.rope.scaling.type", .str("llama3"))]
+            case nil: break
             }
         }, mutateTensors: { tensors in
-            guard scaling == .frequencyFactors else { return }
-            // low frequencies stretched (as Llama-3.1's factors do), high ones kept
-            let half = t.headDim / 2
-            let factors = (0..<half).map { i -> Float in i < half / 2 ? 1 : Float(1 + 3 * (i - half / 2)) }
-            tensors.append(("rope_freqs.weight", [half], .f32, TinyGGUF.encode(factors, type: .f32)))
+            if scaling == .frequencyFactors {
+                // low frequencies stretched (as Llama-3.1's factors do), high ones kept
+                let half = t.headDim / 2
+                let factors = (0..<half).map { i -> Float in i < half / 2 ? 1 : Float(1 + 3 * (i - half / 2)) }
+                tensors.append(("rope_freqs.weight", [half], .f32, TinyGGUF.encode(factors, type: .f32)))
+            }
         }), name: "rope")
     }
 
