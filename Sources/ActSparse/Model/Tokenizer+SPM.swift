@@ -23,7 +23,7 @@ extension Tokenizer {
         var heap = BigramHeap()
         func tryAdd(_ left: Int, _ right: Int) {
             guard left >= 0, right >= 0, let id = token(start[left], n[left] + n[right]) else { return }
-            heap.push(.init(score: scores[Int(id)], left: left, right: right, size: n[left] + n[right]))
+            heap.push(.init(score: Double(scores[Int(id)]), left: left, right: right, size: n[left] + n[right]))
         }
         for i in 1..<start.count { tryAdd(i - 1, i) }
         while let b = heap.pop() {
@@ -49,9 +49,14 @@ extension Tokenizer {
     }
 }
 
-/// A max-heap of candidate merges: highest score first, then leftmost (llama.cpp's comparator).
+/// A max-heap of candidate merges: highest score first, then leftmost (llama.cpp's comparator). BPE pushes the
+/// negated merge rank as the score.
 struct BigramHeap {
-    struct Bigram { let score: Float; let left: Int; let right: Int; let size: Int }
+    struct Bigram {
+        let score: Double, left: Int, right: Int, size: Int
+        /// BPE: the merged token when known (−1: look it up).
+        var merged: Int32 = -1
+    }
     var items: [Bigram] = []
 
     static func before(_ a: Bigram, _ b: Bigram) -> Bool { a.score > b.score || (a.score == b.score && a.left < b.left) }

@@ -25,6 +25,13 @@ public final class Tokenizer: @unchecked Sendable {
     let ids: [String: Int32]
     /// "left right" → merge rank (lower merges first)
     let ranks: [String: Int]
+    /// The most bytes any merge produces: longer pairs are never looked up (no merge makes them).
+    let maxMergeBytes: Int
+    /// Merges whose two sides are tokens, by (left id, right id): rank and the merged token (−1 if none). Symbols
+    /// that are tokens merge through this integer map; only merge results outside the vocabulary need `ranks`.
+    let pairRanks: [UInt64: (rank: Int32, merged: Int32)]
+    /// The token of each byte's GPT-2 character (−1 if none).
+    let byteIDs: [Int32]
     /// Control tokens (<|im_start|> …), matched verbatim in text before BPE.
     public let specials: [(String, Int32)]
     public let bos: Int32?
@@ -69,6 +76,16 @@ public final class Tokenizer: @unchecked Sendable {
         var ranks: [String: Int] = [:]
         for (i, m) in merges.enumerated() where ranks[m] == nil { ranks[m] = i }
         self.ranks = ranks
+        // Merge strings are in GPT-2's byte-character space: one scalar per byte, plus the separating space.
+        maxMergeBytes = merges.reduce(0) { max($0, $1.unicodeScalars.count - 1) }
+        var pairs: [UInt64: (rank: Int32, merged: Int32)] = [:]
+        for (i, m) in merges.enumerated() {
+            let parts = m.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, let l = ids[String(parts[0])], let r = ids[String(parts[1])] else { continue }
+            let key = UInt64(UInt32(bitPattern: l)) << 32 | UInt64(UInt32(bitPattern: r))
+            if pairs[key] == nil { pairs[key] = (Int32(i), ids[String(parts[0] + parts[1])] ?? -1) }
+        }
+        pairRanks = pairs
         let typeValues = md["tokenizer.ggml.token_type"]?.array ?? []
         let types = typeValues.compactMap(\.int)
         guard types.count == typeValues.count, types.isEmpty || types.count == toks.count else {
@@ -143,6 +160,7 @@ public final class Tokenizer: @unchecked Sendable {
         }
         byteToChar = b2c
         charToByte = c2b
+        byteIDs = b2c.map { ids[String($0)] ?? -1 }
     }
 
     public var vocabularySize: Int { tokens.count }
@@ -343,11 +361,77 @@ public final class Tokenizer: @unchecked Sendable {
         model == .spm ? byteTokens[Int(byte)] >= 0 : ids[String(byteToChar[Int(byte)])] != nil
     }
 
-    /// Byte-level BPE of one pre-token.
+    /// Byte-level BPE of one pre-token: the adjacent pair with the lowest merge rank merges first (ties: leftmost),
+    /// as Hugging Face's and llama.cpp's BPE. Candidate pairs wait in a heap and symbols form a linked list, so a
+    /// pre-token of n bytes costs O(n log n) lookups, not O(n²).
     func bpe(_ piece: String) -> [Int32] {
         let key = Array(piece.utf8)
         if let hit = cache[key] { return hit }
-        var symbols = piece.utf8.map { String(byteToChar[Int($0)]) }
+        let m = bpeMerge(key)
+        var out: [Int32] = []
+        var i = key.isEmpty ? -1 : 0
+        while i != -1 {
+            if m.id[i] >= 0 {
+                out.append(m.id[i])
+            } else {  // a merge result outside the vocabulary (or an unknown byte): its single bytes
+                for b in key[i..<(i + m.n[i])] where byteIDs[Int(b)] >= 0 { out.append(byteIDs[Int(b)]) }
+            }
+            i = m.next[i]
+        }
+        if cache.count >= Tokenizer.cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[key] = out
+        return out
+    }
+
+    /// The merged symbols of one pre-token's bytes (GPT-2 byte characters), in order.
+    public func bpeSymbols(_ key: [UInt8]) -> [String] {
+        let m = bpeMerge(key)
+        var symbols: [String] = []
+        var i = key.isEmpty ? -1 : 0
+        while i != -1 {
+            symbols.append(key[i..<(i + m.n[i])].map { String(byteToChar[Int($0)]) }.joined())
+            i = m.next[i]
+        }
+        return symbols
+    }
+
+    /// The merge itself. Symbols are byte ranges [i, i + n[i]) in a linked list (n = 0 once merged into the symbol
+    /// on its left), with their token id (−1 outside the vocabulary). Candidate pairs wait in a heap (lowest rank,
+    /// then leftmost), checked against the list when popped.
+    func bpeMerge(_ key: [UInt8]) -> (n: [Int], next: [Int], id: [Int32]) {
+        let count = key.count
+        guard count > 0 else { return ([], [], []) }
+        var n = [Int](repeating: 1, count: count), id = key.map { byteIDs[Int($0)] }
+        var prev = Array(-1..<(count - 1)), next = (1...count).map { $0 < count ? $0 : -1 }
+        func text(_ i: Int) -> String { key[i..<(i + n[i])].map { String(byteToChar[Int($0)]) }.joined() }
+        var heap = BigramHeap()
+        func tryAdd(_ left: Int, _ right: Int) {
+            guard left >= 0, right >= 0, n[left] + n[right] <= maxMergeBytes else { return }
+            if id[left] >= 0 && id[right] >= 0 {
+                let k = UInt64(UInt32(bitPattern: id[left])) << 32 | UInt64(UInt32(bitPattern: id[right]))
+                guard let p = pairRanks[k] else { return }
+                heap.push(.init(score: -Double(p.rank), left: left, right: right, size: n[left] + n[right], merged: p.merged))
+            } else if let r = ranks[text(left) + " " + text(right)] {
+                heap.push(.init(score: -Double(r), left: left, right: right, size: n[left] + n[right], merged: -1))
+            }
+        }
+        for i in 1..<count { tryAdd(i - 1, i) }
+        while let b = heap.pop() {
+            // Skip a pair one of whose symbols has merged since.
+            guard n[b.left] > 0, n[b.right] > 0, n[b.left] + n[b.right] == b.size, next[b.left] == b.right else { continue }
+            n[b.left] += n[b.right]; n[b.right] = 0
+            id[b.left] = b.merged >= 0 ? b.merged : ids[text(b.left)] ?? -1
+            next[b.left] = next[b.right]
+            if next[b.right] >= 0 { prev[next[b.right]] = b.left }
+            tryAdd(prev[b.left], b.left)
+            tryAdd(b.left, next[b.left])
+        }
+        return (n, next, id)
+    }
+
+    /// `bpeSymbols`' plain twin: rescan every adjacent pair after each merge (O(n²)); the tests compare the two.
+    public func bpeSymbolsReference(_ key: [UInt8]) -> [String] {
+        var symbols = key.map { String(byteToChar[Int($0)]) }
         while symbols.count > 1 {
             var bestRank = Int.max, at = -1
             for k in 0..<(symbols.count - 1) {
@@ -357,17 +441,7 @@ public final class Tokenizer: @unchecked Sendable {
             symbols[at] += symbols[at + 1]
             symbols.remove(at: at + 1)
         }
-        var out: [Int32] = []
-        for sym in symbols {
-            if let id = ids[sym] {
-                out.append(id)
-            } else {  // unknown merge result: fall back to its single bytes
-                for ch in sym { if let id = ids[String(ch)] { out.append(id) } }
-            }
-        }
-        if cache.count >= Tokenizer.cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[key] = out
-        return out
+        return symbols
     }
 
     // MARK: - Decoding
