@@ -42,10 +42,11 @@ public final class DistributedMLP: FeedForward {
     public var thresholdPrefill: Bool { get { local.thresholdPrefill } set { local.thresholdPrefill = newValue } }
 
     // MARK: Scratch, allocated once
-    /// kept channels of h (width H), of a (width I in gather mode, I_r in reduce mode)
-    let keptH: SparseActivation, keptA: SparseActivation
-    /// [I_r] a = act(g)·u of this rank's slice
-    let g: UnsafeMutablePointer<Float>
+    /// kept channels of h (width H), of a (down's IC: I in gather mode, I_r in reduce mode): the local MLP's
+    var keptH: SparseActivation { local.keptH }
+    var keptA: SparseActivation { local.keptA }
+    /// [I_r] a = act(gate)·up of this rank's slice: the local MLP's
+    var g: UnsafeMutablePointer<Float> { local.a }
     /// [max(H, I)] the gathered a (rank 0, gather mode); a test's poisoned copy of h
     let aFull: UnsafeMutablePointer<Float>
     /// [H] this rank's down output: gather mode uses the first H_r; reduce mode all H (a partial sum)
@@ -97,16 +98,13 @@ public final class DistributedMLP: FeedForward {
         case .reduce: try fc("down", mine, 0..<hidden)
         }
         local = try SparseMLP(gate: gate, up: up, down: down, layer: layer, activation: activation)
-        keptH = SparseActivation(width: hidden)
-        keptA = SparseActivation(width: mode == .gather ? intermediate : mine.count)
-        g = .allocate(capacity: mine.count)
         aFull = .allocate(capacity: max(hidden, intermediate))
         part = .allocate(capacity: hidden)
         wire = .allocate(byteCount: 8 * max(hidden, intermediate), alignment: 64)
     }
 
     deinit {
-        g.deallocate(); aFull.deallocate(); part.deallocate(); wire.deallocate()
+        aFull.deallocate(); part.deallocate(); wire.deallocate()
     }
 
     /// Called in 1-rank prefill with (x [M, H], a [M, I], M): calibration reads the MLP inputs here.

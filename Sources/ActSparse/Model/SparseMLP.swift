@@ -22,11 +22,13 @@ public final class SparseMLP: FeedForward {
     /// [width, H] in one process; a rank's slice in the distributed MLP ([I, H_r] or [I_r, H])
     public let down: SparseFC
 
-    // MARK: Scratch, allocated once
-    /// kept channels of h [H] and of a [down.ic] (`decode`)
-    let keptH: SparseActivation, keptA: SparseActivation
-    /// [width] a = act(gate)·up (`decode`); the up output
-    let a: UnsafeMutablePointer<Float>, u: UnsafeMutablePointer<Float>
+    // MARK: Scratch, allocated once (the distributed MLP runs its protocol on the first three, not copies)
+    /// kept channels of h [H] and of a [down.ic]
+    public let keptH: SparseActivation, keptA: SparseActivation
+    /// [width] a = act(gate)·up
+    public let a: UnsafeMutablePointer<Float>
+    /// [width] the up output
+    let u: UnsafeMutablePointer<Float>
     /// Prefill scratch, grown to the longest prompt: x [M, H] (a copy: prefill may zero it), a and up [M, width]
     let xScratch = GrowableBuffer(), aScratch = GrowableBuffer(), upScratch = GrowableBuffer()
 
