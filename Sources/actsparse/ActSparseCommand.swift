@@ -14,7 +14,7 @@ struct ActSparseCommand: ParsableCommand {
 
     /// One line: version, the ISA the kernels were built for, the decode kernels, and whether MPI is in.
     static var versionLine: String {
-        "actsparse \(BuildInfo.version) · kernels built for \(BuildInfo.isa) · \(BuildInfo.kernels) · MPI: "
+        "actsparse \(BuildInfo.version) · \(BuildInfo.kernels) · Swift code for \(BuildInfo.isa) · MPI: "
             + (World.hasMPI ? "yes (Open MPI)" : "no (one process; build with --traits MPI for ranks)")
     }
 }

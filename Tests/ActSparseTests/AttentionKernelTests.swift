@@ -3,8 +3,8 @@ import CActSparse
 import Foundation
 import Testing
 
-/// The attention kernel (`actsparse_attend`: one KV head, up to 8 query heads, f32 or f16 cache rows) against a
-/// plain Double reference: scores, softmax and the weighted sum of values.
+/// The attention kernels (`actsparse_attend_isa`: one KV head, up to 8 query heads, f32, f16 or q8_0 cache rows) on
+/// every instruction set this CPU runs, against a plain Double reference: scores, softmax and the weighted sum.
 @Suite("attention kernel")
 struct AttentionKernelTests {
     /// Named tolerance: f32 accumulation over ≤ 256 dims and ≤ 1000 positions, with the kernel's polynomial exp
@@ -59,14 +59,19 @@ struct AttentionKernelTests {
                     var scores = [Float](repeating: .nan, count: g * n)
                     let k = cache.rows(layer: 0, head: 1, from: 0), v = cache.rows(layer: 0, head: 1, from: 0, values: true)
                     let stride = cache.positionStride
-                    actsparse_attend(q, Int32(g), Int32(d), k, v, stride, precision.kernelKind, Int32(n), scale, &scores, &out)
+                    var outs: [(String, [Float])] = []
+                    for isa in KernelISA.supported where isa > .scalar {
+                        actsparse_attend_isa(isa.rawValue, q, Int32(g), Int32(d), k, v, stride, precision.kernelKind,
+                                             Int32(n), scale, &scores, &out)
+                        outs.append(("kernel \(isa.name)", out))
+                    }
                     var twin = [Float](repeating: .nan, count: g * d)
                     actsparse_attend_scalar(q, Int32(g), Int32(d), k, v, stride, precision.kernelKind, Int32(n), scale,
                                             &scores, &twin)
                     let want = Self.reference(q: q, g: g, d: d, keys: keys, values: values, stride: width, offset: offset,
                                               n: n, scale: scale)
                     let vmax = Double(values.map(abs).max() ?? 1)
-                    for (name, got) in [("kernel", out), ("scalar twin", twin)] {
+                    for (name, got) in outs + [("scalar twin", twin)] {
                         let worst = zip(got, want).reduce(0.0) { w, p in
                             let e = abs(Double(p.0) - p.1)
                             return max(w, e.isNaN ? .infinity : e)
@@ -105,8 +110,10 @@ struct AttentionKernelTests {
         let d = 16, q = [Float](repeating: 5, count: d)
         var keys = [Float](repeating: 1, count: 2 * d), values = [Float](repeating: 2, count: 2 * d)
         for i in 0..<d { keys[d + i] = -1; values[d + i] = -7 }
-        var out = [Float](repeating: .nan, count: d), scores = [Float](repeating: 0, count: 2)
-        actsparse_attend(q, 1, Int32(d), keys, values, 4 * d, 0, 2, 2.5, &scores, &out)
-        #expect(out.allSatisfy { abs($0 - 2) < 1e-6 }, "\(out)")
+        for isa in KernelISA.supported {
+            var out = [Float](repeating: .nan, count: d), scores = [Float](repeating: 0, count: 2)
+            actsparse_attend_isa(isa.rawValue, q, 1, Int32(d), keys, values, 4 * d, 0, 2, 2.5, &scores, &out)
+            #expect(out.allSatisfy { abs($0 - 2) < 1e-6 }, "\(isa.name): \(out)")
+        }
     }
 }

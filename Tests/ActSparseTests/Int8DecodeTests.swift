@@ -15,7 +15,8 @@ func int8Shapes(for f: WeightFormat) -> [(ic: Int, oc: Int)] {
     return [(g, 37), (2 * g, 1), (g, 100), (2 * g, 416), (g, 289), (3 * g, 512)]
 }
 
-@Suite("int8-activation decode (VNNI)", .enabled(if: SparseFC.int8Available, "this build has no AVX512-VNNI kernel"))
+/// Every instruction set this CPU runs (AVX-512 VNNI, AVX-VNNI, AVX2, scalar) is compared with the scalar twin.
+@Suite("int8-activation decode and prefill on every instruction set this CPU runs")
 struct Int8DecodeTests {
     /// x̂ the independent way: per weight group, xs = max|x| / 127 and q = round(x / xs).
     func dequantized(_ kept: [(Int, Float)], group: Int) -> [(Int, Float)] {
@@ -27,9 +28,11 @@ struct Int8DecodeTests {
         }
     }
 
-    func run(_ w: PlainWeights, _ x: [Float], t: Float?, threads: Int, reference: Bool = false) throws -> ([Float], SparseActivation) {
+    func run(_ w: PlainWeights, _ x: [Float], t: Float?, threads: Int, isa: KernelISA = .active,
+             reference: Bool = false) throws -> ([Float], SparseActivation) {
         let fc = try SparseFC(weights: w, threads: threads)
         fc.activations = .int8
+        fc.isa = isa
         #expect(fc.decodesInt8 == (w.format.traits.codec != .i8))  // 8-bit codes: decode keeps f32 (measured faster)
         let a = SparseActivation(width: w.ic)
         if let t { try a.threshold(x, count: x.count, t: t) } else { try a.keepAll(x, count: x.count) }
@@ -49,9 +52,9 @@ struct Int8DecodeTests {
             // nil = every channel kept (the dense path); then about 50 %, 90 % and all dropped
             for t in [nil, mags[ic / 2], mags[min(ic - 1, ic * 9 / 10)], mags[ic - 1]] as [Float?] {
                 let (twin, _) = try run(w, x, t: t, threads: 1, reference: true)
-                for threads in [1, 2, 3] {
-                    let (y, a) = try run(w, x, t: t, threads: threads)
-                    let what = "\(format) \(ic)x\(oc) t=\(t.map { "\($0)" } ?? "all") threads=\(threads)"
+                for isa in KernelISA.supported { for threads in [1, 2, 3] {
+                    let (y, a) = try run(w, x, t: t, threads: threads, isa: isa)
+                    let what = "\(format) \(ic)x\(oc) t=\(t.map { "\($0)" } ?? "all") \(isa.name) threads=\(threads)"
                     let kept = t.map { Reference.threshold(x, t: $0) } ?? x.enumerated().map { ($0.offset, $0.element) }
                     #expect(a.count == kept.count)
                     let xq = dequantized(kept, group: format.group)
@@ -64,7 +67,7 @@ struct Int8DecodeTests {
                     }
                     expectClose(y, Reference.gemv(w, kept: xq), scale: magnitude(w, kept: xq), rtol: maxGemvError, what)
                     if kept.isEmpty { #expect(y.allSatisfy { $0 == 0 }, "\(what): nothing kept must give zeros") }
-                }
+                } }
             }
         }
     }
@@ -86,20 +89,21 @@ struct Int8DecodeTests {
                     expectClose(Array(twin[(r * oc)..<((r + 1) * oc)]), Reference.gemv(w, kept: kept),
                                 scale: magnitude(w, kept: kept), rtol: maxGemvError, "\(format) \(ic)x\(oc) twin row \(r)")
                 }
-                for threads in [1, 2, 3] {
+                for isa in KernelISA.supported where isa > .scalar { for threads in [1, 2, 3] {
                     let f = try SparseFC(weights: w, threads: threads)
                     f.activations = .int8
+                    f.isa = isa
                     guard f.decodesInt8 else { continue }  // 8-bit codes: prefill keeps f32, the twin still ran
                     var y = [Float](repeating: .nan, count: m * oc)
                     try f.prefill(x, m: m, into: &y)
-                    let what = "\(format) \(ic)x\(oc) M=\(m) threads=\(threads)"
+                    let what = "\(format) \(ic)x\(oc) M=\(m) \(isa.name) threads=\(threads)"
                     #expect(y.map(\.bitPattern) == twin.map(\.bitPattern), "\(what): kernel vs scalar twin")
                     for r in [0, m - 1] {
                         let kept = dequantized((0..<ic).map { ($0, x[r * ic + $0]) }, group: format.group)
                         expectClose(Array(y[(r * oc)..<((r + 1) * oc)]), Reference.gemv(w, kept: kept),
                                     scale: magnitude(w, kept: kept), rtol: maxGemvError, "\(what) row \(r)")
                     }
-                }
+                } }
             }
         }
     }

@@ -2,13 +2,10 @@ import CActSparse
 
 // MARK: - Sparse GEMV with int8 activations (decode, M = 1; `activations == .int8`)
 // The kept channels are quantized per weight group once per token (`SparseActivation.quantized`), then every
-// worker runs `actsparse_q8_gemv` (VNNI) on its OC chunk. Columns of a last partial 32-column block run here, with
+// worker runs `actsparse_q8_gemv_isa` (AVX-512 VNNI, AVX-VNNI, AVX2 or scalar: `isa`) on its OC chunk. Columns of a last partial 32-column block run here, with
 // the kernel's own scalar epilogue helpers.
 
 extension SparseFC {
-    /// Whether this build has the VNNI int8 GEMV (x86-64 with AVX512-VNNI, VBMI and BITALG at compile time).
-    public static var int8Available: Bool { actsparse_q8_available() != 0 }
-
     /// The int8 GEMV whatever `activations` says, on any storage the kernel reads (8-bit codes included, which
     /// `decode` leaves to the f32 kernel): tests and benchmarks. Throws if these weights have no int8 path.
     public func decodeInt8(_ a: SparseActivation, into y: UnsafeMutablePointer<Float>) throws {
@@ -50,7 +47,7 @@ extension SparseFC {
             j.gid = job.gid + g0; j.gstart = job.gstart + g0; j.glen = job.glen + g0; j.gsum = job.gsum + g0
             j.gxs = job.gxs + g0; j.gsx = job.gsx + g0
             withUnsafePointer(to: j) { j in
-                if vecEnd > 0 { actsparse_q8_gemv(j, yw, 0, Int32(vecEnd), accBase + worker * (self.oc + 128)) }
+                if vecEnd > 0 { actsparse_q8_gemv_isa(self.isa.rawValue, j, yw, 0, Int32(vecEnd), accBase + worker * (self.oc + 128)) }
                 self.q8Tail(qa, j, groups: g0..<g1, columns: vecEnd..<self.oc, yw, codec, offset)
             }
         }
@@ -92,7 +89,7 @@ extension SparseFC {
             let acc = UnsafeMutableRawPointer(self.partial.raw).assumingMemoryBound(to: Int32.self) + lo + 128 * worker
             withUnsafePointer(to: job) {
                 if scalar { actsparse_q8_gemv_scalar($0, y, Int32(lo), Int32(vecEnd)) }
-                else { actsparse_q8_gemv($0, y, Int32(lo), Int32(vecEnd), acc) }
+                else { actsparse_q8_gemv_isa(self.isa.rawValue, $0, y, Int32(lo), Int32(vecEnd), acc) }
             }
             guard vecEnd < hi else { return }
             withUnsafePointer(to: job) { self.q8Tail(qa, $0, groups: 0..<qa.groups, columns: vecEnd..<hi, y, codec, offset) }

@@ -2,7 +2,7 @@ import CActSparse
 
 // MARK: - Prefill GEMM with int8 activations (M > gemvRowsMax, `activations == .int8`)
 // Each prompt row is quantized per weight group once (`actsparse_q8_quantize_rows`); every worker runs
-// `actsparse_q8_gemm` (VNNI) on its OC chunk: per 128-column tile and group, the group's rows are interleaved once
+// `actsparse_q8_gemm_isa` (`isa`) on its OC chunk: per tile of 128 (AVX-512) or 64 columns and group, the group's rows are interleaved once
 // into an L1 panel and met by every prompt row. Columns of a last partial 32-column block run here.
 
 extension SparseFC {
@@ -30,7 +30,7 @@ extension SparseFC {
                     if scalar {
                         actsparse_q8_gemm_scalar(j, Int32(self.ic), xq, xs, xsum, Int32(m), y, Int32(lo), Int32(vecEnd))
                     } else {
-                        actsparse_q8_gemm(j, Int32(self.ic), xq, xs, xsum, Int32(m), y, Int32(lo), Int32(vecEnd),
+                        actsparse_q8_gemm_isa(self.isa.rawValue, j, Int32(self.ic), xq, xs, xsum, Int32(m), y, Int32(lo), Int32(vecEnd),
                                           mine.assumingMemoryBound(to: UInt8.self),
                                           (mine + panelBytes).assumingMemoryBound(to: Float.self))
                     }

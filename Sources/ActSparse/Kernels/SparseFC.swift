@@ -36,8 +36,10 @@ public final class SparseFC: @unchecked Sendable {
     let prefillChunks: [Range<Int>]
     /// What decode multiplies the codes with (see `ActivationPrecision`); `.int8` takes effect where `q8` exists.
     public var activations: ActivationPrecision = .f32
-    /// The weights' half of the int8 GEMV's job, when these weights can run it (integer codes in groups, VNNI build).
+    /// The weights' half of the int8 GEMV's job, when these weights can run it (integer codes in groups).
     let q8: actsparse_q8_job?
+    /// The instruction set of the int8 GEMV and GEMM (`KernelISA.active` unless a test or benchmark picks another).
+    public var isa: KernelISA = .active
     /// Int8 decode splits the kept groups among the workers (`decodeQ8Rows`) when a worker's column chunk of a row
     /// would be under `q8RowSplitBytes`; [workers + 1] group bounds, reused every call. The threshold was tuned on a
     /// whole 7B model (docs/design.md, "Kernel tuning").
@@ -63,7 +65,7 @@ public final class SparseFC: @unchecked Sendable {
         rowsPerPass = prefetchRows || weights.format.rowBytes(32) <= 32 ? 8 : 4
         prefillChunks = Parallel.split(weights.oc, parts: self.threads, align: SparseFC.NC)
         panels = try (0..<prefillChunks.count).map { _ in try AlignedBuffer(bytes: SparseFC.KC * SparseFC.NC * 4) }
-        q8 = actsparse_q8_available() != 0 ? weights.q8Job() : nil
+        q8 = weights.q8Job()
         q8SplitsRows = decodeChunks.count > 1 && weights.rowStride / decodeChunks.count < SparseFC.q8RowSplitBytes
         q8Bounds = .allocate(capacity: decodeChunks.count + 1)
     }

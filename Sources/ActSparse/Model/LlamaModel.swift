@@ -450,7 +450,7 @@ public final class LlamaModel {
     }
 
     /// Causal grouped-query attention of one query row at `pos` over the cached keys 0...pos, over this rank's
-    /// heads (q and out [lq]): `actsparse_attend` per unit of (KV head, ≤ 8 of its query heads), so each cached
+    /// heads (q and out [lq]): `actsparse_attend_isa` per unit of (KV head, ≤ 8 of its query heads), so each cached
     /// key and value is read once per unit; the units are split over the threads.
     func attend(layer l: Int, pos: Int, q: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let c = config, d = c.headDim
@@ -466,7 +466,7 @@ public final class LlamaModel {
                 let k = cache.rows(layer: l, head: j, from: first), v = cache.rows(layer: l, head: j, from: first, values: true)
                 let qh: UnsafePointer<Float> = q + q0 * d, oh: UnsafeMutablePointer<Float> = out + q0 * d
                 let sc: UnsafeMutablePointer<Float> = scores + w * perWorker
-                actsparse_attend(qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)
+                actsparse_attend_isa(KernelISA.active.rawValue, qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)
             }
         }
     }

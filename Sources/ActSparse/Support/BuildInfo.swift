@@ -1,16 +1,16 @@
 import CActSparse
 
-/// What this build is: version, the instruction set its kernels were compiled for, and which decode kernels run.
+/// What this build is and which kernels this run uses.
 public enum BuildInfo {
     public static let version = "0.10.0"
 
-    /// e.g. "AVX-512 + VNNI" (the package builds for the host CPU; see Package.swift).
+    /// The instruction set the Swift code was compiled for (Package.swift's target CPU): the floor the binary needs,
+    /// and what the f32 kernels use. e.g. "AVX2 + FMA + F16C".
     public static var isa: String { String(cString: actsparse_build_isa()) }
 
-    /// The decode kernels in use: the int8-activation VNNI GEMV for 4/5/6-bit codes where the build has it, the
-    /// f32 SIMD GEMV for everything else.
+    /// The kernels in use, e.g. "int8 GEMV, GEMM and attention: AVX2 (vpmaddubsw) (CPU: avx512; ACTSPARSE_ISA=avx2)".
     public static var kernels: String {
-        SparseFC.int8Available ? "int8 activations: VNNI GEMV; f32 activations: SIMD GEMV"
-            : "f32 SIMD GEMV (int8 activations fall back to it: no AVX512-VNNI/VBMI/BITALG in this build)"
+        let isa = KernelISA.active, forced = isa != KernelISA.detected
+        return "int8 GEMV, GEMM and attention: \(isa)" + (forced ? " (CPU: \(KernelISA.detected.name); ACTSPARSE_ISA=\(isa.name))" : "")
     }
 }
