@@ -2,12 +2,21 @@
 import Foundation
 import PackageDescription
 
-// MARK: - Code generation for the host CPU
-// Without a target-CPU flag Swift lowers SIMD16<Float> FMA to one `fmaf` call per lane (docs/design.md, "Swift
-// code generation"). Like llama.cpp we build for the host CPU by default.
-//   ACTSPARSE_TARGET_CPU=native (default) | znver4 | skylake-avx512 | haswell | ... any `-target-cpu` name
-//   ACTSPARSE_TARGET_CPU=portable  — no CPU flag: runs on any x86-64, but the kernels are ~10x slower.
-let targetCPU = ProcessInfo.processInfo.environment["ACTSPARSE_TARGET_CPU"] ?? "native"
+// MARK: - Code generation
+// The hot kernels are C, compiled once per instruction set (AVX2, AVX-VNNI, AVX-512 VNNI) and picked at run time
+// (Sources/CActSparse/kernels): they need no flag. The Swift code (the f32 kernels, norms, thresholding) needs a
+// target CPU to vectorize — without one SIMD16<Float> FMA becomes one `fmaf` call per lane (docs/design.md). The
+// default, haswell (AVX2 + FMA + F16C), runs on every x86-64 server since 2013 (Haswell, Zen 1 and later), so a
+// binary built on one machine runs at full speed on another.
+//   ACTSPARSE_TARGET_CPU=haswell (default on x86-64) | native | znver4 | ... any `-target-cpu` name
+//   ACTSPARSE_TARGET_CPU=portable — no flag: any CPU, and the only setting a versioned dependency may use (SwiftPM
+//   refuses unsafe flags there); the C kernels keep their speed, the f32 paths are slow.
+#if arch(x86_64)
+let defaultCPU = "haswell"
+#else
+let defaultCPU = "portable"
+#endif
+let targetCPU = ProcessInfo.processInfo.environment["ACTSPARSE_TARGET_CPU"] ?? defaultCPU
 let fastFlags: [SwiftSetting] =
     targetCPU == "portable" ? [] : [.unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))]
 let settings: [SwiftSetting] = fastFlags + [.swiftLanguageMode(.v6)]

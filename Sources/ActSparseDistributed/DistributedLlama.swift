@@ -56,7 +56,7 @@ public final class DistributedLlama {
     /// Every rank opens the same GGUF path and keeps only its slices. Setup runs under the communicator's timeout
     /// as the caller set it (the load timeout); then `stepTimeout`.
     public init(comm base: Communicator, path: String, mode: DistributedMLP.Mode, scope: Scope = .mlp, threads: Int,
-                context: Int = 2048, kv: KVCache.Precision = .f32,
+                context: Int = 2048, kv: KVCache.Precision = .f16,
                 activations: ActivationPrecision = .f32,
                 stepTimeout: Double = CommunicatorDefaults.timeout, progress: Progress.Handler? = nil) throws {
         let comm = base as? CountingCommunicator ?? CountingCommunicator(base)

@@ -24,15 +24,17 @@ struct BenchModel: ParsableCommand {
     @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
     var model: String = ModelCache.defaultModel
     @Option(help: "Thread counts (comma list).") var threads: CommaList<Int> = [1, 2]
-    @Option(help: "Target MLP sparsities (comma list; 0 = dense).") var sparsity: CommaList<Double> = [0, 0.5, 0.7]
+    @Option(help: "Target sparsities (comma list; 0 = dense): the MLP's inputs, or every thresholded input with --scope model.")
+    var sparsity: CommaList<Double> = [0, 0.5, 0.7]
+    @Option(help: SparsityScope.help) var scope: SparsityScope = .mlp
     @Option(help: "Decoded tokens per measurement.") var tokens = 16
     @Option(help: "Measurements per row (median reported).") var repeats = 3
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
     @Option(help: "Decode from this position: the prompt is a text repeated to this many tokens (attention's share grows with it).")
     var position = 8
     @Option(help: "KV cache length (default: position + tokens + 1).") var context: Int?
-    @Option(help: "KV cache precision: f32, f16 or q8_0.") var kv: KVCache.Precision = .f32
-    @Option(help: "Activations of the decode kernels: int8 (VNNI) or f32 (exact).") var activations: ActivationPrecision = .int8
+    @Option(help: "KV cache precision: f16, f32 or q8_0.") var kv: KVCache.Precision = .f16
+    @Option(help: "Activations of the decode kernels: int8 (integer dot products) or f32 (exact).") var activations: ActivationPrecision = .int8
     @Option(help: "Under mpirun: what the ranks share, model or mlp.") var shard: DistributedLlama.Scope = .model
     @Option(help: "Under mpirun: gather or reduce.") var mode: DistributedMLP.Mode = .reduce
     @Flag(help: "CSV instead of a table.") var csv = false
@@ -59,7 +61,7 @@ struct BenchModel: ParsableCommand {
         var ranks = 1, commMs = 0.0, collectives = 0.0, messageKB = 0.0
         var threads = 0, sparsity = 0.0, tokensPerSecond = 0.0, speedup = 1.0, read = 0.0
         var attention = (ms: 0.0, gbps: 0.0), mlp = (ms: 0.0, gbps: 0.0), head = (ms: 0.0, gbps: 0.0)
-        var total = 0.0, realized = (0.0, 0.0), rssMB = 0.0
+        var total = 0.0, realized = (0.0, 0.0), realizedAttention = (0.0, 0.0), rssMB = 0.0
         /// Attention over the KV cache: ms per token and % of the token's time
         var cache = (ms: 0.0, percent: 0.0)
         /// Bytes one token reads, all ranks together (MB)
@@ -87,6 +89,7 @@ struct BenchModel: ParsableCommand {
                 try llm.follow()
                 continue
             }
+            BenchModel.kernels = m.kernelSummary
             var table: ThresholdTable?
             if sparsities.contains(where: { $0 > 0 }) {
                 let path = thresholds ?? ModelCache.defaultThresholds(for: model)
@@ -117,7 +120,7 @@ struct BenchModel: ParsableCommand {
             }
             var denseRate = 0.0
             for s in sparsities {
-                try llm.setThresholds(s > 0 ? table : nil, gateUp: s, down: s)
+                try llm.setPlan(scope.plan(layers: llm.config.layers, gateUp: s, down: s, attention: s), table: s > 0 ? table : nil)
                 var rates: [Double] = [], splits: [(Double, Double, Double, Double)] = []
                 var traffic: [(Double, Double, Double)] = [], reports: [[DistributedLlama.RankReport]] = []
                 for _ in 0..<repeats {
@@ -154,7 +157,15 @@ struct BenchModel: ParsableCommand {
                 var cached = 0.0
                 for l in 0..<c.layers { cached += Double(c.isLocal(l) ? min(mid + 1, c.window) : mid + 1) }
                 cached /= Double(max(1, c.layers))
-                let aBytes = ranks.map { $0.attentionWeightBytes + $0.kvBytesPerPosition * cached }.reduce(0, +)
+                // Attention projections read the kept rows only (model scope): scale by rank 0's kept share.
+                let (ra, ro) = m.realizedAttentionSparsity
+                var qkv = 0.0, o = 0.0
+                for l in 0..<c.layers {
+                    qkv += m.fcs(layer: l, site: .attention).reduce(0) { $0 + Double($1.weights.bytes) }
+                    o += m.fcs(layer: l, site: .output).reduce(0) { $0 + Double($1.weights.bytes) }
+                }
+                let keptShare = qkv + o > 0 ? (qkv * (1 - ra) + o * (1 - ro)) / (qkv + o) : 1
+                let aBytes = ranks.map { $0.attentionWeightBytes * keptShare + $0.kvBytesPerPosition * cached }.reduce(0, +)
                 let hBytes = ranks.map(\.headWeightBytes).reduce(0, +)
                 let mlpBytes = ranks.map(\.mlpBytesRead).reduce(0, +) / n
                 r.attention = (aNs / 1e6, aBytes / aNs); r.mlp = (mNs / 1e6, mlpBytes / mNs); r.head = (hNs / 1e6, hBytes / hNs)
@@ -163,6 +174,7 @@ struct BenchModel: ParsableCommand {
                 r.cache = (cNs / 1e6, 100 * cNs * rates[median] / 1e9)
                 r.bytesMB = (aBytes + mlpBytes + hBytes) / 1e6
                 r.realized = llm.realizedSparsity
+                r.realizedAttention = (ra, ro)
                 r.rssMB = (ranks.map(\.resident).max() ?? 0) / 1e6  // now, not the peak: the probe's buffer is gone
                 rows.append(r)
                 report(r, header: rows.count == 1)
@@ -171,30 +183,37 @@ struct BenchModel: ParsableCommand {
         }
     }
 
+    /// The loaded model's kernels (what runs, not what was asked for), set once the model is loaded.
+    nonisolated(unsafe) static var kernels = ""
+    var kernelLine: String { BenchModel.kernels }
+
     func report(_ r: Row, header: Bool) {
         func pct(_ g: Double) -> String { f(100 * g / r.read, 0) }
         if csv {
             if header {
                 print("model,ranks,shard,mode,threads,position,kv,activations,sparsity,tokens_per_s,speedup_vs_dense,read_gbps,attention_ms,attention_gbps,"
                       + "mlp_ms,mlp_gbps,head_ms,head_gbps,total_gbps,realized_gate_up,realized_down,rss_mb_max_rank,"
-                      + "comm_ms,collectives_per_token,message_kb_per_token,mb_read_per_token,cache_ms,cache_pct_of_token")
+                      + "comm_ms,collectives_per_token,message_kb_per_token,mb_read_per_token,cache_ms,cache_pct_of_token,scope,"
+                      + "realized_attention,realized_output,isa")
             }
             print([URL(fileURLWithPath: model).lastPathComponent, "\(r.ranks)", r.ranks > 1 ? shard.rawValue : "-",
                    r.ranks > 1 ? mode.rawValue : "-", "\(r.threads)", "\(position)", kv.rawValue, activations.rawValue, f(r.sparsity, 2), f(r.tokensPerSecond, 2),
                    f(r.speedup, 3), f(r.read, 1), f(r.attention.ms, 2), f(r.attention.gbps, 1), f(r.mlp.ms, 2),
                    f(r.mlp.gbps, 1), f(r.head.ms, 2), f(r.head.gbps, 1), f(r.total, 1), f(r.realized.0, 3),
                    f(r.realized.1, 3), f(r.rssMB, 0), f(r.commMs, 3), f(r.collectives, 1), f(r.messageKB, 1), f(r.bytesMB, 1),
-                   f(r.cache.ms, 2), f(r.cache.percent, 1)].joined(separator: ","))
+                   f(r.cache.ms, 2), f(r.cache.percent, 1), scope.rawValue, f(r.realizedAttention.0, 3),
+                   f(r.realizedAttention.1, 3), KernelISA.active.name].joined(separator: ","))
         } else {
             if header {
-                print("activations: \(activations.rawValue)")
-                print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB   KV ms %tok")
+                print("kernels: \(kernelLine)")
+                print("thr spars  tok/s  ×dense  read   attention ms GB/s %read   MLP ms GB/s %read   head ms GB/s %read   all GB/s %read  realized  RSS MB   KV ms %tok" + (scope == .model ? "  attn/out" : ""))
             }
             print(String(format: "%3d  %.2f %6.2f  %5.2f  %5.1f   %8.2f %5.1f %4@   %6.2f %5.1f %4@   %6.2f %5.1f %4@   %6.1f %4@   %.2f/%.2f %6.0f  %6.2f %4.1f",
                          r.threads, r.sparsity, r.tokensPerSecond, r.speedup, r.read, r.attention.ms, r.attention.gbps,
                          pct(r.attention.gbps), r.mlp.ms, r.mlp.gbps, pct(r.mlp.gbps), r.head.ms, r.head.gbps,
                          pct(r.head.gbps), r.total, pct(r.total), r.realized.0, r.realized.1, r.rssMB,
-                         r.cache.ms, r.cache.percent))
+                         r.cache.ms, r.cache.percent)
+                  + (scope == .model ? String(format: "  %.2f/%.2f", r.realizedAttention.0, r.realizedAttention.1) : ""))
         }
     }
 }

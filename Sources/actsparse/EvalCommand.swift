@@ -24,6 +24,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Evaluation text file.") var text: String
     @Option(help: "Target sparsities (comma list; both MLP inputs).") var sparsity: CommaList<Double> = [0.25, 0.4, 0.5, 0.6]
     @Option(help: "Down-input target as a multiple of the gate/up one (e.g. 1.0 both equal).") var downRatio = 1.0
+    @Option(help: SparsityScope.help) var scope: SparsityScope = .mlp
     @Option(help: "Thresholds file (default: the cached one for the model).") var thresholds: String?
     @Option(help: "Tokens of the text to score.") var tokens = 384
     @Option(help: "Tokens per scoring window (each starts a new sequence).") var window = 512
@@ -80,15 +81,18 @@ struct EvalCommand: ParsableCommand {
     func uniformTable(_ llm: DistributedLlama, table: ThresholdTable?, ids: [Int32], targets: [Double]) throws {
         var rows: [String] = ["target,layer,realized_gate_up,realized_down,nll,ppl,delta_nll"]
         var denseNLL = 0.0
-        print("target   NLL (nats/token)  PPL      ΔNLL     realized gate/up  down   tokens/s")
+        print("target   NLL (nats/token)  PPL      ΔNLL     realized gate/up  down   tokens/s" + (scope == .model ? "  attention output" : ""))
         for target in [0.0] + targets {
-            try llm.setThresholds(target == 0 ? nil : table, gateUp: target, down: min(0.99, target * downRatio))
+            let plan = scope.plan(layers: llm.config.layers, gateUp: target, down: min(0.99, target * downRatio),
+                                  attention: target)
+            try llm.setPlan(plan, table: target == 0 ? nil : table)
             llm.resetStats()
             let r = try llm.negativeLogLikelihood(ids, window: window, batched: prefill)
             if target == 0 { denseNLL = r.nll }
             let (sGU, sD) = llm.realizedSparsity
             print(String(format: "%-8@ %16.4f  %-8.3f %+7.4f  %16.3f  %5.3f  %8.1f", target == 0 ? "dense" : f(target, 2),
-                         r.nll, exp(r.nll), r.nll - denseNLL, sGU, sD, Double(r.scored) / r.seconds))
+                         r.nll, exp(r.nll), r.nll - denseNLL, sGU, sD, Double(r.scored) / r.seconds)
+                  + (scope == .model ? String(format: "  %9.3f %6.3f", llm.realizedSiteSparsity[0], llm.realizedSiteSparsity[1]) : ""))
             for (l, mlp) in llm.mlps.enumerated() {
                 let (g, d) = mlp.realizedSparsity
                 rows.append("\(target),\(l),\(f(g, 4)),\(f(d, 4)),\(f(r.nll, 5)),\(f(exp(r.nll), 4)),\(f(r.nll - denseNLL, 5))")

@@ -81,6 +81,7 @@ struct GenerateCommand: ParsableCommand {
                 + "mode \(modelOptions.mode.rawValue)"
                 + (llm.scope == .model && llm.comm.size > 1 ? " (rank 0: \(model.shard))" : ""),
             "decode \(f(run.tokensPerSecond, 1)) tokens/s, sparsity: \(plan.label)",
+            "kernels: \(model.kernelSummary)",
             "target sparsity (attention/output/gate-up/down, layer means) \(sites(planned)); realized \(sites(realized))",
         ]
         // Thresholds calibrated on other text (or a synthetic model) can miss the target badly: say so.

@@ -30,11 +30,11 @@ struct ModelOptions: ParsableArguments {
         + "or mlp (only the MLPs are sharded; rank 0 runs the rest)."))
     var shard: DistributedLlama.Scope = .model
     @Option(help: "KV cache length (tokens).") var context = 2048
-    @Option(help: "KV cache precision: f32 (exact), f16 (half the bytes attention reads at long contexts) or q8_0 (8.5 bits).")
-    var kv: KVCache.Precision = .f32
+    @Option(help: "KV cache precision: f16 (llama.cpp's default), f32 (exact; twice the bytes) or q8_0 (8.5 bits).")
+    var kv: KVCache.Precision = .f16
     @Option(help: ArgumentHelp("Activations the decode kernels multiply weight codes with: int8 (quantized per weight "
-        + "group, summed with AVX512-VNNI, as llama.cpp does) or f32 (exact; sparse at threshold 0 equals dense bit "
-        + "for bit). 8-bit and float weights and builds without VNNI use f32 either way."))
+        + "group, integer dot products on AVX-512 VNNI, AVX-VNNI or AVX2, as llama.cpp does) or f32 (exact; sparse at "
+        + "threshold 0 equals dense bit for bit). 8-bit and float weights use f32 either way."))
     var activations: ActivationPrecision = .int8
 
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.
@@ -50,6 +50,7 @@ struct SparsityOptions: ParsableArguments {
     var sparsity: Double?
     @Option(help: "Uniform sparsity of the gate/up input (default: --sparsity).") var sparsityGateUp: Double?
     @Option(help: "Uniform sparsity of the down input (default: --sparsity).") var sparsityDown: Double?
+    @Option(help: SparsityScope.help) var scope: SparsityScope = .mlp
     @Option(help: ArgumentHelp("Quality budget in nats/token: the highest calibrated model-wide sparsity whose held-out "
         + "ΔNLL stays within it (default \(SparsityOptions.defaultBudget) unless a --sparsity option is given)."))
     var budget: Double?
@@ -64,7 +65,7 @@ struct SparsityOptions: ParsableArguments {
     /// Uniform MLP targets (soak, and generate when a --sparsity option is given).
     var gateUp: Double { sparsityGateUp ?? sparsity ?? 0.5 }
     var down: Double { sparsityDown ?? sparsity ?? 0.5 }
-    var dense: Bool { uniform && gateUp == 0 && down == 0 }
+    var dense: Bool { uniform && gateUp == 0 && down == 0 && (scope == .mlp || (sparsity ?? 0) == 0) }
 
     func path(for model: String) -> String { thresholds ?? ModelCache.defaultThresholds(for: model) }
 
@@ -85,7 +86,8 @@ struct SparsityOptions: ParsableArguments {
     /// without budget measurements falls back to uniform `fallbackSparsity`, and the label says so).
     func plan(table: ThresholdTable?, layers: Int, path: String) throws -> SparsityPlan {
         if uniform || table == nil {
-            return dense ? .dense(layers: layers) : .uniform(layers: layers, gateUp: gateUp, down: down)
+            return dense ? .dense(layers: layers)
+                : scope.plan(layers: layers, gateUp: gateUp, down: down, attention: sparsity ?? max(gateUp, down))
         }
         guard let table else { return .dense(layers: layers) }
         let x = budget ?? SparsityOptions.defaultBudget
@@ -103,6 +105,7 @@ struct SparsityOptions: ParsableArguments {
         }
         if let budget, !(budget >= 0 && budget.isFinite) { return "--budget must be ≥ 0, found \(budget)" }
         if budget != nil && uniform { return "--budget and --sparsity options exclude each other" }
+        if scope == .model && !uniform { return "--scope model needs a uniform --sparsity (a budget's plan sets every site)" }
         return nil
     }
 }

@@ -3,7 +3,8 @@
 /// per token at long contexts (and the cache's memory; llama.cpp's default is f16 too); q8_0 (blocks of 32 int8
 /// codes with one f16 scale, llama.cpp's `-ctk q8_0`) takes 8.5 bits per value.
 /// Head-major rather than [layers, context, kvDim]: one head's rows 2 KB apart per position read much slower than
-/// contiguous ones (docs/design.md, "Kernel tuning").
+/// contiguous ones (docs/design.md, "Kernel tuning"). Memory is committed as positions fill (4 KiB pages, no huge
+/// pages): a 2,048-position cache of a 7B model costs little until the context is used.
 public final class KVCache {
     public enum Precision: String, CaseIterable, Sendable { case f32, f16, q8_0 }
     public let precision: Precision
@@ -24,8 +25,14 @@ public final class KVCache {
         positionStride = precision.rowBytes(headDim)
         let (n, overflow) = (layers * heads * context).multipliedReportingOverflow(by: positionStride)
         guard !overflow else { throw ActSparseError.memory(what: "the KV cache", needed: Int.max, available: Memory.available()) }
-        keys = try AlignedBuffer(bytes: n, what: "the KV cache (keys)")
-        values = try AlignedBuffer(bytes: n, what: "the KV cache (values)")
+        keys = try AlignedBuffer(bytes: n, what: "the KV cache (keys)", hugePages: false)
+        values = try AlignedBuffer(bytes: n, what: "the KV cache (values)", hugePages: false)
+    }
+
+    /// Bytes of keys and values in physical memory now (what the cache costs so far; nil for small heap buffers).
+    public var residentBytes: Int? {
+        guard let k = keys.residentBytes, let v = values.residentBytes else { return nil }
+        return k + v
     }
 
     /// Bytes of keys plus values per cached position of one layer.

@@ -4,7 +4,7 @@ extension LlamaModel {
     /// The whole model of `gguf` in this process, with a `SparseMLP` in every layer (thresholds 0: dense until
     /// `setThresholds`). `context` caps the KV cache.
     public convenience init(gguf g: GGUFFile, threads: Int, context: Int = 2048,
-                            kvPrecision: KVCache.Precision = .f32) throws {
+                            kvPrecision: KVCache.Precision = .f16) throws {
         let c = try LlamaConfig(gguf: g)
         let packing = GrowableBuffer()  // the layers run one after another: one prefill packing buffer
         try self.init(gguf: g, threads: threads, context: context, kvPrecision: kvPrecision) { l in

@@ -92,6 +92,17 @@ public final class LlamaModel {
         didSet { for fc in linears { fc.activations = activations } }
     }
     /// Every FC of the model on this rank.
+    /// What the decode kernels run, for run summaries: e.g. "int8 activations on 225 of 226 FCs (AVX2
+    /// (vpmaddubsw)), f32 on 1 (8-bit or float weights); KV cache f16".
+    public var kernelSummary: String {
+        let all = linears, int8 = all.filter(\.decodesInt8).count, isa = all.first?.isa ?? .active
+        let f32 = all.count - int8
+        let head = int8 == 0 ? "f32 activations on every FC (Swift SIMD)"
+            : "int8 activations on \(int8) of \(all.count) FCs (\(isa))"
+                + (f32 > 0 ? ", f32 on \(f32) (8-bit or float weights, or --activations f32)" : "")
+        return head + "; KV cache \(kvCache.precision.rawValue)"
+    }
+
     public var linears: [SparseFC] {
         layers.flatMap { [$0.q, $0.k, $0.v, $0.o] } + mlps.flatMap(\.linears) + [lmHead]
     }
@@ -108,7 +119,7 @@ public final class LlamaModel {
 
     /// `makeMLP(layer)` builds layer l's MLP (it may shard it over ranks). `context` caps the KV cache.
     /// `shard` (nil: everything) says which heads and slices this rank loads; `exchange` joins the ranks.
-    public init(gguf g: GGUFFile, threads: Int, context: Int = 2048, kvPrecision: KVCache.Precision = .f32,
+    public init(gguf g: GGUFFile, threads: Int, context: Int = 2048, kvPrecision: KVCache.Precision = .f16,
                 shard: ModelShard? = nil, exchange: ModelExchange? = nil,
                 makeMLP: (Int) throws -> FeedForward) throws {
         var c = try LlamaConfig(gguf: g)

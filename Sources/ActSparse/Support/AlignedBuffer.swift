@@ -13,8 +13,9 @@ public final class AlignedBuffer: @unchecked Sendable {
     /// The whole mapping (large buffers), to unmap; nil for heap buffers.
     let mapping: (UnsafeMutableRawPointer, Int)?
 
-    /// Throws `ActSparseError.memory` when the allocation fails (never traps).
-    public init(bytes: Int, what: String = "a buffer") throws {
+    /// Throws `ActSparseError.memory` when the allocation fails (never traps). `hugePages: false` for buffers that
+    /// fill gradually (the KV cache): a 2 MiB page is committed whole on its first write, 4 KiB ones as they fill.
+    public init(bytes: Int, what: String = "a buffer", hugePages: Bool = true) throws {
         let big = bytes >= 4 << 20
         let alignment = big ? 2 << 20 : 64
         let (padded, overflow) = max(64, bytes).addingReportingOverflow(alignment - 1)
@@ -32,7 +33,7 @@ public final class AlignedBuffer: @unchecked Sendable {
             let start = (Int(bitPattern: m) + alignment - 1) / alignment * alignment
             raw = UnsafeMutableRawPointer(bitPattern: start)!
             mapping = (m, length)
-            _ = madvise(raw, size, 14 /* MADV_HUGEPAGE */)
+            _ = madvise(raw, size, hugePages ? 14 /* MADV_HUGEPAGE */ : 15 /* MADV_NOHUGEPAGE */)
         } else {
             var p: UnsafeMutableRawPointer?
             guard posix_memalign(&p, alignment, size) == 0, let p else {
@@ -46,6 +47,15 @@ public final class AlignedBuffer: @unchecked Sendable {
 
     deinit {
         if let (m, length) = mapping { munmap(m, length) } else { free(raw) }
+    }
+
+    /// Bytes of this buffer now in physical memory (mincore), for tests and reports; nil for heap buffers.
+    public var residentBytes: Int? {
+        guard let (m, length) = mapping else { return nil }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var flags = [UInt8](repeating: 0, count: (length + page - 1) / page)
+        guard mincore(m, length, &flags) == 0 else { return nil }
+        return flags.reduce(0) { $0 + Int($1 & 1) } * page
     }
 
     @inline(__always) public func pointer<T>(as _: T.Type) -> UnsafeMutablePointer<T> {
