@@ -12,6 +12,15 @@ struct ActSparseCommand: ParsableCommand {
                       SynthCommand.self, SoakCommand.self, PlotCommand.self,
                       Bench.self, CommCheck.self])
 
+    /// A bad ACTSPARSE_ISA is refused before anything runs (the kernels would otherwise quietly use the best level).
+    static func main() {
+        do { _ = try KernelISA.resolve(KernelISA.environment) } catch {
+            StandardError.write("actsparse: \(error)\n")
+            Foundation.exit(2)
+        }
+        main(nil)
+    }
+
     /// One line: version, the ISA the kernels were built for, the decode kernels, and whether MPI is in.
     static var versionLine: String {
         "actsparse \(BuildInfo.version) · \(BuildInfo.kernels) · Swift code for \(BuildInfo.isa) · MPI: "

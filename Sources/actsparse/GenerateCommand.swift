@@ -82,7 +82,8 @@ struct GenerateCommand: ParsableCommand {
                 + (llm.scope == .model && llm.comm.size > 1 ? " (rank 0: \(model.shard))" : ""),
             "decode \(f(run.tokensPerSecond, 1)) tokens/s, sparsity: \(plan.label)",
             "kernels: \(model.kernelSummary)",
-            "target sparsity (attention/output/gate-up/down, layer means) \(sites(planned)); realized \(sites(realized))",
+            "target sparsity (attention/output/gate-up/down, layer means) \(sites(planned)); realized "
+                + (run.decodes > 0 ? sites(realized) : "- (no decode step)"),
         ]
         // Thresholds calibrated on other text (or a synthetic model) can miss the target badly: say so.
         if run.decodes > 0, !plan.isDense, zip(planned, realized).contains(where: { abs($0 - $1) > 0.05 }) {

@@ -61,7 +61,7 @@ struct FamilyTests {
     func f16KVCache(arch: String) throws {
         let path = try write(arch, .q8_0, window: arch == "gemma3" ? 4 : nil)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let exact = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64)
+        let exact = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64, kv: .f32)
         let half = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 2, context: 64, kv: .f16)
         #expect(half.model!.kvCache.precision == .f16 && exact.model!.kvCache.precision == .f32)
         var worst = 0.0

@@ -66,5 +66,19 @@ struct RealModelTests {
         let both = try MPILaunch.run(["generate", "--model", path, "--thresholds", thresholds, "--budget", "0.3",
                                       "--sparsity", "0.5"], timeout: 120)
         #expect(both.status == 2 && both.err.contains("exclude each other"), "\(both.err)")
+        // --scope model: the uniform target on every thresholded input, attention's included; the summary names
+        // the kernels that ran.
+        let wide = try MPILaunch.run(["generate", "--model", path, "--thresholds", thresholds, "--sparsity", "0.5",
+                                      "--scope", "model", "--tokens", "8", "--no-dense-baseline", "--threads", "1"],
+                                     timeout: 300)
+        #expect(wide.status == 0, "\(wide.err)")
+        #expect(wide.err.contains("50 % attention") && wide.err.contains("kernels: int8 activations on"), "\(wide.err)")
+        let realized = wide.err.split(separator: "\n").first { $0.hasPrefix("target sparsity") }
+            .flatMap { $0.components(separatedBy: "realized ").last }?.split(separator: "/").compactMap { Double($0) } ?? []
+        #expect(realized.count == 4 && realized[0] > 0.2 && realized[0] < 0.8 && realized[1] > 0.2 && realized[1] < 0.8,
+                "realized attention/output sparsity: \(realized)")
+        let noTarget = try MPILaunch.run(["generate", "--model", path, "--thresholds", thresholds, "--scope", "model"],
+                                         timeout: 120)
+        #expect(noTarget.status == 2 && noTarget.err.contains("--scope model needs"), "\(noTarget.err)")
     }
 }

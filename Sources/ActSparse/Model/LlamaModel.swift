@@ -87,11 +87,15 @@ public final class LlamaModel {
     /// Tokens in the KV cache.
     public private(set) var position = 0
     /// What the decode kernels multiply codes with, in every FC (attention, MLPs, LM head); see
-    /// `ActivationPrecision`. Prefill GEMMs stay f32; prompts of ≤ 8 tokens run as GEMVs and follow this.
+    /// `ActivationPrecision`. Prefill follows it too (the int8 GEMM; prompts of ≤ 8 tokens run as GEMVs).
     public var activations: ActivationPrecision = .f32 {
         didSet { for fc in linears { fc.activations = activations } }
     }
-    /// Every FC of the model on this rank.
+    /// The instruction set of the int8 kernels and attention (`KernelISA.active` unless a test or benchmark picks
+    /// another).
+    public var isa: KernelISA = .active {
+        didSet { for fc in linears { fc.isa = isa } }
+    }
     /// What the decode kernels run, for run summaries: e.g. "int8 activations on 225 of 226 FCs (AVX2
     /// (vpmaddubsw)), f32 on 1 (8-bit or float weights); KV cache f16".
     public var kernelSummary: String {
@@ -103,6 +107,7 @@ public final class LlamaModel {
         return head + "; KV cache \(kvCache.precision.rawValue)"
     }
 
+    /// Every FC of the model on this rank.
     public var linears: [SparseFC] {
         layers.flatMap { [$0.q, $0.k, $0.v, $0.o] } + mlps.flatMap(\.linears) + [lmHead]
     }
@@ -471,13 +476,14 @@ public final class LlamaModel {
         let cache = kvCache, kind = cache.precision.kernelKind
         let perWorker = (c.heads / c.kvHeads) * c.context
         let units = attentionUnits, parts = attentionParts, scores = scores, scale = c.attentionScale, stride = cache.positionStride
+        let isa = isa.rawValue
         Parallel.run(parts.count) { w in
             for u in parts[w] {
                 let (j, q0, g) = units[u]
                 let k = cache.rows(layer: l, head: j, from: first), v = cache.rows(layer: l, head: j, from: first, values: true)
                 let qh: UnsafePointer<Float> = q + q0 * d, oh: UnsafeMutablePointer<Float> = out + q0 * d
                 let sc: UnsafeMutablePointer<Float> = scores + w * perWorker
-                actsparse_attend_isa(KernelISA.active.rawValue, qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)
+                actsparse_attend_isa(isa, qh, Int32(g), Int32(d), k, v, stride, kind, Int32(n), scale, sc, oh)
             }
         }
     }
