@@ -77,7 +77,7 @@ struct Int8DecodeTests {
     func prefillMatchesReferences(format: WeightFormat) throws {
         for (ic, oc) in int8Shapes(for: format) {
             let w = try PlainWeights.quantize(makeWeights(ic: ic, oc: oc, seed: 8), ic: ic, oc: oc, format: format)
-            for m in [9, 12] {  // > gemvRowsMax: the GEMM; odd and even row counts (rows go two at a time)
+            for m in [9, 12, 130] {  // > gemvRowsMax: the GEMM; odd and even counts; 130: blocks of 64 rows and a tail
                 var x = (0..<m).flatMap { makeActivation(ic, seed: 30 + UInt64($0)) }
                 for i in 0..<min(ic, format.group) { x[i] = 0 }  // a whole group of zeros in row 0
                 let fc = try SparseFC(weights: w, threads: 1)

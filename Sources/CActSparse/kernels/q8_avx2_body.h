@@ -24,6 +24,15 @@ Q8A_INLINE __m256i Q8A(q8a_dot)(__m256i acc, __m256i w, __m256i x, const int wid
 #endif
 }
 
+/// vpmaddubsw alone: pairs of products as i16 (no saturation for 4-6 bit codes, see q8a_dot), to be summed over
+/// several steps before one vpmaddwd widens them: Q8A_I16_STEPS(codec) steps keep |Σ| ≤ 32767 (4-bit: 8 steps of
+/// ≤ 3810; 5-bit: 4 of ≤ 7874; 6-bit: 2 of ≤ 16002; 8-bit: 1). Halves the multiply port's work per product.
+#define Q8A_I16_STEPS(codec) ((codec) == 4 ? 8 : (codec) == 5 ? 4 : (codec) == 6 ? 2 : 1)
+Q8A_INLINE __m256i Q8A(q8a_dot16)(__m256i acc, __m256i w, __m256i x, const int wide) {
+    if (wide) { x = _mm256_sign_epi8(x, w); w = _mm256_abs_epi8(w); }
+    return _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, x));
+}
+
 /// What the integer sums carry on top of Σ q·(code − offset), per unit of Σq: 8-bit codes enter vpdpbusd as u8
 /// (i8 codes + 128) and vpmaddubsw as i8 (u8 codes − 128).
 Q8A_INLINE int Q8A(q8a_zoff)(const actsparse_q8_job *j, const int codec) {
@@ -71,6 +80,17 @@ Q8A_INLINE __m256i Q8A(q8a_load)(const unsigned char *r, const int codec) {
         __m256i p01h = _mm256_unpackhi_epi8(a0, a1), p23h = _mm256_unpackhi_epi8(a2, a3);                          \
         Q2 = Q8A(q8a_dot)(Q2, _mm256_unpacklo_epi16(p01h, p23h), x, wide);                                         \
         Q3 = Q8A(q8a_dot)(Q3, _mm256_unpackhi_epi16(p01h, p23h), x, wide);                                         \
+    }
+
+/// Q8A_STEP with i16 sums (vpmaddubsw only): H_s as Q_s, pairs of rows per i16 lane.
+#define Q8A_STEP16(a0, a1, a2, a3, H0, H1, H2, H3, wide)                                                          \
+    {                                                                                                              \
+        __m256i p01l = _mm256_unpacklo_epi8(a0, a1), p23l = _mm256_unpacklo_epi8(a2, a3);                          \
+        H0 = Q8A(q8a_dot16)(H0, _mm256_unpacklo_epi16(p01l, p23l), x, wide);                                       \
+        H1 = Q8A(q8a_dot16)(H1, _mm256_unpackhi_epi16(p01l, p23l), x, wide);                                       \
+        __m256i p01h = _mm256_unpackhi_epi8(a0, a1), p23h = _mm256_unpackhi_epi8(a2, a3);                          \
+        H2 = Q8A(q8a_dot16)(H2, _mm256_unpacklo_epi16(p01h, p23h), x, wide);                                       \
+        H3 = Q8A(q8a_dot16)(H3, _mm256_unpackhi_epi16(p01h, p23h), x, wide);                                       \
     }
 
 /// Q_s (lane L, dword j = column 16L + 4s + j) → column order: vector i = columns 8i … 8i + 7.
@@ -131,6 +151,7 @@ Q8A_INLINE void Q8A(q8a_tile)(const actsparse_q8_job *j, const unsigned char *co
     // once past the chunk's end (short rows end before the hardware prefetcher finds them).
     const long a = boff + pf, f = (a + 63) & ~63L;
     const int fetch = pf && f < a + NB * bb;
+#if Q8A_VNNI
     for (int k = k0; k < k1; k += 4) {
         int xi;
         __builtin_memcpy(&xi, q + k, 4);
@@ -152,6 +173,36 @@ Q8A_INLINE void Q8A(q8a_tile)(const actsparse_q8_job *j, const unsigned char *co
             Q8A_STEP(a0, a1, a2, a3, A[4 * b], A[4 * b + 1], A[4 * b + 2], A[4 * b + 3], wide)
         }
     }
+#else
+    // i16 sums over up to Q8A_I16_STEPS steps, then widened into the i32 sums once.
+    for (int k = k0; k < k1;) {
+        const int kend = k + 4 * Q8A_I16_STEPS(codec) < k1 ? k + 4 * Q8A_I16_STEPS(codec) : k1;
+        __m256i H[8];
+        for (int i = 0; i < 4 * NB; i++) H[i] = _mm256_setzero_si256();
+        for (; k < kend; k += 4) {
+            int xi;
+            __builtin_memcpy(&xi, q + k, 4);
+            const __m256i x = _mm256_set1_epi32(xi);
+            const unsigned char *const *r = rp + (k - k0);
+            if (fetch) {
+                if (f < segEnd) {
+                    for (int i = 0; i < 4; i++) actsparse_prefetch_l2((const char *)r[i] + f);
+                } else {
+                    const unsigned char *nbase = j->codes + segLo + f - segEnd;
+                    for (int i = k - k0; i < k - k0 + 4 && i < nn; i++)
+                        actsparse_prefetch_l2((const char *)nbase + nrows[i] * stride);
+                }
+            }
+            for (int b = 0; b < NB; b++) {
+                const long off = boff + b * bb;
+                const __m256i a0 = Q8A(q8a_load)(r[0] + off, codec), a1 = Q8A(q8a_load)(r[1] + off, codec);
+                const __m256i a2 = Q8A(q8a_load)(r[2] + off, codec), a3 = Q8A(q8a_load)(r[3] + off, codec);
+                Q8A_STEP16(a0, a1, a2, a3, H[4 * b], H[4 * b + 1], H[4 * b + 2], H[4 * b + 3], wide)
+            }
+        }
+        for (int i = 0; i < 4 * NB; i++) A[i] = _mm256_add_epi32(A[i], _mm256_madd_epi16(H[i], _mm256_set1_epi16(1)));
+    }
+#endif
     if (!last) {
         for (int i = 0; i < 4 * NB; i++) _mm256_storeu_si256((__m256i *)(ap + 8 * i), A[i]);
         return;
@@ -247,6 +298,7 @@ Q8A_INLINE void Q8A(q8a_gemm)(const actsparse_q8_job *j, int ic, const signed ch
             for (int v = 0; v < 4; v++) { S[v] = _mm256_castsi256_ps(t[v]); t[v] = _mm256_castps_si256(Mn[v]); }
             Q8A_TO_LANES(t[0], t[1], t[2], t[3])
             for (int v = 0; v < 4; v++) Mn[v] = _mm256_castsi256_ps(t[v]);
+#if Q8A_VNNI
             for (int r = 0; r < m; r += 2) {
                 const int two = r + 1 < m;
                 const signed char *x0 = xq + (long)r * ic + (long)g * G, *x1 = two ? x0 + ic : x0;
@@ -282,6 +334,58 @@ Q8A_INLINE void Q8A(q8a_gemm)(const actsparse_q8_job *j, int ic, const signed ch
                     }
                 }
             }
+#else
+            // Two rows at a time (each panel vector feeds both): i16 sums over Q8A_I16_STEPS steps (4-bit: a whole
+            // group of 32), widened once.
+            for (int r = 0; r < m; r += 2) {
+                const int two = r + 1 < m;
+                const signed char *x0 = xq + (long)r * ic + (long)g * G, *x1 = two ? x0 + ic : x0;
+                __m256i a[8];
+                for (int v = 0; v < 8; v++) a[v] = _mm256_setzero_si256();
+                for (int k4 = 0; k4 < G / 4;) {
+                    const int kend = k4 + Q8A_I16_STEPS(codec) < G / 4 ? k4 + Q8A_I16_STEPS(codec) : G / 4;
+                    __m256i h0 = _mm256_setzero_si256(), h1 = h0, h2 = h0, h3 = h0, e0 = h0, e1 = h0, e2 = h0, e3 = h0;
+                    for (; k4 < kend; k4++) {
+                        const __m256i *pv = (const __m256i *)(panel + (long)k4 * 128);
+                        int i0, i1;
+                        __builtin_memcpy(&i0, x0 + 4 * k4, 4);
+                        __builtin_memcpy(&i1, x1 + 4 * k4, 4);
+                        const __m256i b0 = _mm256_set1_epi32(i0), b1 = _mm256_set1_epi32(i1);
+                        __m256i v = _mm256_load_si256(pv + 0);
+                        h0 = Q8A(q8a_dot16)(h0, v, b0, wide); e0 = Q8A(q8a_dot16)(e0, v, b1, wide);
+                        v = _mm256_load_si256(pv + 1);
+                        h1 = Q8A(q8a_dot16)(h1, v, b0, wide); e1 = Q8A(q8a_dot16)(e1, v, b1, wide);
+                        v = _mm256_load_si256(pv + 2);
+                        h2 = Q8A(q8a_dot16)(h2, v, b0, wide); e2 = Q8A(q8a_dot16)(e2, v, b1, wide);
+                        v = _mm256_load_si256(pv + 3);
+                        h3 = Q8A(q8a_dot16)(h3, v, b0, wide); e3 = Q8A(q8a_dot16)(e3, v, b1, wide);
+                    }
+                    const __m256i one = _mm256_set1_epi16(1);
+                    a[0] = _mm256_add_epi32(a[0], _mm256_madd_epi16(h0, one));
+                    a[1] = _mm256_add_epi32(a[1], _mm256_madd_epi16(h1, one));
+                    a[2] = _mm256_add_epi32(a[2], _mm256_madd_epi16(h2, one));
+                    a[3] = _mm256_add_epi32(a[3], _mm256_madd_epi16(h3, one));
+                    a[4] = _mm256_add_epi32(a[4], _mm256_madd_epi16(e0, one));
+                    a[5] = _mm256_add_epi32(a[5], _mm256_madd_epi16(e1, one));
+                    a[6] = _mm256_add_epi32(a[6], _mm256_madd_epi16(e2, one));
+                    a[7] = _mm256_add_epi32(a[7], _mm256_madd_epi16(e3, one));
+                }
+                for (int h = 0; h < 1 + two; h++) {
+                    const int row = r + h;
+                    const float xsv = xs[(long)row * ng + g];
+                    const int qs = xsum[(long)row * ng + g];
+                    const __m256i z = _mm256_set1_epi32(zoff * qs);
+                    const __m256 xsb = _mm256_set1_ps(xsv), sxb = _mm256_set1_ps(xsv * (float)qs);
+                    float *ya = yacc + (long)row * 32;
+                    for (int v = 0; v < 4; v++) {
+                        __m256 av = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(a[4 * h + v], z)), xsb);
+                        __m256 tt = _mm256_fmadd_ps(S[v], av, _mm256_loadu_ps(ya + 8 * v));
+                        if (hasMin) tt = _mm256_fmadd_ps(Mn[v], sxb, tt);
+                        _mm256_storeu_ps(ya + 8 * v, tt);
+                    }
+                }
+            }
+#endif
         }
         for (int r = 0; r < m; r++) {  // column order, into y
             const float *ya = yacc + (long)r * 32;
