@@ -151,34 +151,17 @@ Q8A_INLINE void Q8A(q8a_tile)(const actsparse_q8_job *j, const unsigned char *co
     // once past the chunk's end (short rows end before the hardware prefetcher finds them).
     const long a = boff + pf, f = (a + 63) & ~63L;
     const int fetch = pf && f < a + NB * bb;
-#if Q8A_VNNI
-    for (int k = k0; k < k1; k += 4) {
-        int xi;
-        __builtin_memcpy(&xi, q + k, 4);
-        const __m256i x = _mm256_set1_epi32(xi);
-        const unsigned char *const *r = rp + (k - k0);
-        if (fetch) {
-            if (f < segEnd) {
-                for (int i = 0; i < 4; i++) actsparse_prefetch_l2((const char *)r[i] + f);
-            } else {
-                const unsigned char *nbase = j->codes + segLo + f - segEnd;
-                for (int i = k - k0; i < k - k0 + 4 && i < nn; i++)
-                    actsparse_prefetch_l2((const char *)nbase + nrows[i] * stride);
-            }
-        }
-        for (int b = 0; b < NB; b++) {
-            const long off = boff + b * bb;
-            const __m256i a0 = Q8A(q8a_load)(r[0] + off, codec), a1 = Q8A(q8a_load)(r[1] + off, codec);
-            const __m256i a2 = Q8A(q8a_load)(r[2] + off, codec), a3 = Q8A(q8a_load)(r[3] + off, codec);
-            Q8A_STEP(a0, a1, a2, a3, A[4 * b], A[4 * b + 1], A[4 * b + 2], A[4 * b + 3], wide)
-        }
-    }
-#else
-    // i16 sums over up to Q8A_I16_STEPS steps, then widened into the i32 sums once.
+    // AVX-VNNI: vpdpbusd sums straight into the i32 sums over the whole pass. AVX2: i16 sums over up to
+    // Q8A_I16_STEPS steps, widened into the i32 sums once per run of steps.
     for (int k = k0; k < k1;) {
+#if Q8A_VNNI
+        const int kend = k1;
+        __m256i *H = A;
+#else
         const int kend = k + 4 * Q8A_I16_STEPS(codec) < k1 ? k + 4 * Q8A_I16_STEPS(codec) : k1;
         __m256i H[8];
         for (int i = 0; i < 4 * NB; i++) H[i] = _mm256_setzero_si256();
+#endif
         for (; k < kend; k += 4) {
             int xi;
             __builtin_memcpy(&xi, q + k, 4);
@@ -197,12 +180,17 @@ Q8A_INLINE void Q8A(q8a_tile)(const actsparse_q8_job *j, const unsigned char *co
                 const long off = boff + b * bb;
                 const __m256i a0 = Q8A(q8a_load)(r[0] + off, codec), a1 = Q8A(q8a_load)(r[1] + off, codec);
                 const __m256i a2 = Q8A(q8a_load)(r[2] + off, codec), a3 = Q8A(q8a_load)(r[3] + off, codec);
+#if Q8A_VNNI
+                Q8A_STEP(a0, a1, a2, a3, H[4 * b], H[4 * b + 1], H[4 * b + 2], H[4 * b + 3], wide)
+#else
                 Q8A_STEP16(a0, a1, a2, a3, H[4 * b], H[4 * b + 1], H[4 * b + 2], H[4 * b + 3], wide)
+#endif
             }
         }
+#if !Q8A_VNNI
         for (int i = 0; i < 4 * NB; i++) A[i] = _mm256_add_epi32(A[i], _mm256_madd_epi16(H[i], _mm256_set1_epi16(1)));
-    }
 #endif
+    }
     if (!last) {
         for (int i = 0; i < 4 * NB; i++) _mm256_storeu_si256((__m256i *)(ap + 8 * i), A[i]);
         return;
