@@ -25,6 +25,8 @@ let settings: [SwiftSetting] = fastFlags + [.swiftLanguageMode(.v6)]
 //   CActSparse (C kernels) ← ActSparse (formats, GGUF, kernels, model, tokenizer: one process, sparse)
 //     ← ActSparseDistributed (communicators, shard plans, the distributed model and MLP; no MPI)
 //       ← ActSparseCalibration (threshold tables from text, held-out budget), ActSparseTools (bench, synth, plots)
+//       ← ActSparseGeneration (Generator: prompts and chat turns in, a stream of text out; sampling, stops)
+//         ← ActSparseServer (the OpenAI-compatible HTTP server on Hummingbird)
 //       ← ActSparseMPI (MPICommunicator over Open MPI: the only importer of CMPI; with the MPI trait)
 //         ← actsparse (the CLI)
 // One process builds and runs without Open MPI: `swift build`. Multi-rank runs: `swift build --traits MPI`.
@@ -34,6 +36,8 @@ let package = Package(
         .library(name: "ActSparse", targets: ["ActSparse"]),
         .library(name: "ActSparseDistributed", targets: ["ActSparseDistributed"]),
         .library(name: "ActSparseCalibration", targets: ["ActSparseCalibration"]),
+        .library(name: "ActSparseGeneration", targets: ["ActSparseGeneration"]),
+        .library(name: "ActSparseServer", targets: ["ActSparseServer"]),
         .library(name: "ActSparseMPI", targets: ["ActSparseMPI"]),
         .executable(name: "actsparse", targets: ["actsparse"]),
     ],
@@ -42,6 +46,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Open MPI's C API; the shim header exposes the macros Swift cannot import.
@@ -54,11 +62,20 @@ let package = Package(
         .target(name: "ActSparseCalibration", dependencies: ["ActSparse", "ActSparseDistributed"],
                 swiftSettings: settings),
         .target(name: "ActSparseTools", dependencies: ["ActSparse", "ActSparseDistributed"], swiftSettings: settings),
+        .target(name: "ActSparseGeneration", dependencies: ["ActSparse", "ActSparseDistributed"], swiftSettings: settings),
+        .target(name: "ActSparseServer",
+                dependencies: ["ActSparse", "ActSparseGeneration", .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                               .product(name: "NIOCore", package: "swift-nio")],
+                swiftSettings: settings),
         .target(name: "ActSparseMPI", dependencies: ["ActSparseDistributed", "CMPI"], swiftSettings: settings),
         .executableTarget(
             name: "actsparse",
             dependencies: [
-                "ActSparse", "ActSparseDistributed", "ActSparseCalibration", "ActSparseTools",
+                "ActSparse", "ActSparseDistributed", "ActSparseCalibration", "ActSparseTools", "ActSparseGeneration",
+                "ActSparseServer",
                 .target(name: "ActSparseMPI", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -72,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "ActSparseModelTests",
             dependencies: ["ActSparse", "ActSparseDistributed", "ActSparseCalibration", "ActSparseTools",
-                           "ActSparseTestSupport", "actsparse"],
+                           "ActSparseGeneration", "ActSparseTestSupport", "actsparse"],
             exclude: ["Golden"],  // golden data and the scripts that made it, read from the source tree
             swiftSettings: settings),
         // Tests that launch mpirun (skipped, with the reason, in a build without the MPI trait).

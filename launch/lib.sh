@@ -85,3 +85,14 @@ ensure_model() {
     esac
     [ -f "$MODEL" ] || { say "fetched, but $MODEL is missing"; return 1; }
 }
+
+# Calibration for MODEL, once (thresholds of every linear input and the held-out ΔNLL a budget picks from):
+# sets THRESHOLDS. A file from before quality budgets (no held-out ΔNLL) is calibrated again.
+ensure_thresholds() {
+    THRESHOLDS="$CACHE_DIR/$(basename "$MODEL").thresholds.json"
+    if [ ! -f "$THRESHOLDS" ] || ! grep -q '"heldOut"' "$THRESHOLDS"; then
+        say "calibrating once (thresholds, output errors, held-out ΔNLL; about a minute for SmolLM2) → $THRESHOLDS"
+        "$BIN" calibrate --model "$MODEL" --text "$ROOT/launch/data/calibration.txt" --max-delta-nll 0.1 \
+            --out "$THRESHOLDS"
+    fi
+}

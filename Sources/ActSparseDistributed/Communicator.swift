@@ -6,6 +6,9 @@ public protocol Communicator: AnyObject {
     /// Seconds a collective may wait for its peers before this rank aborts the job naming the collective and
     /// the peer (0: wait forever). Setup phases (loading) raise it; the per-token protocol keeps it short.
     var timeout: Double { get set }
+    /// On a timeout, throw `CommunicatorError.timedOut` instead of aborting the job (a server answers its
+    /// in-flight requests first, then aborts). Ignored where nothing can time out (one process).
+    var throwsOnTimeout: Bool { get set }
     /// Sends `bytes` bytes at `buffer` from `root` to every rank.
     func broadcast(_ buffer: UnsafeMutableRawPointer, bytes: Int, root: Int) throws
     /// Root receives every rank's `send` (counts[r] floats from rank r) into `recv`, packed in rank order.
@@ -41,11 +44,13 @@ public enum CommunicatorDefaults {
 public enum CommunicatorError: Error, CustomStringConvertible {
     case mpi(call: String, code: Int32, message: String)
     case argument(String)
+    /// A collective got no answer within the timeout (only when `throwsOnTimeout`).
+    case timedOut(String)
 
     public var description: String {
         switch self {
         case let .mpi(call, code, message): return "\(call) failed with MPI error \(code): \(message)"
-        case let .argument(message): return message
+        case let .argument(message), let .timedOut(message): return message
         }
     }
 }

@@ -17,6 +17,10 @@ public final class CountingCommunicator: Communicator {
         get { base.timeout }
         set { base.timeout = newValue }
     }
+    public var throwsOnTimeout: Bool {
+        get { base.throwsOnTimeout }
+        set { base.throwsOnTimeout = newValue }
+    }
 
     public func reset() { collectives = 0; bytes = 0; nanos = 0 }
 

@@ -342,9 +342,12 @@ public final class DistributedLlama {
     // MARK: Other ranks
 
     /// Serves rank 0's steps until it says stop; `onDecode` runs after each decode step (soak sampling).
-    public func follow(onDecode: () -> Void = {}) throws {
+    /// `idle`: seconds to wait for rank 0's next step between steps (a server waits for requests: 0 = forever);
+    /// nil keeps the step timeout (the load timeout before the first step).
+    public func follow(idle: Double? = nil, onDecode: () -> Void = {}) throws {
         while true {
             try FaultInjection.at(.header, rank: comm.rank)
+            if let idle { comm.timeout = idle }
             var h = Header()
             h.words = try comm.broadcast(value: h.words)
             comm.timeout = stepTimeout  // from the first step on (and between steps), per-token collectives are short

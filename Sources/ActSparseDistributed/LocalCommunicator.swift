@@ -9,6 +9,7 @@ public final class LocalCommunicator: Communicator {
     public let size = 1
     /// Unused: one process never waits for a peer.
     public var timeout: Double = 0
+    public var throwsOnTimeout = false
 
     public init() {}
 

@@ -8,7 +8,7 @@ struct ActSparseCommand: ParsableCommand {
         commandName: "actsparse",
         abstract: "Batch-1 LLM decoding on CPUs with dynamic activation sparsity, over MPI ranks.",
         version: versionLine,
-        subcommands: [GenerateCommand.self, CalibrateCommand.self, EvalCommand.self, TokenizeCommand.self, MLPCommand.self,
+        subcommands: [GenerateCommand.self, ChatCommand.self, ServeCommand.self, FetchCommand.self, CalibrateCommand.self, EvalCommand.self, TokenizeCommand.self, MLPCommand.self,
                       SynthCommand.self, SoakCommand.self, PlotCommand.self,
                       Bench.self, CommCheck.self])
 

@@ -21,7 +21,7 @@ struct BenchModel: ParsableCommand {
             Sparsity > 0 needs calibrated thresholds (--thresholds, or the cached file for the model).
             """)
 
-    @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
+    @Option(help: "GGUF model file, or a name: smollm2 (default unless ACTSPARSE_MODEL is set), gemma3-270m.")
     var model: String = ModelCache.defaultModel
     @Option(help: "Thread counts (comma list).") var threads: CommaList<Int> = [1, 2]
     @Option(help: "Target sparsities (comma list; 0 = dense): the MLP's inputs, or every thresholded input with --scope model.")
@@ -39,6 +39,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Under mpirun: gather or reduce.") var mode: DistributedMLP.Mode = .reduce
     @Flag(help: "CSV instead of a table.") var csv = false
     @OptionGroup var commOptions: CommOptions
+
+    mutating func validate() throws { model = try ModelCache.resolve(model) }
 
     func run() throws {
         let threadList = threads.values, sparsities = sparsity.values

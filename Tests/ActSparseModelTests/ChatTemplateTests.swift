@@ -35,6 +35,23 @@ struct ChatTemplateTests {
         #expect(gemma.render(user: "Hi", system: "S") == "<start_of_turn>user\nS\n\nHi<end_of_turn>\n<start_of_turn>model\n")
     }
 
+    @Test("conversations: every turn in the family's markers; one user turn renders as the single-turn form")
+    func conversations() throws {
+        let turns = [ChatMessage(.system, "S"), ChatMessage(.user, "A"), ChatMessage(.assistant, "B"), ChatMessage(.user, "C")]
+        let chatml = try template("{{'<|im_start|>system\nBe brief.<|im_end|>\n'}}…<|im_start|>")
+        #expect(chatml.render(turns) == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nA<|im_end|>\n"
+            + "<|im_start|>assistant\nB<|im_end|>\n<|im_start|>user\nC<|im_end|>\n<|im_start|>assistant\n")
+        #expect(chatml.render([ChatMessage(.user, "Hi")]) == chatml.render(user: "Hi"))
+        let llama3 = try template("{{ '<|start_header_id|>' + role + '<|end_header_id|>\n\n' }}")
+        #expect(llama3.render(turns) == "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+            + "<|start_header_id|>user<|end_header_id|>\n\nA<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nB<|eot_id|>"
+            + "<|start_header_id|>user<|end_header_id|>\n\nC<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+        let gemma = try template("{{ '<start_of_turn>' + role + '\n' }}")
+        #expect(gemma.render(turns) == "<start_of_turn>user\nS\n\nA<end_of_turn>\n<start_of_turn>model\nB<end_of_turn>\n"
+            + "<start_of_turn>user\nC<end_of_turn>\n<start_of_turn>model\n")
+        #expect(gemma.render([ChatMessage(.system, "S"), ChatMessage(.user, "Hi")]) == gemma.render(user: "Hi", system: "S"))
+    }
+
     @Test("no template: a Gemma-3 file gets Gemma turns; a Llama file is refused naming the file; others too")
     func fallbacks() throws {
         #expect(try template(nil, arch: "gemma3").style == .gemma)

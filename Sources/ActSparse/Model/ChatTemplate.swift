@@ -6,9 +6,13 @@
 public struct ChatTemplate: Sendable {
     public let style: Architecture.Chat
     public let defaultSystem: String?
+    /// False when the file carries no chat template (its architecture's turns are assumed): instruction-tuned
+    /// GGUFs carry one, so such a file is most likely a base model, which continues text rather than answering.
+    public let fromFile: Bool
 
     public init(gguf g: GGUFFile) throws {
         let t = g.metadata["tokenizer.chat_template"]?.string
+        fromFile = t != nil
         if let t {
             if t.contains("<|im_start|>") { style = .chatML }
             else if t.contains("<|start_header_id|>") { style = .llama3 }
@@ -37,6 +41,17 @@ public struct ChatTemplate: Sendable {
         segments(user: user, system: system).map(\.text).joined()
     }
 
+    /// The prompt for a conversation (system, then user and assistant turns), ending where the assistant starts
+    /// to speak. Without a system message the template's default (ChatML) is used.
+    public func render(_ messages: [ChatMessage]) -> String { segments(messages).map(\.text).joined() }
+
+    /// A conversation as token ids; message text never becomes control tokens (see `encode(user:)`).
+    public func encode(_ messages: [ChatMessage], tokenizer: Tokenizer) -> [Int32] {
+        var ids = tokenizer.bos.map { [$0] } ?? []
+        for s in segments(messages) { ids += tokenizer.encodeText(s.text, specials: s.template) }
+        return ids
+    }
+
     /// The same prompt as token ids: the template's markers become control tokens, the user's and system's
     /// text never does (a user who types `<|im_start|>` gets those characters, not a new turn).
     public func encode(user: String, system: String? = nil, tokenizer: Tokenizer) -> [Int32] {
@@ -46,21 +61,41 @@ public struct ChatTemplate: Sendable {
     }
 
     func segments(user: String, system: String?) -> [(text: String, template: Bool)] {
-        var s: [(String, Bool)] = []
-        let sys = system ?? defaultSystem
-        switch style {
-        case .chatML:
-            if let sys { s += [("<|im_start|>system\n", true), (sys, false), ("<|im_end|>\n", true)] }
-            return s + [("<|im_start|>user\n", true), (user, false), ("<|im_end|>\n<|im_start|>assistant\n", true)]
-        case .llama3:
-            if let sys { s += [("<|start_header_id|>system<|end_header_id|>\n\n", true), (sys, false), ("<|eot_id|>", true)] }
-            return s + [("<|start_header_id|>user<|end_header_id|>\n\n", true), (user, false),
-                        ("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", true)]
-        case .gemma:
-            // Gemma has no system role: its template puts the system text at the top of the first user turn.
-            s = [("<start_of_turn>user\n", true)]
-            if let sys { s += [(sys + "\n\n", false)] }
-            return s + [(user, false), ("<end_of_turn>\n<start_of_turn>model\n", true)]
+        segments((system.map { [ChatMessage(.system, $0)] } ?? []) + [ChatMessage(.user, user)])
+    }
+
+    /// Turns in the family's markers. Gemma has no system role: its system text opens the next user turn, as its
+    /// own template does.
+    func segments(_ messages: [ChatMessage]) -> [(text: String, template: Bool)] {
+        var turns = messages
+        var system: String? = defaultSystem
+        if let first = turns.first, first.role == .system { system = first.content; turns.removeFirst() }
+        var s: [(text: String, template: Bool)] = []
+        var pendingSystem = style == .gemma ? system : nil
+        if style != .gemma, let sys = system {
+            s += style == .chatML ? [("<|im_start|>system\n", true), (sys, false), ("<|im_end|>\n", true)]
+                : [("<|start_header_id|>system<|end_header_id|>\n\n", true), (sys, false), ("<|eot_id|>", true)]
         }
+        for m in turns {
+            switch (style, m.role) {
+            case (.gemma, .system):
+                pendingSystem = [pendingSystem, m.content].compactMap { $0 }.joined(separator: "\n\n")
+            case (.gemma, _):
+                s.append(("<start_of_turn>\(m.role == .assistant ? "model" : "user")\n", true))
+                if m.role == .user, let p = pendingSystem { s.append((p + "\n\n", false)); pendingSystem = nil }
+                s += [(m.content, false), ("<end_of_turn>\n", true)]
+            case (.chatML, _):
+                s += [("<|im_start|>\(m.role.rawValue)\n", true), (m.content, false), ("<|im_end|>\n", true)]
+            case (.llama3, _):
+                s += [("<|start_header_id|>\(m.role.rawValue)<|end_header_id|>\n\n", true), (m.content, false),
+                      ("<|eot_id|>", true)]
+            }
+        }
+        switch style {
+        case .chatML: s.append(("<|im_start|>assistant\n", true))
+        case .llama3: s.append(("<|start_header_id|>assistant<|end_header_id|>\n\n", true))
+        case .gemma: s.append(("<start_of_turn>model\n", true))
+        }
+        return s
     }
 }

@@ -2,16 +2,24 @@
 import Glibc
 #endif
 
-/// Picks the next token from logits: greedy (argmax), or temperature + nucleus (top-p) with a seeded generator.
+/// Picks the next token from logits: greedy (argmax), or temperature + nucleus (top-p), top-k and min-p with a
+/// seeded generator. All three cuts keep a prefix of the tokens sorted by probability, so their order does not
+/// matter and the shortest prefix wins.
 public struct Sampler {
     public var temperature: Float
     public var topP: Float
+    /// Keep at most this many tokens (0: no limit).
+    public var topK: Int = 0
+    /// Keep tokens whose probability is at least this fraction of the most likely one's (0: no limit).
+    public var minP: Float = 0
     var rng: SplitMix
 
     /// temperature 0 ⇒ greedy.
-    public init(temperature: Float = 0, topP: Float = 1, seed: UInt64 = 1) {
+    public init(temperature: Float = 0, topP: Float = 1, topK: Int = 0, minP: Float = 0, seed: UInt64 = 1) {
         self.temperature = temperature
         self.topP = topP
+        self.topK = topK
+        self.minP = minP
         rng = SplitMix(seed: seed)
     }
 
@@ -50,6 +58,11 @@ public struct Sampler {
         probs.sort(by: Sampler.descending)
         var keep = 0, mass: Float = 0
         while keep < n && (keep == 0 || mass < topP * sum) { mass += probs[keep].0; keep += 1 }
+        // Top-k and min-p shorten the nucleus further (p here is relative to the most likely token's).
+        let floor = minP * probs[0].0
+        let nucleus = keep
+        while keep > 1 && ((topK > 0 && keep > topK) || probs[keep - 1].0 < floor) { keep -= 1 }
+        if keep < nucleus { mass = probs[..<keep].reduce(0) { $0 + $1.0 } }
         var r = rng.uniform() * mass
         for k in 0..<keep {
             r -= probs[k].0
@@ -84,9 +97,10 @@ public struct Sampler {
 
     /// Throws unless the settings can sample.
     public func validate() throws {
-        guard temperature >= 0, temperature.isFinite, topP > 0, topP <= 1 else {
-            throw ActSparseError.invalidValue(what: "sampling settings", expected: "finite temperature ≥ 0, top-p in (0, 1]",
-                                              found: "temperature \(temperature), top-p \(topP)")
+        guard temperature >= 0, temperature.isFinite, topP > 0, topP <= 1, topK >= 0, minP >= 0, minP <= 1 else {
+            throw ActSparseError.invalidValue(what: "sampling settings",
+                                              expected: "finite temperature ≥ 0, top-p in (0, 1], top-k ≥ 0, min-p in [0, 1]",
+                                              found: "temperature \(temperature), top-p \(topP), top-k \(topK), min-p \(minP)")
         }
     }
 }
