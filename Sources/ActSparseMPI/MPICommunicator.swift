@@ -68,18 +68,18 @@ public final class MPICommunicator: Communicator {
 
     /// Polls `request` until it completes; past `timeout` seconds, aborts the job naming the collective and peer
     /// (or throws `.timedOut`). A wait past a few milliseconds is an idle rank (a server between requests, a
-    /// follower while rank 0 prefills): it sleeps between polls, 100 µs and past 0.1 s 1 ms, instead of spinning a core.
+    /// follower while rank 0 prefills): it sleeps between polls (100 µs; past 0.1 s 1 ms; past 1 s 5 ms) instead of spinning a core.
     func wait(_ request: inout MPI_Request?, _ call: String, peer: String) throws {
         var done: Int32 = 0
         try MPICommunicator.check(MPI_Test(&request, &done, cmpi_status_ignore()), call)
         if done != 0 { return }
         let start = Timing.now()
         let limit = timeout > 0 ? UInt64(timeout * 1e9) : UInt64.max
-        var polls = 0
+        var polls = 0, idle = false
         while done == 0 {
             try MPICommunicator.check(MPI_Test(&request, &done, cmpi_status_ignore()), call)
             polls += 1
-            if polls & 255 == 0 {
+            if polls & 255 == 0 || idle {
                 let waited = Timing.now() - start
                 if waited > limit {
                     let message = "\(call) got no answer within \(timeout) s: \(peer) is stuck, gone or cut off " +
@@ -87,7 +87,8 @@ public final class MPICommunicator: Communicator {
                     if throwsOnTimeout { throw CommunicatorError.timedOut(message) }
                     abort(message, code: 4)
                 }
-                if waited > 100_000_000 { usleep(1000) } else if waited > 5_000_000 { usleep(100) }
+                idle = waited > 5_000_000  // from here on one poll per sleep
+                if waited > 1_000_000_000 { usleep(5000) } else if waited > 100_000_000 { usleep(1000) } else if idle { usleep(100) }
             }
         }
     }

@@ -89,9 +89,17 @@ struct SparsityOptions: ParsableArguments {
     func path(for model: String) -> String { thresholds ?? ModelCache.defaultThresholds(for: model) }
 
     /// The table for `model` (nil when dense), checked against it.
-    func table(model: String, config: LlamaConfig, bytes: Int) throws -> ThresholdTable? {
+    /// `denseIfUncalibrated`: generate, chat and serve run dense (with a hint) rather than refuse.
+    func table(model: String, config: LlamaConfig, bytes: Int, denseIfUncalibrated: Bool = false) throws -> ThresholdTable? {
         if dense && thresholds == nil { return nil }
         let p = path(for: model)
+        // Nothing asked for and nothing calibrated yet: decode dense and say how to get the speed.
+        if denseIfUncalibrated && notCalibrated(model) {
+            StandardError.write("actsparse: \(URL(fileURLWithPath: model).lastPathComponent) is not calibrated yet: decoding "
+                + "dense. For sparse decode calibrate it once (about a minute for SmolLM2): launch/run does, or `actsparse "
+                + "calibrate --model \(model) --text launch/data/calibration.txt`\n")
+            return nil
+        }
         guard FileManager.default.fileExists(atPath: p) else {
             throw ActSparseError.file(path: p, problem: "no thresholds: run `actsparse calibrate --model \(model)` " +
                                       "(launch/run does it once)")
@@ -103,7 +111,13 @@ struct SparsityOptions: ParsableArguments {
 
     /// What to run: the uniform MLP targets if given, else the quality budget's plan from the table (a table
     /// without budget measurements falls back to uniform `fallbackSparsity`, and the label says so).
+    /// No sparsity option, no thresholds file named, and none in the cache for `model`.
+    func notCalibrated(_ model: String) -> Bool {
+        !uniform && budget == nil && thresholds == nil && !FileManager.default.fileExists(atPath: path(for: model))
+    }
+
     func plan(table: ThresholdTable?, layers: Int, path: String) throws -> SparsityPlan {
+        if table == nil && !uniform { return .dense(layers: layers) }
         if uniform || table == nil {
             return dense ? .dense(layers: layers)
                 : scope.plan(layers: layers, gateUp: gateUp, down: down, attention: sparsity ?? max(gateUp, down))

@@ -162,4 +162,23 @@ struct GeneratorTests {
         let open = try picks { Sampler(temperature: 1, seed: $0) }
         #expect(open.count > 5, "without cuts more tokens are drawn: \(open)")
     }
+
+    @Test("Generator.load (the README's example): its own driving thread, chat turns in, a stream out")
+    func loadAndStream() async throws {
+        let path = try #require(Self.path)
+        let generator = try Generator.load(model: path, options: .init(threads: 1, context: 128, sparsity: .dense))
+        defer { generator.close() }
+        var text = "", result: GenerationResult?
+        let stream = try generator.generate(.chat([ChatMessage(.user, "the")]),
+                                            parameters: GenerationParameters(maxTokens: 8))
+        for try await event in stream {
+            switch event {
+            case .text(let piece): text += piece
+            case .finished(let r): result = r
+            }
+        }
+        let r = try #require(result)
+        #expect(r.text == text && r.usage.completionTokens == r.tokens.count && r.usage.promptTokens > 1)
+        #expect(generator.name == "generator" || !generator.name.isEmpty)
+    }
 }
