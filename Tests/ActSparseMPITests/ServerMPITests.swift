@@ -70,3 +70,18 @@ struct ServerMPITests {
         #expect(queued.hasSuffix("\n503"), "queued: \(queued)")
     }
 }
+
+/// The launch scripts a user runs: launch/serve (started and stopped by launch/load) on 2 ranks.
+@Suite("launch/serve and launch/load")
+struct LaunchServeTests {
+    @Test("a short launch/load against launch/serve --ranks 2: nothing lost or hung, SIGTERM stops the job with exit 0",
+          Requires.model, Requires.mpirun)
+    func shortLoad() throws {
+        let r = try MPILaunch.script("launch/load", ["--clients", "8", "--requests", "2", "--tokens", "8", "--ranks", "2"],
+                                     timeout: 600)
+        #expect(r.status == 0, "\(r.text)")
+        #expect(r.text.contains("answered 16, refused 0") && r.text.contains("lost 0, hung 0"), "\(r.text)")
+        #expect(r.text.contains("latency p50") && r.text.contains("RSS MB per process"), "\(r.text)")
+        #expect(r.text.contains("server stopped (SIGTERM): exit 0"), "\(r.text)")
+    }
+}
