@@ -39,11 +39,8 @@ struct ChatCommand: ParsableCommand {
     }
 
     func converse(_ llm: DistributedLlama) throws {
-        let s = sparsityOptions, path = modelOptions.model
-        let table = try s.table(model: path, config: llm.config, bytes: llm.gguf.size, denseIfUncalibrated: true)
-        let plan = try s.plan(table: table, layers: llm.config.layers, path: s.path(for: path))
-        let generator = try Generator(llm: llm, name: ModelCatalog.displayName(path), plan: plan, table: table,
-                                      thresholdsPath: s.path(for: path))
+        let generator = try sparsityOptions.generator(llm, model: modelOptions.model).generator
+        let plan = generator.plan
         guard generator.template != nil else {
             throw ValidationError("\(generator.name) has no chat template: use `actsparse generate --prompt …`")
         }

@@ -61,10 +61,8 @@ struct GenerateCommand: ParsableCommand {
     /// `loadSeconds`: from opening the file until every rank was ready.
     func generate(_ llm: DistributedLlama, prompt text: String, loadSeconds: Double) throws {
         let s = sparsityOptions, path = modelOptions.model
-        let table = try s.table(model: path, config: llm.config, bytes: llm.gguf.size, denseIfUncalibrated: true)
-        let plan = try s.plan(table: table, layers: llm.config.layers, path: s.path(for: path))
-        let generator = try Generator(llm: llm, name: ModelCatalog.displayName(path), plan: plan, table: table,
-                                      thresholdsPath: s.path(for: path))
+        let (generator, table) = try s.generator(llm, model: path)
+        let plan = generator.plan
         let chat = self.chat || system != nil
         if chat && generator.isBaseModel {
             StandardError.write("warning: \(generator.name) is a base model (not instruction-tuned): it may not follow "

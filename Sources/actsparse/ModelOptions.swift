@@ -143,3 +143,17 @@ struct SparsityOptions: ParsableArguments {
     }
 }
 
+
+extension SparsityOptions {
+    /// A generator over `llm` (rank 0) decoding with the plan these options give for `path` (dense, with a hint,
+    /// while the model is not calibrated), and the thresholds table it uses.
+    func generator(_ llm: DistributedLlama, model path: String, queueLimit: Int = 16) throws
+        -> (generator: Generator, table: ThresholdTable?)
+    {
+        let table = try self.table(model: path, config: llm.config, bytes: llm.gguf.size, denseIfUncalibrated: true)
+        let plan = try self.plan(table: table, layers: llm.config.layers, path: self.path(for: path))
+        let g = try Generator(llm: llm, name: ModelCatalog.displayName(path), plan: plan, table: table,
+                              thresholdsPath: self.path(for: path), queueLimit: queueLimit)
+        return (g, table)
+    }
+}

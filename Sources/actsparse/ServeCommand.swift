@@ -59,11 +59,8 @@ struct ServeCommand: ParsableCommand {
     }
 
     func serve(_ llm: DistributedLlama) throws {
-        let s = sparsityOptions, path = modelOptions.model
-        let table = try s.table(model: path, config: llm.config, bytes: llm.gguf.size, denseIfUncalibrated: true)
-        let plan = try s.plan(table: table, layers: llm.config.layers, path: s.path(for: path))
-        let generator = try Generator(llm: llm, name: ModelCatalog.displayName(path), plan: plan, table: table,
-                                      thresholdsPath: s.path(for: path), queueLimit: queue)
+        let generator = try sparsityOptions.generator(llm, model: modelOptions.model, queueLimit: queue).generator
+        let plan = generator.plan
         var options = ServerOptions(host: host, port: port,
                                     apiKey: apiKey ?? ProcessInfo.processInfo.environment["ACTSPARSE_API_KEY"])
         options.maxBodyBytes = maxBody

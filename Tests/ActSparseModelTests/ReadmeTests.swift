@@ -14,23 +14,10 @@ struct ReadmeTests {
         return readme[open.upperBound..<close.lowerBound].split(separator: "\n").map(String.init)
     }
 
+    /// A line as a user's shell runs it: the binary on PATH, in the repository, `openai` importable.
     static func shell(_ line: String, timeout: Int = 300) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: MPILaunch.which("timeout") ?? "/usr/bin/timeout")
-        p.arguments = ["\(timeout)", "/bin/sh", "-c", line]
-        var env = ProcessInfo.processInfo.environment
-        env["PATH"] = MPILaunch.binDir.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
-        env["PYTHONPATH"] = OpenAIClient.path
-        p.environment = env
-        p.currentDirectoryURL = Repository.root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, o, e)
+        try OpenAIClient.timed(["/bin/sh", "-c", line], timeout: timeout, extraPath: MPILaunch.binDir.path,
+                               directory: Repository.root)
     }
 
     @Test("every quick-start line runs as written and prints something", Requires.model,

@@ -255,12 +255,22 @@ public enum OpenAIClient {
 
     /// Runs a Python script with `openai` importable; returns status and stdout (stderr appended on failure).
     public static func python(_ script: String, args: [String] = [], timeout: Int = 180) throws -> (status: Int32, out: String) {
+        let r = try timed([MPILaunch.which("python3") ?? "/usr/bin/python3", "-c", script] + args, timeout: timeout)
+        return (r.status, r.status == 0 ? r.out : r.out + r.err)
+    }
+
+    /// Runs `argv` under `timeout` with `openai` importable (and `extraPath` first on PATH); status, stdout, stderr.
+    public static func timed(_ argv: [String], timeout: Int, extraPath: String? = nil, directory: URL? = nil) throws
+        -> (status: Int32, out: String, err: String)
+    {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: MPILaunch.which("timeout") ?? "/usr/bin/timeout")
-        p.arguments = ["\(timeout)", MPILaunch.which("python3") ?? "/usr/bin/python3", "-c", script] + args
+        p.arguments = ["\(timeout)"] + argv
         var env = ProcessInfo.processInfo.environment
         env["PYTHONPATH"] = path
+        if let extraPath { env["PATH"] = extraPath + ":" + (env["PATH"] ?? "/usr/bin:/bin") }
         p.environment = env
+        p.currentDirectoryURL = directory
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -268,6 +278,6 @@ public enum OpenAIClient {
         let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        return (p.terminationStatus, p.terminationStatus == 0 ? o : o + e)
+        return (p.terminationStatus, o, e)
     }
 }
