@@ -72,6 +72,7 @@ public final class DistributedLlama {
             throw ActSparseError.file(path: path, problem: "this rank opened another model than rank 0 (header digest " +
                 "0x\(String(digest, radix: 16)) vs rank 0's 0x\(String(rootDigest, radix: 16))): every rank must load the same file")
         }
+        try DistributedLlama.checkSameWeights(g, comm: comm, threads: threads)
         config = try LlamaConfig(gguf: g)
         let c = config
         self.context = min(max(1, context), c.context)
@@ -134,6 +135,32 @@ public final class DistributedLlama {
         try FaultInjection.at(.load, rank: comm.rank)
         try comm.barrier()  // ready: every rank loaded its share
         // The load timeout stays until the first step header: rank 0 may first read and tokenize a long text.
+    }
+
+    /// Every rank must hold rank 0's weights, not just its header. A rank that opened the very same file (same
+    /// host, device, inode, size and modification time) reads the same bytes: nothing to do. Any other copy is
+    /// hashed tensor by tensor (XXH64), as is rank 0's file then, and compared; a difference ends the job on every
+    /// rank naming the rank, the first tensor that differs and both hashes.
+    static func checkSameWeights(_ g: GGUFFile, comm: Communicator, threads: Int) throws {
+        guard comm.size > 1 else { return }
+        let mine = ContentHash.xxh64(Array(g.identity.utf8))
+        let rootIdentity = try comm.broadcast(value: mine)
+        let copy = !comm.isRoot && mine != rootIdentity
+        guard try comm.allReduceMaxLoc(value: copy ? 1 : 0, index: Int32(comm.rank)).value > 0 else { return }
+        let n = g.tensorNames.count
+        let hashes = comm.isRoot || copy ? g.tensorHashes(threads: threads) : [UInt64](repeating: 0, count: n)
+        var rootHashes = hashes
+        try rootHashes.withUnsafeMutableBufferPointer { try comm.broadcast($0.baseAddress!, count: n) }
+        let differs = copy ? (0..<n).first { hashes[$0] != rootHashes[$0] } : nil
+        let verdict = try comm.allReduceMaxLoc(value: differs == nil ? 0 : 1, index: Int32(comm.rank))
+        guard verdict.value > 0 else { return }
+        let culprit = Int(verdict.index)
+        let k = Int(try comm.broadcast(value: Int32(differs ?? 0), root: culprit))
+        let theirs = try comm.broadcast(value: k < n ? hashes[k] : 0, root: culprit)
+        guard k >= 0 && k < n else { throw SettingsMismatch(description: "rank \(culprit) holds other weights than rank 0") }
+        throw SettingsMismatch(description: "rank \(culprit)'s model file has other weights than rank 0's "
+            + "(same header): tensor \(g.tensorNames[k]) hashes to \(String(theirs, radix: 16)) there, "
+            + "\(String(rootHashes[k], radix: 16)) on rank 0 (every rank must load the same file)")
     }
 
     deinit {

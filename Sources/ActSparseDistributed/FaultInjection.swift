@@ -5,12 +5,13 @@ import Glibc
 #endif
 
 /// Test-only failures at the per-token protocol's steps, from `ACTSPARSE_FAULT=RANK:STEP:KIND[@N]`: rank RANK
-/// fails the N-th time (default 3; load happens once: 1) it reaches STEP. Steps: load (after loading, before the ready barrier),
+/// fails the N-th time (default 3; start and load happen once: 1) it reaches STEP. Steps: start (before MPI starts; the
+/// launcher's rank number), load (after loading, before the ready barrier),
 /// header (rank 0's step header), kept-h, a (gather-mode gatherv of a / reduce-mode local threshold), kept-a,
 /// out (gatherv or reduce of the MLP output). Kinds: error (a thrown error), nan (this rank's outgoing floats at
 /// that step become NaN), kill (SIGKILL), stall (sleeps until killed). Unset: every check is one branch.
 public struct FaultInjection: Sendable {
-    public enum Step: String, CaseIterable, Sendable { case load, header, keptH = "kept-h", a, keptA = "kept-a", out }
+    public enum Step: String, CaseIterable, Sendable { case start, load, header, keptH = "kept-h", a, keptA = "kept-a", out }
     public enum Kind: String, CaseIterable, Sendable { case error, nan, kill, stall }
 
     let rank: Int, step: Step, kind: Kind, occurrence: Int
@@ -33,7 +34,7 @@ public struct FaultInjection: Sendable {
         let at = spec.split(separator: "@", omittingEmptySubsequences: false).map(String.init)
         let p = at[0].split(separator: ":").map(String.init)
         let s = p.count == 3 ? Step(rawValue: p[1]) : nil
-        let n = at.count == 2 ? Int(at[1]) : (s == .load ? 1 : 3)  // load happens once
+        let n = at.count == 2 ? Int(at[1]) : (s == .load || s == .start ? 1 : 3)  // once per run
         guard at.count <= 2, p.count == 3, let r = Int(p[0]), r >= 0, let s, let k = Kind(rawValue: p[2]),
               let n, n >= 1 else {
             throw ActSparseError.invalidValue(

@@ -28,8 +28,27 @@ public final class MPICommunicator: Communicator {
         getenv("OMPI_COMM_WORLD_SIZE") != nil || getenv("PMIX_RANK") != nil
     }
 
-    public init() throws {
+    /// `startTimeout`: seconds MPI_Init_thread may take (it waits for every rank of the job to start MPI); past
+    /// it a watchdog prints one line and ends this process (0: no limit).
+    public init(startTimeout: Double = CommunicatorDefaults.loadTimeout) throws {
         var provided: Int32 = 0
+        let started = OnceFlag()
+        if startTimeout > 0 {
+            let who = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].map { "rank \($0)" } ?? "this rank"
+            let watchdog = Thread {
+                let deadline = Timing.now() + UInt64(min(startTimeout, 1e9) * 1e9)
+                while Timing.now() < deadline {
+                    if started.isSet { return }
+                    usleep(50_000)
+                }
+                if started.isSet { return }
+                StandardError.write("actsparse: \(who): MPI did not start within \(startTimeout) s: another rank of the job "
+                    + "has not reached MPI_Init (stuck or slow before it; the load timeout sets the limit)\n")
+                _exit(4)
+            }
+            watchdog.start()
+        }
+        defer { started.set() }
         try MPICommunicator.check(MPI_Init_thread(nil, nil, cmpi_thread_funneled(), &provided), "MPI_Init_thread")
         // Only the main thread calls MPI (the kernels' worker threads never do): FUNNELED is what we need.
         guard provided >= cmpi_thread_funneled() else {
@@ -204,9 +223,17 @@ public final class MPICommunicator: Communicator {
     public func finalize() { MPI_Finalize() }
 }
 
+/// A flag one thread sets and another polls (the start watchdog's "MPI is up").
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
+
 extension MPICommunicator {
     /// The world communicator: MPI when launched by mpirun, otherwise the single-process one.
-    public static func world() throws -> Communicator {
-        launchedByMPI ? try MPICommunicator() : LocalCommunicator()
+    public static func world(startTimeout: Double = CommunicatorDefaults.loadTimeout) throws -> Communicator {
+        launchedByMPI ? try MPICommunicator(startTimeout: startTimeout) : LocalCommunicator()
     }
 }

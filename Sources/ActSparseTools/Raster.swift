@@ -29,6 +29,13 @@ public struct Raster {
         for yy in y..<(y + max(0, h)) { for xx in x..<(x + max(0, w)) { set(xx, yy, c) } }
     }
 
+    /// A plot coordinate as a pixel index without trapping: NaN and far-off values land well outside any image
+    /// (drawing there does nothing).
+    public static func pixel(_ v: Double) -> Int {
+        guard v.isFinite else { return -1_000_000 }
+        return Int(min(max(v, -1e6), 1e6).rounded())
+    }
+
     /// A line of the given thickness (Bresenham, square pen); non-finite ends draw nothing.
     public mutating func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, _ c: Color, thickness: Int = 1) {
         guard [x0, y0, x1, y1].allSatisfy({ $0.isFinite && abs($0) < 1e6 }) else { return }

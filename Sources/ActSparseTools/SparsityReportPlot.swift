@@ -42,8 +42,8 @@ public enum SparsityReportPlot {
             let gx = xMax * Double(k) / 5, gy = yMin + (yMax - yMin) * Double(k) / 5
             img.line(px(gx), Double(y0), px(gx), Double(y0 + h), (225, 225, 225))
             img.line(Double(x0), py(gy), Double(x0 + w), py(gy), (225, 225, 225))
-            img.text("\(Int((gx * 100).rounded()))%", x: Int(px(gx)) - 12, y: y0 + h + 8)
-            img.text(String(format: "%.2f", gy), x: x0 - 66, y: Int(py(gy)) - 7)
+            img.text("\(Int((gx * 100).rounded()))%", x: Raster.pixel(px(gx)) - 12, y: y0 + h + 8)
+            img.text(String(format: "%.2f", gy), x: x0 - 66, y: Raster.pixel(py(gy)) - 7)
         }
         img.line(Double(x0), Double(y0), Double(x0), Double(y0 + h), (0, 0, 0), thickness: 2)
         img.line(Double(x0), Double(y0 + h), Double(x0 + w), Double(y0 + h), (0, 0, 0), thickness: 2)

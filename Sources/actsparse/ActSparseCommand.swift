@@ -23,7 +23,7 @@ struct ActSparseCommand: ParsableCommand {
 
     /// One line: version, the ISA the kernels were built for, the decode kernels, and whether MPI is in.
     static var versionLine: String {
-        "actsparse \(BuildInfo.version) · \(BuildInfo.kernels) · Swift code for \(BuildInfo.isa) · MPI: "
+        "actsparse \(BuildInfo.version) (build \(BuildInfo.buildID)) · \(BuildInfo.kernels) · Swift code for \(BuildInfo.isa) · MPI: "
             + (World.hasMPI ? "yes (Open MPI)" : "no (one process; build with --traits MPI for ranks)")
     }
 }
@@ -34,11 +34,12 @@ struct Bench: ParsableCommand {
         subcommands: [BenchFC.self, BenchModel.self])
 }
 
+/// Text files (prompts, calibration and evaluation texts) larger than this are refused before they are read.
+let textFileLimit = 256 << 20
+
 /// A text file (calibration, evaluation) as UTF-8, or one clear error naming it.
 func readText(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw ActSparseError.file(path: path, problem: "cannot read the text file")
-    }
+    let data = try RegularFile.read(path, limit: textFileLimit, what: "text file")
     guard let s = String(data: data, encoding: .utf8) else {
         throw ActSparseError.file(path: path, problem: "not UTF-8 text")
     }

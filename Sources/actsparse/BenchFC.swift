@@ -43,8 +43,11 @@ struct BenchFC: ParsableCommand {
         for t in cfg.threads where !(1...4096).contains(t) { throw ValidationError("--threads \(t) not in 1...4096") }
         cfg.prefillM = m.values
         for v in cfg.prefillM where !(1...65536).contains(v) { throw ValidationError("--m \(v) not in 1...65536") }
-        guard iterations >= 1, (0...(1 << 20)).contains(coldMib) else {
-            throw ValidationError("--iterations must be ≥ 1 and --cold-mib in 0...1048576, found \(iterations), \(coldMib)")
+        for (a, b) in zip(ics, ocs) {
+            if let p = outside("--ic", a, 1...(1 << 18)) ?? outside("--oc", b, 1...(1 << 18)) { throw ValidationError(p) }
+        }
+        guard (1...(1 << 20)).contains(iterations), (0...(1 << 20)).contains(coldMib) else {
+            throw ValidationError("--iterations must be in 1...1048576 and --cold-mib in 0...1048576, found \(iterations), \(coldMib)")
         }
         cfg.activations = activations.values
         cfg.iterations = iterations

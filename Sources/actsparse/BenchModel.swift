@@ -42,6 +42,19 @@ struct BenchModel: ParsableCommand {
 
     mutating func validate() throws { model = try ModelCache.resolve(model) }
 
+    /// What every rank must share: the measurement grid and the model settings (every rank runs every row).
+    var settings: JobSettings {
+        var s = JobSettings(command: "bench model")
+        s.add("--threads", threads.values.map(String.init).joined(separator: ","))
+        s.add("--sparsity", sparsity.values.map { "\($0)" }.joined(separator: ","))
+        s.add("--scope", scope.rawValue); s.add("--tokens", tokens); s.add("--repeats", repeats)
+        s.add("--position", position); s.add("--context", context.map { "\($0)" } ?? "-")
+        s.add("--kv", kv.rawValue); s.add("--activations", activations.rawValue)
+        s.add("--shard", shard.rawValue); s.add("--mode", mode.rawValue)
+        s.addThresholds(thresholds ?? ModelCache.defaultThresholds(for: model))
+        return s
+    }
+
     func run() throws {
         let threadList = threads.values, sparsities = sparsity.values
         for t in threadList where !(1...4096).contains(t) { throw ValidationError("--threads \(t) not in 1...4096") }
@@ -50,7 +63,7 @@ struct BenchModel: ParsableCommand {
               (context ?? 16) >= 16, (context ?? 0) <= 1 << 20 else {
             throw ValidationError("--tokens 1...4096, --repeats 1...100, --position 1...1048576, --context 16...1048576")
         }
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             try agreeOnConfiguration(comm) {
                 do { _ = try LlamaConfig(gguf: try GGUFFile(path: model)) } catch { return "\(error)" }
                 return commOptions.problem()

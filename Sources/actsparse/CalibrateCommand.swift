@@ -39,12 +39,21 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Quality budget in nats/token: refine the path around it and record the byte sparsity it allows.")
     var maxDeltaNll: Double?
 
+    /// What every rank must share (calibrate refuses several ranks, after they agree on that).
+    var settings: JobSettings {
+        var s = JobSettings(command: "calibrate")
+        s.add(modelOptions)
+        return s
+    }
+
     func run() throws {
-        try withWorld { comm in
+        try withWorld(settings: settings) { comm in
             try agreeOnConfiguration(comm) {
                 if comm.size > 1 { return "calibrate runs as one process: start it without mpirun" }
-                if chunk < 2 || tokens < chunk { return "--chunk must be ≥ 2 and ≤ --tokens" }
-                if probeTokens < 0 || (heldOut ?? 0) < 0 { return "--probe-tokens and --held-out must be ≥ 0" }
+                if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--chunk", chunk, 2...tokens)
+                    ?? outside("--probe-tokens", probeTokens, 0...tokens) ?? outside("--held-out", heldOut ?? 0, 0...tokens) {
+                    return p
+                }
                 if heldOut == 1 { return "--held-out must be 0 or ≥ 2" }
                 if let x = maxDeltaNll, !(x >= 0 && x.isFinite) { return "--max-delta-nll must be ≥ 0, found \(x)" }
                 if maxDeltaNll != nil && heldOut == 0 { return "--max-delta-nll needs --held-out > 0" }

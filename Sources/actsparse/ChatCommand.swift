@@ -22,8 +22,16 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "Tokens per answer at most.") var tokens = 512
     @Flag(help: "After each answer, print tokens, tokens/s and realized sparsity.") var stats = false
 
+    /// What every rank must share (compared before the first collective).
+    var settings: JobSettings {
+        var s = JobSettings(command: "chat")
+        s.add(modelOptions)
+        s.add(sparsityOptions, model: modelOptions.model)
+        return s
+    }
+
     func run() throws {
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             try agreeOnConfiguration(comm) {
                 if tokens < 1 { return "--tokens must be ≥ 1" }
                 return sampling.problem() ?? sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()

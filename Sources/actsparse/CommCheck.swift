@@ -11,6 +11,7 @@ struct CommCheck: ParsableCommand {
     func run() throws {
         let comm = try World.start()
         do {
+            try comm.agree(on: JobSettings(command: "comm-check"))
             let n = comm.size, r = comm.rank
             // broadcast: root sends 0, 1, 2, …
             var b = [Float](repeating: r == 0 ? 0 : -1, count: 1000)

@@ -37,8 +37,21 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Quality budgets of the report, nats (comma list; needs a calibrated held-out path).")
     var budgets: CommaList<Double> = [0.05, 0.1, 0.2, 0.5]
 
+    /// What every rank must share: the model settings and the measurement grid (every rank scores every window).
+    var settings: JobSettings {
+        var s = JobSettings(command: "eval")
+        s.add(modelOptions)
+        s.add("--sparsity", sparsity.values.map { "\($0)" }.joined(separator: ","))
+        s.add("--down-ratio", downRatio); s.add("--scope", scope.rawValue); s.add("--tokens", tokens)
+        s.add("--window", window); s.add("--prefill", prefill); s.add("--report", report != nil)
+        s.add("--points", points.values.map { "\($0)" }.joined(separator: ","))
+        s.add("--budgets", budgets.values.map { "\($0)" }.joined(separator: ","))
+        s.addThresholds(thresholds ?? ModelCache.defaultThresholds(for: modelOptions.model))
+        return s
+    }
+
     func run() throws {
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             var targets: [Double] = [], goals: [Double] = [], budgetList: [Double] = []
             try agreeOnConfiguration(comm) {
                 let t = sparsity.values
@@ -53,8 +66,7 @@ struct EvalCommand: ParsableCommand {
                 guard b.allSatisfy({ $0 >= 0 && $0.isFinite })
                 else { return "--budgets: comma list of values ≥ 0" }
                 budgetList = b
-                if tokens < 2 { return "--tokens must be ≥ 2, found \(tokens)" }
-                if window < 2 { return "--window must be ≥ 2, found \(window)" }
+                if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--window", window, 2...(1 << 20)) { return p }
                 if !(downRatio > 0 && downRatio.isFinite) { return "--down-ratio must be > 0, found \(downRatio)" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
                 return commOptions.problem() ?? modelOptions.problem()

@@ -35,8 +35,16 @@ struct GenerateCommand: ParsableCommand {
 
     static let defaultPrompt = "The capital of France is"
 
+    /// What every rank must share (compared before the first collective).
+    var settings: JobSettings {
+        var s = JobSettings(command: "generate")
+        s.add(modelOptions)
+        s.add(sparsityOptions, model: modelOptions.model)
+        return s
+    }
+
     func run() throws {
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             var text = GenerateCommand.defaultPrompt
             try agreeOnConfiguration(comm) {
                 if tokens < 1 { return "--tokens must be ≥ 1" }
@@ -130,8 +138,8 @@ struct GenerateCommand: ParsableCommand {
 
 /// The prompt from a file, or standard input for "-".
 func readPrompt(_ path: String) throws -> String {
-    let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
-    guard let data else { throw ActSparseError.file(path: path, problem: "cannot read the prompt file") }
+    let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile()
+        : try RegularFile.read(path, limit: textFileLimit, what: "prompt file")
     guard let text = String(data: data, encoding: .utf8) else {
         throw ActSparseError.file(path: path, problem: "the prompt is not UTF-8 text")
     }

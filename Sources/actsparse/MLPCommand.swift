@@ -34,13 +34,28 @@ struct MLPCommand: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var commOptions: CommOptions
 
+    /// What every rank must share: every option but the threads, timeouts and output files.
+    var settings: JobSettings {
+        var s = JobSettings(command: "mlp")
+        s.add("--hidden", hidden); s.add("--intermediate", intermediate); s.add("--format", format)
+        s.add("--group", group); s.add("--sparsity", sparsity)
+        s.add("--sparsity-gate-up", sparsityGateUp.map { "\($0)" } ?? "-")
+        s.add("--sparsity-down", sparsityDown.map { "\($0)" } ?? "-")
+        s.add("--mode", mode.rawValue); s.add("--tokens", tokens); s.add("--prefill", prefill)
+        s.add("--calib-tokens", calibTokens); s.add("--seed", seed); s.add("--per-token", perToken)
+        return s
+    }
+
     func run() throws {
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             let fmt = try? WeightFormat(parsing: format, defaultGroup: group)
             try agreeOnConfiguration(comm) {
                 guard let fmt else { return "unknown --format \(format)" }
-                if hidden <= 0 || intermediate <= 0 { return "--hidden and --intermediate must be > 0" }
-                if tokens < 1 || prefill < 0 || calibTokens < 1 { return "--tokens and --calib-tokens must be ≥ 1" }
+                if let p = outside("--hidden", hidden, 1...(1 << 16)) ?? outside("--intermediate", intermediate, 1...(1 << 18))
+                    ?? outside("--tokens", tokens, 1...(1 << 20)) ?? outside("--prefill", prefill, 0...(1 << 16))
+                    ?? outside("--calib-tokens", calibTokens, 1...(1 << 16)) ?? outside("--group", group, 1...(1 << 16)) {
+                    return p
+                }
                 if let p = commOptions.problem() { return p }
                 for s in [sparsity, sparsityGateUp ?? 0, sparsityDown ?? 0] where !(0..<1).contains(s) {
                     return "sparsity \(s) not in 0..<1"

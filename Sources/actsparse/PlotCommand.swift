@@ -32,15 +32,23 @@ struct PlotCommand: ParsableCommand {
         lines.removeFirst()
         var pts: [Point] = []
         for (k, row) in lines.enumerated() where !row.allSatisfy(\.isEmpty) {
-            guard row.count >= 3, let x = Double(row[1]), let y = Double(row[2]), x.isFinite, y.isFinite else {
-                throw ValidationError("\(points): line \(k + 2): expected series,x,y with finite numbers, found \(row)")
+            guard row.count >= 3, let x = Double(row[1]), let y = Double(row[2]), abs(x) <= PlotCommand.limit,
+                  abs(y) <= PlotCommand.limit else {
+                throw ValidationError("\(points): line \(k + 2): expected series,x,y with numbers within ±\(PlotCommand.limit), "
+                    + "found \(row)")
             }
             pts.append(Point(series: row[0], x: x, y: y, style: row.count > 3 && !row[3].isEmpty ? row[3] : "line"))
         }
         guard !pts.isEmpty else { throw ValidationError("\(points): no points") }
+        guard abs(yMin) <= PlotCommand.limit, yMin < (pts.map(\.y).max() ?? 0) || yMin == 0 else {
+            throw ValidationError("--y-min must be a number within ±\(PlotCommand.limit) below the largest y, found \(yMin)")
+        }
         try draw(pts).writePNG(to: out)
         print("wrote \(out)")
     }
+
+    /// The largest magnitude a point may have (axis arithmetic stays finite far beyond it).
+    static let limit = 1e15
 
     static let palette: [Raster.Color] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                                           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
@@ -60,8 +68,8 @@ struct PlotCommand: ParsableCommand {
             let gx = xMax * Double(k) / 5, gy = yLow + (yMax - yLow) * Double(k) / 5
             img.line(px(gx), Double(y0), px(gx), Double(y0 + h), (225, 225, 225))
             img.line(Double(x0), py(gy), Double(x0 + w), py(gy), (225, 225, 225))
-            img.text(label(gx), x: Int(px(gx)) - 12, y: y0 + h + 8)
-            img.text(label(gy), x: x0 - 80, y: Int(py(gy)) - 7)
+            img.text(label(gx), x: Raster.pixel(px(gx)) - 12, y: y0 + h + 8)
+            img.text(label(gy), x: x0 - 80, y: Raster.pixel(py(gy)) - 7)
         }
         img.line(Double(x0), Double(y0), Double(x0), Double(y0 + h), (0, 0, 0), thickness: 2)
         img.line(Double(x0), Double(y0 + h), Double(x0 + w), Double(y0 + h), (0, 0, 0), thickness: 2)

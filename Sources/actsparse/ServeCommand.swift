@@ -34,8 +34,16 @@ struct ServeCommand: ParsableCommand {
     var requestTimeout = 600.0
     @Option(help: "Largest request body in bytes (413 above).") var maxBody = 1 << 20
 
+    /// What every rank must share (compared before the first collective).
+    var settings: JobSettings {
+        var s = JobSettings(command: "serve")
+        s.add(modelOptions)
+        s.add(sparsityOptions, model: modelOptions.model)
+        return s
+    }
+
     func run() throws {
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             try agreeOnConfiguration(comm) {
                 if !(0...65535).contains(port) { return "--port must be in 0...65535, found \(port)" }
                 if queue < 0 { return "--queue must be ≥ 0, found \(queue)" }

@@ -29,10 +29,24 @@ struct SoakCommand: ParsableCommand {
         "The three laws of thermodynamics are", "Write a short poem about the sea.", "1, 1, 2, 3, 5, 8,",
     ]
 
+    /// What every rank must share (compared before the first collective).
+    var settings: JobSettings {
+        var s = JobSettings(command: "soak")
+        s.add(modelOptions)
+        s.add(sparsityOptions, model: modelOptions.model)
+        s.add("--tokens", tokens)
+        s.add("--per-prompt", perPrompt)
+        s.add("--sample-every", sampleEvery)
+        return s
+    }
+
     func run() throws {
-        try withWorld(commOptions) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             try agreeOnConfiguration(comm) {
-                if tokens < 1 || perPrompt < 1 || sampleEvery < 1 || (warmup ?? 0) < 0 { return "--tokens, --per-prompt and --sample-every must be ≥ 1" }
+                if let p = outside("--tokens", tokens, 1...(1 << 30)) ?? outside("--per-prompt", perPrompt, 1...(1 << 20))
+                    ?? outside("--sample-every", sampleEvery, 1...(1 << 30)) ?? outside("--warmup", warmup ?? 0, 0...(1 << 30)) {
+                    return p
+                }
                 if !(maxGrowth >= 0) { return "--max-growth must be ≥ 0" }
                 return sparsityOptions.problem() ?? commOptions.problem() ?? modelOptions.problem()
             }

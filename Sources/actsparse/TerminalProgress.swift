@@ -13,7 +13,9 @@ enum TerminalProgress {
     }
 
     static func draw(_ u: ActSparse.Progress.Update) {
-        let width = 24, filled = Int(u.fraction * Double(width))
+        // A count past its total (or no total) must not make the bar longer than itself.
+        let fraction = u.fraction.isFinite ? min(max(u.fraction, 0), 1) : 0
+        let width = 24, filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let amount: String
         switch u.unit {
@@ -22,7 +24,7 @@ enum TerminalProgress {
                             Double(u.done) / 1e6 / max(u.seconds, 1e-9))
         case let .items(name): amount = "\(u.done)/\(u.total) \(name)"
         }
-        let line = String(format: "\r%@ [%@] %3.0f%% %@, %.1f s", u.label, bar, u.fraction * 100, amount, u.seconds)
+        let line = String(format: "\r%@ [%@] %3.0f%% %@, %.1f s", u.label, bar, fraction * 100, amount, u.seconds)
         StandardError.write(line + (u.finished ? "\n" : ""))
     }
 }

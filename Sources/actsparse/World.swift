@@ -20,9 +20,17 @@ enum World {
         return (env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"]).flatMap { Int($0) }
     }
 
-    static func start() throws -> Communicator {
+    /// This process's rank as the launcher numbered it (before MPI starts).
+    static var launcherRank: Int? {
+        let env = ProcessInfo.processInfo.environment
+        return (env["OMPI_COMM_WORLD_RANK"] ?? env["PMI_RANK"]).flatMap { Int($0) }
+    }
+
+    /// `timeout`: seconds MPI's start may wait for the other ranks (a rank stuck before it would otherwise keep
+    /// every other one inside MPI_Init_thread for ever).
+    static func start(timeout: Double = CommunicatorDefaults.loadTimeout) throws -> Communicator {
         #if MPI
-        return try MPICommunicator.world()
+        return try MPICommunicator.world(startTimeout: timeout)
         #else
         // Without MPI every process would think it is rank 0 of 1 and decode alone: refuse instead.
         if let n = launcherSize, n > 1 {

@@ -195,7 +195,7 @@ struct CraftedInputTests {
             (["generate", "--model", path, "--sparsity", "0", "--top-p", "1.5", "--temperature", "1"], "--top-p"),
             (["generate", "--model", path, "--sparsity", "0", "--temperature=-1"], "--temperature"),
             (["eval", "--model", path, "--text", path, "--tokens=-5"], "--tokens"),
-            (["calibrate", "--model", path, "--text", path, "--tokens=-5"], "--chunk"),
+            (["calibrate", "--model", path, "--text", path, "--tokens=-5"], "--tokens"),
             (["bench", "fc", "--ic", "128", "--oc", "64", "--m=-3"], "--m"),  // trapped before
             (["bench", "fc", "--ic", "128", "--oc", "64", "--iterations=0"], "--iterations"),
             (["eval", "--model", path, "--text", "/nonexistent/text.txt"], "/nonexistent/text.txt"),

@@ -69,19 +69,38 @@ public enum MPILaunch {
         return (p.terminationStatus, text)
     }
 
+    /// The mpirun options every test launch uses (oversubscribed, unbound, yielding when idle).
+    static var mpirunOptions: [String] {
+        ["--oversubscribe", "--bind-to", "none", "--mca", "mpi_yield_when_idle", "1"]
+    }
+
     /// `ranks` nil: run directly; otherwise `mpirun -np ranks` (oversubscribed, as root if needed).
     public static func run(_ args: [String], ranks: Int? = nil, timeout: Int = 60, env: [String: String] = [:]) throws
         -> Result
     {
-        var argv = ["-k", "5", "\(timeout)"]
-        if let ranks {
-            argv += [mpirun!, "--oversubscribe", "--bind-to", "none", "--mca", "mpi_yield_when_idle", "1",
-                     "-np", "\(ranks)"]
+        var argv: [String] = []
+        if let ranks { argv += [mpirun!] + mpirunOptions + ["-np", "\(ranks)"] }
+        return try command(argv + [actsparse] + args, timeout: timeout, env: env)
+    }
+
+    /// One job whose ranks run different command lines (mpirun's `A : B` form): rank r runs `ranks[r]`, with
+    /// `binary` (default: this build's actsparse).
+    public static func mpmd(_ ranks: [(binary: String?, args: [String])], timeout: Int = 60, env: [String: String] = [:])
+        throws -> Result
+    {
+        var argv = [mpirun!] + mpirunOptions
+        for (k, r) in ranks.enumerated() {
+            if k > 0 { argv.append(":") }
+            argv += ["-np", "1", r.binary ?? actsparse] + r.args
         }
-        argv += [actsparse] + args
+        return try command(argv, timeout: timeout, env: env)
+    }
+
+    /// Any command under `timeout -k 5` (mpirun may run as root), with its exit status, output and wall time.
+    public static func command(_ argv: [String], timeout: Int = 60, env: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: which("timeout") ?? "/usr/bin/timeout")
-        p.arguments = argv
+        p.arguments = ["-k", "5", "\(timeout)"] + argv
         var e = ProcessInfo.processInfo.environment
         e["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         e["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
@@ -92,9 +111,13 @@ public enum MPILaunch {
         p.standardError = err
         let t0 = Date()
         try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
+        // Read both pipes at once: a child that fills one while we wait on the other would block for ever.
+        nonisolated(unsafe) var o = Data()
+        let reader = Thread { o = out.fileHandleForReading.readDataToEndOfFile() }
+        reader.start()
         let r = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        while reader.isExecuting || !reader.isFinished { usleep(1000) }
         return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self),
                       err: String(decoding: r, as: UTF8.self), seconds: Date().timeIntervalSince(t0))
     }

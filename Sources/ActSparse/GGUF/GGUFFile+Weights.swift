@@ -308,6 +308,11 @@ extension GGUFFile {
             throw ActSparseError.file(path: path, problem: "tensor \(name): expected F32/F16/BF16, found \(t.type)")
         }
         dequantizeRow(t, 0, into: &out)
+        // A NaN norm weight would surface layers later as an "invalid activation": name the tensor here.
+        if let bad = out.firstIndex(where: { !$0.isFinite }) {
+            throw ActSparseError.file(path: path, problem: "tensor \(name): element \(bad) is \(out[bad]), expected "
+                + "finite values")
+        }
         return out
     }
 }

@@ -7,6 +7,9 @@ import Glibc
 public final class GGUFFile: @unchecked Sendable {
     public enum Value: Sendable {
         case int(Int64), uint(UInt64), float(Double), bool(Bool), string(String), array([Value])
+        /// An array of numbers or booleans kept as the file stores it (one byte of memory per byte of the file);
+        /// `array` unpacks it on use.
+        case packed(PackedArray)
 
         public var int: Int? {
             switch self {
@@ -25,7 +28,39 @@ public final class GGUFFile: @unchecked Sendable {
         }
         public var string: String? { if case let .string(s) = self { return s } else { return nil } }
         public var bool: Bool? { if case let .bool(b) = self { return b } else { return nil } }
-        public var array: [Value]? { if case let .array(a) = self { return a } else { return nil } }
+        public var array: [Value]? {
+            switch self {
+            case let .array(a): return a
+            case let .packed(p): return p.values
+            default: return nil
+            }
+        }
+    }
+
+    /// A metadata array of fixed-size elements (GGUF types 0–7 and 10–12), little-endian as in the file.
+    public struct PackedArray: Sendable {
+        public let type: UInt32
+        public let count: Int
+        let bytes: [UInt8]
+
+        /// Bytes per element of the fixed-size GGUF value types; nil for strings and arrays.
+        static func elementBytes(_ type: UInt32) -> Int? {
+            switch type {
+            case 0, 1, 7: return 1
+            case 2, 3: return 2
+            case 4, 5, 6: return 4
+            case 10, 11, 12: return 8
+            default: return nil
+            }
+        }
+
+        public var values: [Value] {
+            bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return [] }
+                var r = Reader(base: base, size: raw.count, path: "")
+                return (0..<count).compactMap { _ in try? r.value(type: type) }
+            }
+        }
     }
 
     public struct TensorInfo: Sendable {
@@ -47,6 +82,9 @@ public final class GGUFFile: @unchecked Sendable {
     public let tensorNames: [String]
     let base: UnsafeRawPointer
     public let size: Int
+    /// Which file this is on which machine (host, device, inode, size, modification time), or "memory:<name>":
+    /// two ranks with equal identities read the same bytes.
+    public let identity: String
     /// Bytes of the header: metadata and tensor table (the data follows, aligned).
     public let headerBytes: Int
     /// Called with the file bytes of each tensor slice `plainWeights` has repacked (a progress bar).
@@ -69,11 +107,15 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY)
+        // Non-blocking: a FIFO would block open(2) until a writer comes; only a regular file is accepted.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw ActSparseError.file(path: path, problem: "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ActSparseError.file(path: path, problem: "cannot stat") }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw ActSparseError.file(path: path, problem: "is \(RegularFile.kind(st.st_mode)), expected a GGUF model file")
+        }
         let size = Int(st.st_size)
         guard size >= 24 else {
             throw ActSparseError.file(path: path, problem: "truncated: \(size) bytes, a GGUF header needs at least 24")
@@ -81,7 +123,10 @@ public final class GGUFFile: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw ActSparseError.file(path: path, problem: "cannot mmap \(size) bytes")
         }
-        try self.init(path: path, base: UnsafeRawPointer(p), size: size, mapped: true)
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count - 1)
+        let identity = "\(String(cBuffer: host)):\(st.st_dev):\(st.st_ino):\(size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        try self.init(path: path, base: UnsafeRawPointer(p), size: size, mapped: true, identity: identity)
     }
 
     /// A GGUF held in memory (`name` stands for the path in messages): the fuzzer's and tests' entry.
@@ -92,11 +137,12 @@ public final class GGUFFile: @unchecked Sendable {
             copy.deallocate()
             throw ActSparseError.file(path: name, problem: "truncated: \(bytes.count) bytes, a GGUF header needs at least 24")
         }
-        try self.init(path: name, base: UnsafeRawPointer(copy), size: bytes.count, mapped: false)
+        try self.init(path: name, base: UnsafeRawPointer(copy), size: bytes.count, mapped: false, identity: "memory:\(name)")
     }
 
-    private init(path: String, base: UnsafeRawPointer, size: Int, mapped: Bool) throws {
+    private init(path: String, base: UnsafeRawPointer, size: Int, mapped: Bool, identity: String) throws {
         self.path = path
+        self.identity = identity
         self.base = base
         self.size = size
         self.mapped = mapped
@@ -182,11 +228,37 @@ public final class GGUFFile: @unchecked Sendable {
                 }
                 names.append(name)
             }
+            try GGUFFile.proveLayout(infos: names.compactMap { t[$0] }, dataStart: dataStart, alignment: alignment,
+                                     path: path)
             tensors = t
             tensorNames = names
         } catch {
             GGUFFile.release(base, size: size, mapped: mapped)
             throw error
+        }
+    }
+
+    /// The tensor table must describe the data section exactly as writers lay it out (llama.cpp refuses anything
+    /// else): in file order, each tensor starts where the previous one's bytes, padded to the alignment, end. So
+    /// no two tensors share bytes and every tensor's declared type and shape account for all of its bytes (a
+    /// wrong type would be read as other weights, with no error).
+    static func proveLayout(infos: [TensorInfo], dataStart: Int, alignment: Int, path: String) throws {
+        var expected = dataStart
+        var previous: TensorInfo?
+        for info in infos {
+            guard info.offset == expected else {
+                let rel = info.offset - dataStart, want = expected - dataStart
+                let after = previous.map { p in "after \(p.name) (\(p.type) \(p.dims): \(p.bytes) bytes, padded to \(alignment))" }
+                    ?? "as the first tensor"
+                let why = info.offset < expected
+                    ? "it overlaps the bytes before it (two tensors sharing data, or a type or shape declaring fewer bytes than the data has)"
+                    : "bytes lie unaccounted for before it (a type or shape declaring fewer bytes than the data has)"
+                throw ActSparseError.file(path: path, problem: "tensor \(info.name): data offset \(rel), expected \(want) "
+                    + "\(after): \(why)")
+            }
+            let padded = (info.bytes + alignment - 1) / alignment * alignment  // ≤ file size: no overflow
+            expected = info.offset + padded
+            previous = info
         }
     }
 
@@ -295,6 +367,15 @@ struct Reader {
             // and nothing is reserved from the count itself.
             guard n <= size - offset else {
                 throw ActSparseError.file(path: path, problem: "array of \(n) elements at \(offset) beyond the file")
+            }
+            if let width = GGUFFile.PackedArray.elementBytes(t) {
+                // Fixed-size elements: one copy of the file's bytes (n · width ≤ what is left: checked by need).
+                let (total, overflow) = n.multipliedReportingOverflow(by: width)
+                guard !overflow else { throw ActSparseError.file(path: path, problem: "array of \(n) elements at \(offset) beyond the file") }
+                try need(total)
+                defer { offset += total }
+                let bytes = [UInt8](UnsafeRawBufferPointer(start: base + offset, count: total))
+                return .packed(GGUFFile.PackedArray(type: t, count: n, bytes: bytes))
             }
             depth += 1
             defer { depth -= 1 }

@@ -34,7 +34,8 @@ public struct GGUFWriter {
         case .float(let x): return .f32(Float(x))
         case .bool(let b): return .bool(b)
         case .string(let s): return .string(s)
-        case .array(let a):
+        case .array, .packed:
+            let a = v.array ?? []
             if a.allSatisfy({ $0.string != nil }) { return .strings(a.compactMap(\.string)) }
             if a.allSatisfy({ if case .float = $0 { return true } else { return false } }) {
                 return .f32s(a.compactMap { $0.float.map(Float.init) })

@@ -98,5 +98,10 @@ public struct LlamaConfig: Sendable, Equatable {
         let scaleDim = architecture.attentionScaleDim(layers: layers, hidden: hidden, heads: heads, headDim: headDim)
         attentionScale = 1 / Float(scaleDim).squareRoot()
         _ = try g.tensor(TensorName.embedding, dims: [hidden, vocab])
+        // Every row of the embedding (every logit) must be a token the tokenizer can print, and every token a row.
+        if let tokens = md["tokenizer.ggml.tokens"]?.array, tokens.count != vocab {
+            throw ActSparseError.file(path: g.path, problem: "tokenizer.ggml.tokens has \(tokens.count) tokens, but "
+                + "\(TensorName.embedding) has \(vocab) rows (\(a).vocab_size and the embedding must match the vocabulary)")
+        }
     }
 }

@@ -150,18 +150,21 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         }
     }
 
+    /// Thresholds files are small (130 kB for a 30-layer model); more than this is not one.
+    public static let fileLimit = 16 << 20
+
     public static func load(_ path: String) throws -> ThresholdTable {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ActSparseError.file(path: path, problem: "cannot read thresholds file")
-        }
-        return try decode(data, path: path)
+        try decode(try RegularFile.read(path, limit: fileLimit, what: "thresholds file"), path: path)
     }
 
     /// A thresholds file's bytes, decoded and validated (`path` names it in errors).
     public static func decode(_ data: Data, path: String) throws -> ThresholdTable {
         let t: ThresholdTable
+        guard data.count <= fileLimit else {
+            throw ActSparseError.file(path: path, problem: "thresholds file of \(data.count) bytes: expected at most \(fileLimit)")
+        }
         do { t = try JSONDecoder().decode(ThresholdTable.self, from: data) } catch {
-            throw ActSparseError.file(path: path, problem: "not a thresholds file: \(error)")
+            throw ActSparseError.file(path: path, problem: "not a thresholds file: \(JSONDiagnostics.describe(error, in: data))")
         }
         try t.validate(path: path)
         return t

@@ -74,7 +74,15 @@ public final class Tokenizer: @unchecked Sendable {
         for (i, t) in toks.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
         self.ids = ids
         var ranks: [String: Int] = [:]
-        for (i, m) in merges.enumerated() where ranks[m] == nil { ranks[m] = i }
+        for (i, m) in merges.enumerated() {
+            // "left right": one space between two non-empty sides (spaces inside tokens are Ġ in byte-level BPE).
+            let sides = m.split(separator: " ", omittingEmptySubsequences: false)
+            guard sides.count == 2, !sides[0].isEmpty, !sides[1].isEmpty else {
+                throw ActSparseError.file(path: path, problem: "tokenizer.ggml.merges[\(i)]: expected \"left right\" "
+                    + "(two non-empty tokens and one space), found \(m.debugDescription)")
+            }
+            if ranks[m] == nil { ranks[m] = i }
+        }
         self.ranks = ranks
         // Merge strings are in GPT-2's byte-character space: one scalar per byte, plus the separating space.
         maxMergeBytes = merges.reduce(0) { max($0, $1.unicodeScalars.count - 1) }

@@ -1,8 +1,17 @@
 import CActSparse
+import Foundation
 
 /// What this build is and which kernels this run uses.
 public enum BuildInfo {
-    public static let version = "0.10.0"
+    public static let version = "0.11.0"
+
+    /// The executable's GNU build id (hex; the linker's hash of the binary), or "unknown" without one: ranks of a
+    /// job compare it, since two builds may differ in protocol or arithmetic.
+    public static let buildID: String = {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let n = Int(actsparse_build_id(&bytes, Int32(bytes.count)))
+        return n > 0 ? bytes.prefix(n).map { String(format: "%02x", $0) }.joined() : "unknown"
+    }()
 
     /// The instruction set the Swift code was compiled for (Package.swift's target CPU): the floor the binary needs,
     /// and what the f32 kernels use. e.g. "AVX2 + FMA + F16C".

@@ -207,6 +207,7 @@ static inline void actsparse_attend_scalar(const float *q, int g, int d, const v
 }
 
 #include "CActSparseQ8.h"
+#include "CActSparseSupport.h"
 
 /// The instruction set the including code is compiled for (Swift's `-target-cpu`, Package.swift): the floor of the
 /// Swift kernels; the C kernels pick theirs at run time (actsparse_isa_detect).
