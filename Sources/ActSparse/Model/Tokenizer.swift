@@ -46,6 +46,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// process sees an unbounded number of distinct pieces).
     var cache: [[UInt8]: [Int32]] = [:]
     static let cacheLimit = 1 << 14
+    /// Pieces longer than this are not cached (so the cache holds at most 16 Ki × 64 bytes of keys).
+    static let cachedPieceBytes = 64
 
     public init(gguf: GGUFFile) throws {
         let path = gguf.path
@@ -386,6 +388,8 @@ public final class Tokenizer: @unchecked Sendable {
             }
             i = m.next[i]
         }
+        // Long pieces are rare and would make the cache's bytes grow with the text: only short ones are kept.
+        guard key.count <= Tokenizer.cachedPieceBytes else { return out }
         if cache.count >= Tokenizer.cacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[key] = out
         return out
