@@ -52,7 +52,7 @@ struct MLPCommand: ParsableCommand {
             try agreeOnConfiguration(comm) {
                 guard let fmt else { return "unknown --format \(format)" }
                 if let p = outside("--hidden", hidden, 1...(1 << 16)) ?? outside("--intermediate", intermediate, 1...(1 << 18))
-                    ?? outside("--tokens", tokens, 1...(1 << 20)) ?? outside("--prefill", prefill, 0...(1 << 16))
+                    ?? outside("--tokens", tokens, 1...(1 << 30)) ?? outside("--prefill", prefill, 0...(1 << 16))
                     ?? outside("--calib-tokens", calibTokens, 1...(1 << 16)) ?? outside("--group", group, 1...(1 << 16)) {
                     return p
                 }
