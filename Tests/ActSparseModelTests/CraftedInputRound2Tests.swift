@@ -12,17 +12,7 @@ import Testing
 struct CraftedInputRound2Tests {
     let tiny = TinyGGUF()
 
-    /// Loads `bytes` as a model; the error's text, nil if it loaded.
-    func loadError(_ bytes: [UInt8], _ what: String) -> String? {
-        do {
-            let path = try TinyGGUF.write(bytes, name: what)
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            _ = try DistributedLlama(comm: LocalCommunicator(), path: path, mode: .gather, threads: 1, context: 16)
-            return nil
-        } catch {
-            return "\(error)"
-        }
-    }
+    func loadError(_ bytes: [UInt8], _ what: String) -> String? { CraftedInputTests().loadError(bytes, what) }
 
     func replace(_ kv: inout [(String, TinyGGUF.KV)], _ key: String, _ value: TinyGGUF.KV) {
         if let i = kv.firstIndex(where: { $0.0 == key }) { kv[i].1 = value }

@@ -108,14 +108,8 @@ public final class GGUFFile: @unchecked Sendable {
 
     public convenience init(path: String) throws {
         // Non-blocking: a FIFO would block open(2) until a writer comes; only a regular file is accepted.
-        let fd = open(path, O_RDONLY | O_NONBLOCK)
-        guard fd >= 0 else { throw ActSparseError.file(path: path, problem: "cannot open: \(String(cString: strerror(errno)))") }
+        let (fd, st) = try RegularFile.open(path, what: "GGUF model file")
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ActSparseError.file(path: path, problem: "cannot stat") }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw ActSparseError.file(path: path, problem: "is \(RegularFile.kind(st.st_mode)), expected a GGUF model file")
-        }
         let size = Int(st.st_size)
         guard size >= 24 else {
             throw ActSparseError.file(path: path, problem: "truncated: \(size) bytes, a GGUF header needs at least 24")

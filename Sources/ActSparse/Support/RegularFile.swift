@@ -19,18 +19,29 @@ public enum RegularFile {
         }
     }
 
-    /// The bytes of the regular file at `path` (`what` names it in messages: "thresholds file").
-    public static func read(_ path: String, limit: Int, what: String) throws -> Data {
-        let fd = open(path, O_RDONLY | O_NONBLOCK)
+    /// Opens the regular file at `path` without blocking and returns its descriptor (the caller closes it) and
+    /// status; anything else is refused saying what it is (`what` names the expected file: "thresholds file").
+    public static func open(_ path: String, what: String) throws -> (fd: Int32, status: stat) {
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw ActSparseError.file(path: path, problem: "cannot open the \(what): \(String(cString: strerror(errno)))")
         }
-        defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ActSparseError.file(path: path, problem: "cannot stat the \(what)") }
+        guard fstat(fd, &st) == 0 else {
+            close(fd)
+            throw ActSparseError.file(path: path, problem: "cannot stat the \(what)")
+        }
         guard st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
             throw ActSparseError.file(path: path, problem: "is \(kind(st.st_mode)), expected a \(what)")
         }
+        return (fd, st)
+    }
+
+    /// The bytes of the regular file at `path` (`what` names it in messages: "thresholds file").
+    public static func read(_ path: String, limit: Int, what: String) throws -> Data {
+        let (fd, st) = try open(path, what: what)
+        defer { close(fd) }
         let size = Int(st.st_size)
         guard size <= limit else {
             throw ActSparseError.file(path: path, problem: "\(what) of \(size) bytes: expected at most \(limit)")
