@@ -150,9 +150,10 @@ struct EvalCommand: ParsableCommand {
         progress.finish()
         let denseTPS = (dense.tps + denseAgain.tps) / 2
 
-        var lines = ["variant,goal_byte_sparsity,byte_sparsity,realized_byte_sparsity,attention,output,gate_up,down,"
-            + "realized_attention,realized_output,realized_gate_up,realized_down,nll,delta_nll,tokens_per_s,speedup"]
-        lines.append("dense,0,0,0,0,0,0,0,0,0,0,0,\(f(dense.nll, 5)),0,\(f(denseTPS, 2)),1")
+        var lines = [["variant", "goal_byte_sparsity", "byte_sparsity", "realized_byte_sparsity", "attention", "output",
+                      "gate_up", "down", "realized_attention", "realized_output", "realized_gate_up", "realized_down",
+                      "nll", "delta_nll", "tokens_per_s", "speedup"]]
+        lines.append(["dense", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", f(dense.nll, 5), "0", f(denseTPS, 2), "1"])
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         print(pad("variant", 33) + "goal  bytes    realized  ΔNLL      tok/s   speed-up  mean level attn/o/gu/down")
         print(pad("dense", 33) + pad("-", 6) + pad("0 %", 9) + pad("0 %", 10) + String(format: "%+7.4f  %7.1f   %5.2f×", 0.0, denseTPS, 1.0))
@@ -165,14 +166,14 @@ struct EvalCommand: ParsableCommand {
             realized /= max(total, 1)
             let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), f(realized, 4)] + mean.map { f($0, 4) }
                 + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(r.tps / denseTPS, 3)]
-            lines.append("\(name),\(cells.joined(separator: ","))")
+            lines.append([name] + cells)  // names hold commas ("uniform, MLP only"): quoted by CSV
             print(pad(name, 33) + pad(goal.map { f($0, 2) } ?? "-", 6) + pad(pctString(planned), 9)
                 + pad(pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f×   ", r.nll - dense.nll, r.tps,
                                                        r.tps / denseTPS) + mean.map { f($0, 2) }.joined(separator: "/"))
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let csvPath = dir + "/sparsity-report.csv", png = dir + "/sparsity-report.png"
-        try lines.joined(separator: "\n").appending("\n").write(toFile: csvPath, atomically: true, encoding: .utf8)
+        try CSV.document(lines).write(toFile: csvPath, atomically: true, encoding: .utf8)
         try SparsityReportPlot.write(rows: rows.map { ($0.0, $0.2.byteSparsity(bytes: bytes), $0.3.nll - dense.nll, $0.3.tps / denseTPS) },
                                      title: "\(llm.config.name): dNLL vs byte sparsity (\(ids.count - 1) tokens)", to: png)
         print("(\(ids.count - 1) tokens of \(text), windows of \(window); dense NLL \(f(dense.nll, 4)), "

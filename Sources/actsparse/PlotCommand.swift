@@ -25,7 +25,7 @@ struct PlotCommand: ParsableCommand {
 
     func run() throws {
         let text = try readText(points)
-        var lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        var lines = CSV.parse(text)
         guard let header = lines.first, header.count >= 3, header[0] == "series", header[1] == "x", header[2] == "y" else {
             throw ValidationError("\(points): expected a header series,x,y[,style]")
         }
