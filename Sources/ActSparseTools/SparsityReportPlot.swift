@@ -1,10 +1,48 @@
 import ActSparse
 import Foundation
 
-/// The report's PNG: ΔNLL (left) and measured decode speed-up (right) against byte-weighted sparsity, one line per
-/// variant, the quality budgets' plans as black dots.
+/// The report's plot: ΔNLL (left) and measured decode speed-up (right) against byte-weighted sparsity, one line per
+/// variant, the quality budgets' plans as black dots. SVG (real text, round ticks, speed ranges, off-scale points
+/// marked) and a PNG of the same.
 public enum SparsityReportPlot {
     public typealias Row = (name: String, byteSparsity: Double, deltaNLL: Double, speedup: Double)
+
+    public struct Point {
+        public var name: String, byteSparsity: Double, deltaNLL: Double, speedup: Double
+        /// Lowest and highest speed-up over the repeats.
+        public var speedupRange: (Double, Double)?
+        public init(name: String, byteSparsity: Double, deltaNLL: Double, speedup: Double, speedupRange: (Double, Double)?) {
+            self.name = name; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL; self.speedup = speedup
+            self.speedupRange = speedupRange
+        }
+    }
+
+    static let hex = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
+
+    /// ΔNLL's axis stops at 1 nat (or the largest budget point): steeper points are marked off-scale, not clipped.
+    public static func writeSVG(_ points: [Point], title: String, to path: String) throws {
+        func series(_ value: (Point) -> Double, _ spread: ((Point) -> (Double, Double)?)?) -> [SVGChart.Series] {
+            var out = zip(Self.series.map(\.0), hex).map { name, color in
+                SVGChart.Series(name: name, color: color, points: points.filter { $0.name == name }
+                    .map { (x: $0.byteSparsity, y: value($0), spread: spread?($0)) })
+            }
+            out.append(SVGChart.Series(name: "budget plans", color: "#000000", points: points.filter { $0.name.hasPrefix("budget") }
+                .map { (x: $0.byteSparsity, y: value($0), spread: spread?($0)) }, line: false))
+            return out
+        }
+        let budgetTop = points.filter { $0.name.hasPrefix("budget") }.map(\.deltaNLL).max() ?? 0
+        let chart = SVGChart(title: title, panels: [
+            .init(title: "Held-out ΔNLL (nats/token)", xLabel: "byte-weighted sparsity", yLabel: "ΔNLL",
+                  series: series({ $0.deltaNLL }, nil), yCap: max(1, budgetTop * 1.2), xPercent: true),
+            .init(title: "Decode speed-up vs dense (median, range)", xLabel: "byte-weighted sparsity", yLabel: "× dense",
+                  series: series({ $0.speedup }, { $0.speedupRange }), xPercent: true),
+        ])
+        try chart.write(to: path)
+    }
+
+    public static func write(_ points: [Point], title: String, to path: String) throws {
+        try write(rows: points.map { ($0.name, $0.byteSparsity, $0.deltaNLL, $0.speedup) }, title: title, to: path)
+    }
 
     static let series: [(String, Raster.Color)] = [
         ("uniform, MLP only", (31, 119, 180)), ("allocated, MLP only", (255, 127, 14)),

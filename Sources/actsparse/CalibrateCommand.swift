@@ -60,8 +60,11 @@ struct CalibrateCommand: ParsableCommand {
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text" }
                 return modelOptions.problem()
             }
+            // The activations decode uses (int8 by default): statistics and held-out scores from the integer GEMM,
+            // the fast path on every instruction set, and the arithmetic the plans will run with.
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: .gather,
-                                           threads: threadOptions.resolved, context: max(chunk, 16), progress: TerminalProgress.handler)
+                                           threads: threadOptions.resolved, context: max(chunk, 16),
+                                           activations: modelOptions.activations, progress: TerminalProgress.handler)
             try calibrate(llm)
             try llm.stop()
         }

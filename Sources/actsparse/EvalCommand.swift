@@ -15,7 +15,8 @@ struct EvalCommand: ParsableCommand {
             With --report DIR: at each byte-weighted sparsity of --points (over the bytes of every linear layer but
             the LM head), uniform vs allocated thresholds (the calibrated greedy path; model-wide also split per
             layer by output error), MLP-only vs model-wide, and the plans of the quality budgets in --budgets; ΔNLL and the measured decode speed-up against dense in the same run →
-            DIR/sparsity-report.csv and DIR/sparsity-report.png (a Pareto curve to pick a budget from).
+            DIR/sparsity-report.csv, DIR/sparsity-report.svg and .png (a Pareto curve to pick a budget from). Speed is \
+            the median of --repeats interleaved runs, with its range.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -32,7 +33,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Score each window with one prefill (the batched GEMM path, thresholded alike; one rank) "
         + "instead of token by token: the prompt path's accuracy, e.g. of --activations int8 there."))
     var prefill = false
-    @Option(help: "Write the accuracy/speed report (CSV and PNG) into this directory.") var report: String?
+    @Option(help: "Write the accuracy/speed report (CSV, SVG and PNG) into this directory.") var report: String?
+    @Option(help: "Runs of every variant for the report's speed (median and range; the NLL is the same every run).")
+    var repeats = 3
     @Option(help: "Byte-weighted sparsities of the report (comma list).") var points: CommaList<Double> = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     @Option(help: "Quality budgets of the report, nats (comma list; needs a calibrated held-out path).")
     var budgets: CommaList<Double> = [0.05, 0.1, 0.2, 0.5]
@@ -46,6 +49,7 @@ struct EvalCommand: ParsableCommand {
         s.add("--window", window); s.add("--prefill", prefill); s.add("--report", report != nil)
         s.add("--points", points.values.map { "\($0)" }.joined(separator: ","))
         s.add("--budgets", budgets.values.map { "\($0)" }.joined(separator: ","))
+        s.add("--repeats", repeats)
         s.addThresholds(thresholds ?? ModelCache.defaultThresholds(for: modelOptions.model))
         return s
     }
@@ -66,7 +70,8 @@ struct EvalCommand: ParsableCommand {
                 guard b.allSatisfy({ $0 >= 0 && $0.isFinite })
                 else { return "--budgets: comma list of values ≥ 0" }
                 budgetList = b
-                if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--window", window, 2...(1 << 20)) { return p }
+                if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--window", window, 2...(1 << 20))
+                    ?? outside("--repeats", repeats, 1...100) { return p }
                 if !(downRatio > 0 && downRatio.isFinite) { return "--down-ratio must be > 0, found \(downRatio)" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
                 return commOptions.problem() ?? modelOptions.problem()
@@ -136,26 +141,39 @@ struct EvalCommand: ParsableCommand {
             for x in budgets { variants.append(("budget +\(f(x, 2))", nil, try table.plan(budget: x, path: path))) }
         }
         let total = bytes.joined().reduce(0.0) { $0 + Double($1) }
-        let progress = Progress("evaluating", total: (variants.count + 2) * (ids.count - 1), unit: .items("tokens scored"), handler: TerminalProgress.handler)
+        let progress = Progress("evaluating", total: repeats * (variants.count + 1) * (ids.count - 1),
+                                unit: .items("tokens scored"), handler: TerminalProgress.handler)
+        typealias Score = (nll: Double, tps: Double, realized: [Double], speedups: [Double])
         func score(_ plan: SparsityPlan) throws -> (nll: Double, tps: Double, realized: [Double]) {
             try llm.setPlan(plan, table: table, path: path)
             llm.resetStats()
             let r = try llm.negativeLogLikelihood(ids, window: window, batched: prefill) { progress.advance(1) }
             return (r.nll, Double(r.scored) / max(r.seconds, 1e-9), llm.realizedSiteSparsity)
         }
-        let dense = try score(.dense(layers: table.layers))
-        var rows: [(String, Double?, SparsityPlan, (nll: Double, tps: Double, realized: [Double]))] = []
-        for v in variants { rows.append((v.name, v.goal, v.plan, try score(v.plan))) }
-        let denseAgain = try score(.dense(layers: table.layers))  // the machine drifts: dense before and after
+        // Interleaved rounds (dense, then every variant), each variant's speed-up against its round's dense run:
+        // a machine that drifts moves both. Medians and ranges over the rounds.
+        var denseRuns: [(nll: Double, tps: Double, realized: [Double])] = []
+        var runs = [[(nll: Double, tps: Double, realized: [Double])]](repeating: [], count: variants.count)
+        for _ in 0..<repeats {
+            denseRuns.append(try score(.dense(layers: table.layers)))
+            for (k, v) in variants.enumerated() { runs[k].append(try score(v.plan)) }
+        }
         progress.finish()
-        let denseTPS = (dense.tps + denseAgain.tps) / 2
+        let dense: Score = (denseRuns[0].nll, median(denseRuns.map(\.tps)), denseRuns[0].realized, [1])
+        var rows: [(String, Double?, SparsityPlan, Score)] = []
+        for (k, v) in variants.enumerated() {
+            let speedups = zip(runs[k], denseRuns).map { $0.tps / max($1.tps, 1e-9) }
+            rows.append((v.name, v.goal, v.plan, (runs[k][0].nll, median(runs[k].map(\.tps)), runs[k][0].realized, speedups)))
+        }
+        let denseTPS = dense.tps
 
         var lines = [["variant", "goal_byte_sparsity", "byte_sparsity", "realized_byte_sparsity", "attention", "output",
                       "gate_up", "down", "realized_attention", "realized_output", "realized_gate_up", "realized_down",
-                      "nll", "delta_nll", "tokens_per_s", "speedup"]]
-        lines.append(["dense", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", f(dense.nll, 5), "0", f(denseTPS, 2), "1"])
+                      "nll", "delta_nll", "tokens_per_s", "speedup", "speedup_min", "speedup_max", "repeats"]]
+        lines.append(["dense", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", f(dense.nll, 5), "0", f(denseTPS, 2),
+                      "1", "1", "1", "\(repeats)"])
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        print(pad("variant", 33) + "goal  bytes    realized  ΔNLL      tok/s   speed-up  mean level attn/o/gu/down")
+        print(pad("variant", 33) + "goal  bytes    realized  ΔNLL      tok/s   speed-up (range)     mean level attn/o/gu/down")
         print(pad("dense", 33) + pad("-", 6) + pad("0 %", 9) + pad("0 %", 10) + String(format: "%+7.4f  %7.1f   %5.2f×", 0.0, denseTPS, 1.0))
         for (name, goal, plan, r) in rows {
             let mean = plan.layerMeans
@@ -164,19 +182,29 @@ struct EvalCommand: ParsableCommand {
             var realized = 0.0
             for l in 0..<table.layers { for s in 0..<4 { realized += Double(bytes[l][s]) * r.realized[s] } }
             realized /= max(total, 1)
+            let s = median(r.speedups), lo = r.speedups.min() ?? s, hi = r.speedups.max() ?? s
             let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), f(realized, 4)] + mean.map { f($0, 4) }
-                + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(r.tps / denseTPS, 3)]
+                + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(s, 3), f(lo, 3),
+                                                 f(hi, 3), "\(repeats)"]
             lines.append([name] + cells)  // names hold commas ("uniform, MLP only"): quoted by CSV
             print(pad(name, 33) + pad(goal.map { f($0, 2) } ?? "-", 6) + pad(pctString(planned), 9)
-                + pad(pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f×   ", r.nll - dense.nll, r.tps,
-                                                       r.tps / denseTPS) + mean.map { f($0, 2) }.joined(separator: "/"))
+                + pad(pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f× (%4.2f–%4.2f)  ", r.nll - dense.nll,
+                                                       r.tps, s, lo, hi) + mean.map { f($0, 2) }.joined(separator: "/"))
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let csvPath = dir + "/sparsity-report.csv", png = dir + "/sparsity-report.png"
+        let csvPath = dir + "/sparsity-report.csv", png = dir + "/sparsity-report.png", svg = dir + "/sparsity-report.svg"
         try CSV.document(lines).write(toFile: csvPath, atomically: true, encoding: .utf8)
-        try SparsityReportPlot.write(rows: rows.map { ($0.0, $0.2.byteSparsity(bytes: bytes), $0.3.nll - dense.nll, $0.3.tps / denseTPS) },
-                                     title: "\(llm.config.name): dNLL vs byte sparsity (\(ids.count - 1) tokens)", to: png)
-        print("(\(ids.count - 1) tokens of \(text), windows of \(window); dense NLL \(f(dense.nll, 4)), "
-            + "\(f(dense.tps, 1)) → \(f(denseAgain.tps, 1)) tok/s before → after) → \(csvPath), \(png)")
+        let points = rows.map { r -> SparsityReportPlot.Point in
+            let s = median(r.3.speedups)
+            return .init(name: r.0, byteSparsity: r.2.byteSparsity(bytes: bytes), deltaNLL: r.3.nll - dense.nll, speedup: s,
+                         speedupRange: ((r.3.speedups.min() ?? s), (r.3.speedups.max() ?? s)))
+        }
+        let title = "\(llm.config.name): ΔNLL and decode speed-up vs byte sparsity (\(ids.count - 1) tokens, "
+            + "speed: median of \(repeats))"
+        try SparsityReportPlot.write(points, title: title, to: png)
+        try SparsityReportPlot.writeSVG(points, title: title, to: svg)
+        let d = denseRuns.map(\.tps)
+        print("(\(ids.count - 1) tokens of \(text), windows of \(window); dense NLL \(f(dense.nll, 4)), dense "
+            + "\(f(d.min() ?? 0, 1))–\(f(d.max() ?? 0, 1)) tok/s over \(repeats) runs) → \(csvPath), \(svg), \(png)")
     }
 }

@@ -129,11 +129,12 @@ struct GenerateCommand: ParsableCommand {
             StandardError.write("--\n" + (try summary.lines()).joined(separator: "\n") + "\n")
         }
     }
+}
 
-    func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
+/// The median of `v` (0 when empty).
+func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
 /// The prompt from a file, or standard input for "-".
