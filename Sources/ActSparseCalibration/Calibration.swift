@@ -139,8 +139,14 @@ public struct Calibration {
         let budget = maxDeltaNLL
         let uniformPath = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
         let stopAt = max(1.0, 3 * (budget ?? 0))
-        // Scorings: dense, the uniform path, the two greedy paths (≤ 4 and 2 per step), the budget's bisection.
-        let progress = Progress("calibrating: held-out ΔNLL", total: 1 + uniformPath.count + 4 * 9 + 2 * 9 + 3,
+        // Scorings: dense, the uniform path, the two greedy paths, the budget's bisection. The greedy paths' counts
+        // are bounds, lowered before every step as the search learns where it stops.
+        let all = SparsitySite.allCases, mlp: [SparsitySite] = [.gateUp, .down], maxBytes = 0.8
+        let zero = [0.0, 0, 0, 0]
+        let mlpBound = table.greedyMeasurements(kinds: mlp, from: zero, maxByteSparsity: maxBytes)
+        let bisection = budget == nil ? 0 : 3
+        let progress = Progress("calibrating: held-out ΔNLL", total: 1 + uniformPath.count
+                                    + table.greedyMeasurements(kinds: all, from: zero, maxByteSparsity: maxBytes) + mlpBound + bisection,
                                 unit: .items("scorings of \(held.count - 1) tokens"), handler: self.progress)
         // The dense predictions are kept ([held-out positions, vocab]) to measure each plan's KL from them.
         let reference = LogProbTable()
@@ -163,11 +169,19 @@ public struct Calibration {
             uniform.append(try point([s, s, s, s]))
             if let u = uniform.last, u.cost > stopAt { break }
         }
-        func greedy(_ kinds: [SparsitySite]) throws -> [ThresholdTable.Point] {
-            try table.greedyPath(kinds: kinds, maxByteSparsity: 0.8, stopAt: stopAt, measure: measure)
+        progress.total = progress.done + table.greedyMeasurements(kinds: all, from: zero, maxByteSparsity: maxBytes)
+            + mlpBound + bisection
+        /// `after`: the bound of the work that follows this path.
+        let bounds = table  // a copy the progress closure may keep (table is inout)
+        func greedy(_ kinds: [SparsitySite], after: Int) throws -> [ThresholdTable.Point] {
+            try table.greedyPath(kinds: kinds, maxByteSparsity: maxBytes, stopAt: stopAt, remaining: { levels in
+                progress.total = progress.done + bounds.greedyMeasurements(kinds: kinds, from: levels, maxByteSparsity: maxBytes) + after
+            }, measure: measure)
         }
-        var allocated = try greedy(SparsitySite.allCases)
-        let allocatedMLP = try greedy([.gateUp, .down])
+        var allocated = try greedy(all, after: mlpBound + bisection)
+        progress.total = progress.done + mlpBound + bisection
+        let allocatedMLP = try greedy(mlp, after: bisection)
+        progress.total = progress.done + bisection
         if let budget {
             // Bisect between the first allocated step over the budget and the one before it (levels in between).
             let over = allocated.firstIndex { $0.cost > budget }

@@ -17,9 +17,13 @@ public final class Progress {
 
     public typealias Handler = (Update) -> Void
 
-    let label: String, total: Int, unit: Unit, handler: Handler?
+    let label: String, unit: Unit, handler: Handler?
+    /// What the work expects to do in all; work that learns its size as it goes (a greedy search) moves it, never
+    /// below what is done.
+    public var total: Int { didSet { total = max(total, done, 1) } }
     let start = Timing.now()
-    var done = 0, lastReport: UInt64 = 0
+    public private(set) var done = 0
+    var lastReport: UInt64 = 0
 
     /// `handler` nil (e.g. on ranks other than 0) reports nothing.
     public init(_ label: String, total: Int, unit: Unit, handler: Handler?) {
@@ -36,7 +40,11 @@ public final class Progress {
         if now - lastReport > 100_000_000 { lastReport = now; report(finished: false) }
     }
 
-    public func finish() { report(finished: true) }
+    /// The last update: whatever the estimate was, the work is all done now.
+    public func finish() {
+        total = done
+        report(finished: true)
+    }
 
     func report(finished: Bool) {
         handler?(Update(label: label, done: done, total: total, unit: unit,
