@@ -245,7 +245,7 @@ public final class GGUFFile: @unchecked Sendable {
                 let after = previous.map { p in "after \(p.name) (\(p.type) \(p.dims): \(p.bytes) bytes, padded to \(alignment))" }
                     ?? "as the first tensor"
                 let why = info.offset < expected
-                    ? "it overlaps the bytes before it (two tensors sharing data, or a type or shape declaring fewer bytes than the data has)"
+                    ? "it overlaps the bytes before it (two tensors sharing data, or a type or shape before it declaring more bytes than it has)"
                     : "bytes lie unaccounted for before it (a type or shape declaring fewer bytes than the data has)"
                 throw ActSparseError.file(path: path, problem: "tensor \(info.name): data offset \(rel), expected \(want) "
                     + "\(after): \(why)")
