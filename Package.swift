@@ -58,7 +58,7 @@ let package = Package(
         // The C kernels and their scalar twins.
         .target(name: "CActSparse", path: "Sources/CActSparse"),
         .target(name: "ActSparse", dependencies: ["CActSparse"], swiftSettings: settings),
-        .target(name: "ActSparseDistributed", dependencies: ["ActSparse"], swiftSettings: settings),
+        .target(name: "ActSparseDistributed", dependencies: ["ActSparse", "CActSparse"], swiftSettings: settings),
         .target(name: "ActSparseCalibration", dependencies: ["ActSparse", "ActSparseDistributed"],
                 swiftSettings: settings),
         .target(name: "ActSparseTools", dependencies: ["ActSparse", "ActSparseDistributed"], swiftSettings: settings),

@@ -1,4 +1,5 @@
 import ActSparse
+import CActSparse
 
 #if canImport(Glibc)
 import Glibc
@@ -44,23 +45,30 @@ extension DistributedLlama {
             return try r.buffer.floats(cells)
         }
         var total = 0.0, divergence = 0.0, scored = 0
-        /// − log softmax(logits)[next]; the row's log-probabilities recorded or compared
-        func score(_ logits: UnsafePointer<Float>, _ next: Int32) {
-            var mx = -Float.infinity
-            for v in 0..<vocab { mx = max(mx, logits[v]) }
-            var sum = 0.0
-            for v in 0..<vocab { sum += Double(expf(logits[v] - mx)) }
-            let lse = Float(log(sum)) + mx
-            total += Double(lse - logits[Int(next)])
-            if let kept { for v in 0..<vocab { kept[scored * vocab + v] = logits[v] - lse } }
-            if let ref {
-                var d = 0.0
-                let row = ref + scored * vocab
-                for v in 0..<vocab where row[v] > -80 { d += Double(expf(row[v]) * (row[v] - (logits[v] - lse))) }
-                divergence += max(0, d)
+        let isa = model.isa.rawValue, threads = model.threads
+        /// Scores rows 0..<count of `logits` [count, vocab] (next tokens `next`): every row's − log softmax[next],
+        /// its log-probabilities recorded or compared, rows split over the threads and summed in row order.
+        func score(_ logits: UnsafePointer<Float>, count: Int, next: ArraySlice<Int32>) {
+            var nll = [Double](repeating: 0, count: count), kl = [Double](repeating: 0, count: count)
+            let base = scored, parts = Parallel.split(count, parts: threads, align: 1)
+            nll.withUnsafeMutableBufferPointer { nllp in
+                kl.withUnsafeMutableBufferPointer { klp in
+                    let nllBase = nllp.baseAddress!, klBase = klp.baseAddress!
+                    Parallel.run(parts.count) { w in
+                        for r in parts[w] {
+                            actsparse_score_row_isa(isa, logits + r * vocab, Int32(vocab), next[next.startIndex + r],
+                                                    ref.map { UnsafePointer($0 + (base + r) * vocab) },
+                                                    kept.map { $0 + (base + r) * vocab }, nllBase + r, klBase + r)
+                        }
+                    }
+                }
             }
-            scored += 1
-            onToken()
+            for r in 0..<count {
+                total += nll[r]
+                divergence += max(0, kl[r])
+                onToken()
+            }
+            scored += count
         }
         model.thresholdPrefill = batched
         for mlp in mlps { mlp.thresholdPrefill = batched }
@@ -80,9 +88,9 @@ extension DistributedLlama {
                 }
                 try header(.prefill, inputs.count)
                 let logits = try withPrefillTimeout(inputs.count) { try model.prefill(inputs, allLogits: true) }
-                for k in 0..<inputs.count { score(logits + k * vocab, chunk[k + 1]) }
+                score(logits, count: inputs.count, next: chunk.dropFirst())
             } else {
-                for k in 0..<(chunk.count - 1) { score(try decode(chunk[k]), chunk[k + 1]) }
+                for k in 0..<(chunk.count - 1) { score(try decode(chunk[k]), count: 1, next: chunk[(k + 1)...(k + 1)]) }
             }
         }
         record?.rows = scored

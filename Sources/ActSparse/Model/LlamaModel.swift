@@ -56,7 +56,7 @@ public final class LlamaModel {
     /// Attention work: (local KV head, first local query head, query heads ≤ 8) units, and each worker's units.
     /// Few KV heads (Gemma-3 270M has one) are split by query heads so that every thread has work.
     let attentionUnits: [(kv: Int, q0: Int, count: Int)], attentionParts: [Range<Int>]
-    let threads: Int
+    public let threads: Int
     /// [vocab_r] this rank's logits (all of them on one rank)
     public let logits: UnsafeMutablePointer<Float>
     /// kept channels of the attention input [H] (also the LM head's, all kept) and of the output projection's

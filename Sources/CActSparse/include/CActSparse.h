@@ -206,6 +206,24 @@ static inline void actsparse_attend_scalar(const float *q, int g, int d, const v
     }
 }
 
+// MARK: Scoring a text (DistributedLlama.negativeLogLikelihood): one row of logits at a time.
+/// The plain scalar twin of actsparse_score_row_isa: with lse = log Σ_v e^{x_v}, *nll = lse − x[next];
+/// out (optional) [n] = x − lse (the log-probabilities); ref (optional) [n] reference log-probabilities, then
+/// *kl = Σ_{ref_v > −80} e^{ref_v} (ref_v − (x_v − lse)) (KL(ref ‖ this row), not clamped), else *kl = 0.
+static inline void actsparse_score_row_scalar(const float *x, int n, int next, const float *ref, float *out,
+                                              double *nll, double *kl) {
+    float mx = -__builtin_inff();
+    for (int v = 0; v < n; v++) mx = x[v] > mx ? x[v] : mx;
+    double sum = 0;
+    for (int v = 0; v < n; v++) sum += (double)__builtin_expf(x[v] - mx);
+    float lse = (float)__builtin_log(sum) + mx;
+    *nll = (double)(lse - x[next]);
+    if (out) for (int v = 0; v < n; v++) out[v] = x[v] - lse;
+    double d = 0;
+    if (ref) for (int v = 0; v < n; v++) if (ref[v] > -80) d += (double)(__builtin_expf(ref[v]) * (ref[v] - (x[v] - lse)));
+    *kl = d;
+}
+
 #include "CActSparseQ8.h"
 #include "CActSparseSupport.h"
 

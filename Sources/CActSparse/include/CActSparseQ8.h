@@ -150,4 +150,9 @@ void actsparse_q8_gemm_isa(int isa, const actsparse_q8_job *j, int ic, const sig
 void actsparse_attend_isa(int isa, const float *q, int g, int d, const void *k, const void *v, long stride, int kind,
                           int n, float scale, float *scores, float *out);
 
+/// One scored row (see actsparse_score_row_scalar), 16 values at a time: exp by a polynomial, sums in float lanes
+/// added up in double per 1,024 values.
+void actsparse_score_row_isa(int isa, const float *x, int n, int next, const float *ref, float *out, double *nll,
+                             double *kl);
+
 #endif

@@ -5,6 +5,7 @@
 #pragma clang diagnostic ignored "-Wpsabi"
 #pragma clang attribute push(__attribute__((target(ACTSPARSE_TARGET_AVX2))), apply_to = function)
 #define ACTSPARSE_ATTEND_ENTRY actsparse_attend_avx2
+#define ACTSPARSE_SCORE_ENTRY actsparse_score_row_avx2
 #include "attend_body.h"
 #pragma clang attribute pop
 #endif

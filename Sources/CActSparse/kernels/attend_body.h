@@ -175,3 +175,57 @@ void ACTSPARSE_ATTEND_ENTRY(const float *q, int g, int d, const void *k, const v
     }
 }
 
+
+/// One scored row (actsparse_score_row_scalar's contract), 16 values at a time; the tail in scalar code.
+void ACTSPARSE_SCORE_ENTRY(const float *x, int n, int next, const float *ref, float *out, double *nll, double *kl) {
+    int m = n & ~15, t;
+    float mx = -__builtin_inff();
+    actsparse_f32x16 vm = (actsparse_f32x16)(-__builtin_inff());
+    for (t = 0; t < m; t += 16) {
+        actsparse_f32x16 v;
+        __builtin_memcpy(&v, x + t, 64);
+        vm = v > vm ? v : vm;
+    }
+    for (t = 0; t < 16; t++) mx = vm[t] > mx ? vm[t] : mx;
+    for (t = m; t < n; t++) mx = x[t] > mx ? x[t] : mx;
+    double sum = 0;
+    for (int b = 0; b < m; b += 1024) {  // float lanes for 1,024 values, then double
+        actsparse_f32x16 vs = (actsparse_f32x16)0;
+        int e = b + 1024 < m ? b + 1024 : m;
+        for (t = b; t < e; t += 16) {
+            actsparse_f32x16 v;
+            __builtin_memcpy(&v, x + t, 64);
+            vs += actsparse_exp16(v - mx);
+        }
+        sum += (double)actsparse_sum16(vs);
+    }
+    for (t = m; t < n; t++) sum += (double)__builtin_expf(x[t] - mx);
+    float lse = (float)__builtin_log(sum) + mx;
+    *nll = (double)(lse - x[next]);
+    if (out) {
+        for (t = 0; t < m; t += 16) {
+            actsparse_f32x16 v;
+            __builtin_memcpy(&v, x + t, 64);
+            v -= lse;
+            __builtin_memcpy(out + t, &v, 64);
+        }
+        for (t = m; t < n; t++) out[t] = x[t] - lse;
+    }
+    double d = 0;
+    if (ref) {
+        for (int b = 0; b < m; b += 1024) {
+            actsparse_f32x16 vd = (actsparse_f32x16)0;
+            int e = b + 1024 < m ? b + 1024 : m;
+            for (t = b; t < e; t += 16) {
+                actsparse_f32x16 r, v;
+                __builtin_memcpy(&r, ref + t, 64);
+                __builtin_memcpy(&v, x + t, 64);
+                actsparse_f32x16 term = actsparse_exp16(r) * (r - (v - lse));
+                vd += r > -80.0f ? term : (actsparse_f32x16)0;
+            }
+            d += (double)actsparse_sum16(vd);
+        }
+        for (t = m; t < n; t++) if (ref[t] > -80) d += (double)(__builtin_expf(ref[t]) * (ref[t] - (x[t] - lse)));
+    }
+    *kl = d;
+}

@@ -64,3 +64,15 @@ void actsparse_attend_isa(int isa, const float *q, int g, int d, const void *k, 
     default: actsparse_attend_scalar(q, g, d, k, v, stride, kind, n, scale, scores, out); return;
     }
 }
+
+void actsparse_score_row_isa(int isa, const float *x, int n, int next, const float *ref, float *out, double *nll,
+                             double *kl) {
+    switch (actsparse_isa_clamp(isa)) {
+#if defined(__x86_64__)
+    case ACTSPARSE_ISA_AVX512: actsparse_score_row_avx512(x, n, next, ref, out, nll, kl); return;
+    case ACTSPARSE_ISA_AVXVNNI:
+    case ACTSPARSE_ISA_AVX2: actsparse_score_row_avx2(x, n, next, ref, out, nll, kl); return;
+#endif
+    default: actsparse_score_row_scalar(x, n, next, ref, out, nll, kl); return;
+    }
+}

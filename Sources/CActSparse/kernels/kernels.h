@@ -22,4 +22,8 @@ void actsparse_attend_avx2(const float *q, int g, int d, const void *k, const vo
 void actsparse_attend_avx512(const float *q, int g, int d, const void *k, const void *v, long stride, int kind, int n,
                              float scale, float *scores, float *out);
 
+void actsparse_score_row_avx2(const float *x, int n, int next, const float *ref, float *out, double *nll, double *kl);
+void actsparse_score_row_avx512(const float *x, int n, int next, const float *ref, float *out, double *nll,
+                                double *kl);
+
 #endif
