@@ -1,12 +1,16 @@
 import ActSparse
 import ActSparseDistributed
 
-/// Calibration of a model's thresholds from text, as a library (the `calibrate` command is one client):
-/// 1. the text (less its held-out end) runs through the dense model in chunks; |x| of every thresholded input of
-///    every layer goes into a quantile sketch, each chunk's first position left out (its massive activations);
+/// Calibration of a model's thresholds from text in registers (prose, dialogue, code, lists, a chat), as a library
+/// (the `calibrate` command is one client):
+/// 1. every register (less its held-out end) runs through the dense model in chunks; |x| of every thresholded input
+///    of every layer goes into a quantile sketch, each chunk's first position left out (its massive activations);
 /// 2. each input's output error at every target, on `probeTokens` of it (what a per-layer split uses);
-/// 3. on the held-out end: the dense NLL and predictions, uniform plans at byte sparsities 10 … 70 %, the greedy
-///    paths over every linear input and over the MLP's two, and the byte sparsity the budget `maxDeltaNLL` allows.
+/// 3. on the held-out ends: the dense NLL and predictions per register, uniform plans at byte sparsities 10 … 70 %,
+///    the greedy paths over every linear input and over the MLP's two (a plan's loss: its worst register), and the
+///    byte sparsity the budget `maxDeltaNLL` allows;
+/// 4. with a budget: free-running text of the plan it picks against the dense text on the held-out openings; a plan
+///    whose text degenerates where dense does not is out of budget, and the next one is checked.
 /// Runs on one process (`llm` on a 1-rank communicator); the model's capture hooks are set and cleared here.
 public struct Calibration {
     public struct Options: Sendable {
@@ -16,8 +20,13 @@ public struct Calibration {
         public var chunk = 128
         /// Tokens of the calibration part whose output errors are measured (0: none).
         public var probeTokens = 128
-        /// Tokens at the end kept out of steps 1–2 and scored for ΔNLL (nil: 256, at most a quarter; 0: none).
+        /// Tokens at the end of the registers kept out of steps 1–2 and scored for ΔNLL, split evenly among them
+        /// (nil: 128 per register, at most a quarter of each; 0: none).
         public var heldOut: Int?
+        /// Free-running check of a budget's plan: tokens generated after each register's held-out opening.
+        public var checkTokens = 48
+        /// Tokens of each held-out opening the check continues.
+        public static let checkPrompt = 32
         /// Quality budget in nats/token: refine the path around it and record the byte sparsity it allows.
         public var maxDeltaNLL: Double?
 
@@ -41,6 +50,8 @@ public struct Calibration {
     public let llm: DistributedLlama
     public let options: Options
     let progress: Progress.Handler?
+    /// Told the cost model once the first chunk has run (its speed prices the rest).
+    public var onEstimate: ((Cost) -> Void)?
     var tokens: Int { options.tokens }
     var chunk: Int { options.chunk }
     var probeTokens: Int { options.probeTokens }
@@ -58,21 +69,63 @@ public struct Calibration {
         self.progress = progress
     }
 
-    /// The thresholds table of `text` (`name` is how errors refer to it).
+    /// The thresholds table of `text` as one register (`name` is how errors refer to it).
     public func run(text: String, name: String = "text") throws -> ThresholdTable {
+        try run(texts: [CalibrationText(name: name, .text(text))])
+    }
+
+    /// One register's tokens: the part steps 1–2 read and the held-out end.
+    struct Split { var name: String; var calibration: [Int32]; var heldOut: [Int32] }
+
+    /// Every register's tokens (at most `tokens` in all, shared evenly: a short register leaves its share to the
+    /// others) and their held-out ends.
+    func split(_ texts: [CalibrationText], model: LlamaModel) throws -> [Split] {
+        let template = try? ChatTemplate(gguf: llm.gguf)
+        let all = texts.map { $0.tokens(model, template: template) }
+        let caps = Calibration.shares(all.map(\.count), total: tokens)
+        let r = max(1, texts.count)
+        return zip(texts, zip(all, caps)).map { text, pair in
+            let ids = Array(pair.0.prefix(pair.1))
+            var held = heldOut.map { $0 == 0 ? 0 : max(2, $0 / r) } ?? min(128, ids.count / 4)
+            if held < 2 || held >= ids.count { held = 0 }
+            return Split(name: text.name, calibration: Array(ids.dropLast(held)), heldOut: Array(ids.suffix(held)))
+        }
+    }
+
+    /// Shares of `total` for lists of `counts` tokens: equal, and what a short list leaves goes to the longer ones.
+    static func shares(_ counts: [Int], total: Int) -> [Int] {
+        var left = total, out = counts.map { _ in 0 }
+        var open = Array(counts.indices).sorted { counts[$0] < counts[$1] }
+        while !open.isEmpty {
+            let share = left / open.count, k = open.removeFirst()
+            out[k] = min(counts[k], share)
+            left -= out[k]
+        }
+        return out
+    }
+
+    /// The thresholds table of the registers `texts`.
+    public func run(texts: [CalibrationText]) throws -> ThresholdTable {
         guard let model = llm.model else {
             throw ActSparseError.invalidValue(what: "calibration", expected: "rank 0", found: "rank \(llm.comm.rank)")
         }
         let c = llm.config
-        let ids = Array(model.tokenizer.encode(text).prefix(tokens))
-        let heldCount = heldOut ?? min(256, ids.count / 4)
-        let held = heldCount >= 2 ? Array(ids.suffix(heldCount)) : []
-        let cal = Array(ids.dropLast(held.count))
-        guard cal.count >= chunk else {
-            throw ActSparseError.invalidValue(what: "calibration text \(name)", expected: "at least one chunk of \(chunk) "
-                + "tokens beyond the \(held.count) held out", found: "\(ids.count) tokens")
+        let registers = try split(texts, model: model)
+        // Chunks of every register, taken in turn (so a probe of a few chunks sees every register); a last partial
+        // chunk counts when it has a few positions beyond its first.
+        var perRegister = registers.map { r in
+            stride(from: 0, to: r.calibration.count, by: chunk).map { Array(r.calibration[$0..<min(r.calibration.count, $0 + chunk)]) }
+                .filter { $0.count >= 8 }
         }
-        let starts = Array(stride(from: 0, to: cal.count - chunk + 1, by: chunk))
+        var chunks: [[Int32]] = []
+        while perRegister.contains(where: { !$0.isEmpty }) {
+            for k in perRegister.indices where !perRegister[k].isEmpty { chunks.append(perRegister[k].removeFirst()) }
+        }
+        guard !chunks.isEmpty else {
+            throw ActSparseError.invalidValue(what: "calibration text " + registers.map(\.name).joined(separator: ", "),
+                                              expected: "at least 8 tokens beyond the held-out ends",
+                                              found: "\(registers.map { $0.calibration.count }.reduce(0, +)) tokens")
+        }
 
         // 1. Quantiles of every input.
         let calibrator = ThresholdCalibrator(layers: c.layers)
@@ -83,17 +136,26 @@ public struct Calibration {
             case .down: c.intermediate
             }
         }
+        var table = calibrator.table(config: c, modelBytes: llm.gguf.size)
+        table.siteBytes = (0..<c.layers).map { l in
+            SparsitySite.allCases.map { s in (model.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)).reduce(0) { $0 + $1.weights.bytes } }
+        }
+        let held = registers.filter { !$0.heldOut.isEmpty }
+        let cost = Cost(table: table, chunks: chunks.map(\.count), probeTokens: probeTokens, chunk: chunk,
+                        heldOut: held.map { $0.heldOut.count }, budget: maxDeltaNLL, checkTokens: options.checkTokens,
+                        weightBytes: llm.gguf.size,
+                        headShare: Double(c.vocab) / Double(max(1, c.layers * (2 * c.hidden * c.qDim + 2 * c.hidden * c.kvDim
+                            + 3 * c.hidden * c.intermediate) / c.hidden)))
         model.capture = { l, site, x, m in calibrator.add(layer: l, site: site, x: x, m: m, width: width(site), skip: 1) }
         for (l, mlp) in llm.mlps.enumerated() {
             mlp.capture = { x, a, m in
                 calibrator.add(layer: l, x: x, a: a, m: m, hidden: c.hidden, intermediate: c.intermediate, skip: 1)
             }
         }
-        try runChunks(model, cal, starts: starts, label: "calibrating: quantiles")
-        var table = calibrator.table(config: c, modelBytes: llm.gguf.size)
-        table.siteBytes = (0..<c.layers).map { l in
-            SparsitySite.allCases.map { s in (model.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)).reduce(0) { $0 + $1.weights.bytes } }
-        }
+        try runChunks(model, chunks, label: "calibrating: quantiles", cost: cost)
+        let sites = table.siteBytes
+        table = calibrator.table(config: c, modelBytes: llm.gguf.size)
+        table.siteBytes = sites
 
         // 2. Output error of every input at every target.
         if probeTokens > 0 {
@@ -110,31 +172,52 @@ public struct Calibration {
             for (l, mlp) in llm.mlps.enumerated() {
                 mlp.capture = { x, a, m in measure(l, .gateUp, x, m); measure(l, .down, a, m) }
             }
-            let n = max(1, min(starts.count, (probeTokens + chunk - 1) / chunk))
-            try runChunks(model, cal, starts: Array(starts.prefix(n)), label: "calibrating: output errors")
+            try runChunks(model, Array(chunks.prefix(cost.probeChunks)), label: "calibrating: output errors")
             if let failure { throw failure }
             table.outputError = probe.relativeError
         }
         model.capture = nil
         for mlp in llm.mlps { mlp.capture = nil }
 
-        // 3. ΔNLL on the held-out end.
-        if held.count >= 2 && table.canAllocate { try measureHeldOut(&table, held) }
+        // 3–4. ΔNLL on the held-out ends, the free-running check.
+        if !held.isEmpty && table.canAllocate { try measureHeldOut(&table, held) }
         return table
     }
 
-    /// Prefills each chunk as a new sequence (the capture hooks see every layer's inputs).
-    func runChunks(_ model: LlamaModel, _ ids: [Int32], starts: [Int], label: String) throws {
-        let progress = Progress(label, total: starts.count, unit: .items("chunks of \(chunk) tokens"), handler: self.progress)
-        for start in starts {
+    /// Prefills each chunk as a new sequence (the capture hooks see every layer's inputs). With `cost`, the first
+    /// chunk's speed turns it into an estimate for the caller (`onEstimate`).
+    func runChunks(_ model: LlamaModel, _ chunks: [[Int32]], label: String, cost: Cost? = nil) throws {
+        let progress = Progress(label, total: chunks.count, unit: .items("chunks of ≤ \(chunk) tokens"), handler: self.progress)
+        for (k, ids) in chunks.enumerated() {
+            let t0 = Timing.now()
             model.reset()
-            try llm.prefill(Array(ids[start..<(start + chunk)]))
+            try llm.prefill(ids)
+            if k == 0, var cost, let onEstimate {
+                cost.prefillTokensPerSecond = Double(ids.count) / max(1e-9, Double(Timing.now() - t0) * 1e-9)
+                onEstimate(cost)
+            }
             progress.advance(1)
         }
         progress.finish()
     }
 
-    func measureHeldOut(_ table: inout ThresholdTable, _ held: [Int32]) throws {
+    /// Greedy continuations of `prompts` under the current plan: `tokens` each, fewer when the model ends its text.
+    func freeRun(_ prompts: [[Int32]], tokens: Int) throws -> [[Int32]] {
+        guard let model = llm.model else { return [] }
+        let eos = model.tokenizer.eos
+        return try prompts.map { prompt in
+            model.reset()
+            var sampler = Sampler()
+            var next = try llm.prefill(prompt, sampler: &sampler), out: [Int32] = []
+            while out.count < tokens && next != eos {
+                out.append(next)
+                if out.count < tokens { next = try llm.decode(next, sampler: &sampler) }
+            }
+            return out
+        }
+    }
+
+    func measureHeldOut(_ table: inout ThresholdTable, _ held: [Split]) throws {
         let L = table.layers
         let budget = maxDeltaNLL
         let uniformPath = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
@@ -145,23 +228,34 @@ public struct Calibration {
         let zero = [0.0, 0, 0, 0]
         let mlpBound = table.greedyMeasurements(kinds: mlp, from: zero, maxByteSparsity: maxBytes)
         let bisection = budget == nil ? 0 : 3
+        let heldTokens = held.reduce(0) { $0 + $1.heldOut.count - 1 }
         let progress = Progress("calibrating: held-out ΔNLL", total: 1 + uniformPath.count
                                     + table.greedyMeasurements(kinds: all, from: zero, maxByteSparsity: maxBytes) + mlpBound + bisection,
-                                unit: .items("scorings of \(held.count - 1) tokens"), handler: self.progress)
-        // The dense predictions are kept ([held-out positions, vocab]) to measure each plan's KL from them.
-        let reference = LogProbTable()
+                                unit: .items("scorings of \(heldTokens) tokens in \(held.count) registers"), handler: self.progress)
+        // The dense predictions are kept ([held-out positions, vocab] per register) to measure each plan's KL.
+        let references = held.map { _ in LogProbTable() }
         try llm.setPlan(.dense(layers: L), table: table)
-        let dense = try llm.negativeLogLikelihood(held, window: chunk, batched: true, record: reference).nll
+        var dense: [Double] = [], scored: [Int] = []
+        for (r, reg) in held.enumerated() {
+            let d = try llm.negativeLogLikelihood(reg.heldOut, window: chunk, batched: true, record: references[r])
+            dense.append(d.nll)
+            scored.append(d.scored)
+        }
+        let total = Double(max(1, scored.reduce(0, +)))
         progress.advance(1)
-        func measure(_ levels: [Double]) throws -> (deltaNLL: Double, kl: Double?) {
+        func point(_ levels: [Double]) throws -> ThresholdTable.Point {
             try llm.setPlan(table.allocate(kindLevels: levels), table: table)
             defer { progress.advance(1) }
-            let r = try llm.negativeLogLikelihood(held, window: chunk, batched: true, reference: reference)
-            return (r.nll - dense, r.kl)
-        }
-        func point(_ levels: [Double]) throws -> ThresholdTable.Point {
-            let m = try measure(levels)
-            return .init(levels: levels, byteSparsity: table.byteSparsity(levels: levels), deltaNLL: m.deltaNLL, kl: m.kl)
+            var delta = 0.0, kl = 0.0, worst: [Double] = []
+            for (r, reg) in held.enumerated() {
+                let m = try llm.negativeLogLikelihood(reg.heldOut, window: chunk, batched: true, reference: references[r])
+                let w = Double(m.scored) / total
+                delta += w * (m.nll - dense[r])
+                kl += w * (m.kl ?? 0)
+                worst.append(max(m.nll - dense[r], m.kl ?? -.infinity))
+            }
+            return .init(levels: levels, byteSparsity: table.byteSparsity(levels: levels), deltaNLL: delta, kl: kl,
+                         registers: held.count > 1 ? worst : nil)
         }
         var uniform: [ThresholdTable.Point] = []
         for b in uniformPath {
@@ -174,13 +268,13 @@ public struct Calibration {
         /// `after`: the bound of the work that follows this path.
         let bounds = table  // a copy the progress closure may keep (table is inout)
         func greedy(_ kinds: [SparsitySite], after: Int) throws -> [ThresholdTable.Point] {
-            try table.greedyPath(kinds: kinds, maxByteSparsity: maxBytes, stopAt: stopAt, remaining: { levels in
+            try table.greedyPath(kinds: kinds, maxByteSparsity: maxBytes, stopAt: stopAt, lazy: true, remaining: { levels in
                 progress.total = progress.done + bounds.greedyMeasurements(kinds: kinds, from: levels, maxByteSparsity: maxBytes) + after
-            }, measure: measure)
+            }, measurePoint: point)
         }
         var allocated = try greedy(all, after: mlpBound + bisection)
         progress.total = progress.done + mlpBound + bisection
-        let allocatedMLP = try greedy(mlp, after: bisection)
+        var allocatedMLP = try greedy(mlp, after: bisection)
         progress.total = progress.done + bisection
         if let budget {
             // Bisect between the first allocated step over the budget and the one before it (levels in between).
@@ -196,13 +290,45 @@ public struct Calibration {
             allocated.sort { $0.byteSparsity < $1.byteSparsity }
         }
         progress.finish()
-        table.heldOut = .init(tokens: held.count - 1, denseNLL: dense, uniform: uniform, allocated: allocated,
-                              allocatedMLP: allocatedMLP)
+        var denseText: Repetition?, skipped = 0
+        if let budget {
+            // 4. Free-running text: the dense continuations, then the budget's pick until one does not degenerate.
+            let prompts = held.map { Array($0.heldOut.prefix(Options.checkPrompt)) }
+            let check = Progress("calibrating: free-running check", total: 2,
+                                 unit: .items("plans × \(prompts.count) prompts × \(options.checkTokens) tokens"),
+                                 handler: self.progress)
+            try llm.setPlan(.dense(layers: L), table: table)
+            let denseRuns = try freeRun(prompts, tokens: options.checkTokens)
+            let reference = Repetition(texts: denseRuns)
+            denseText = reference
+            check.advance(1)
+            for _ in 0..<Calibration.maxChecks {
+                guard let p = ThresholdTable.best(paths: [uniform, allocated, allocatedMLP], within: budget), p.text == nil else { break }
+                try llm.setPlan(table.plan(of: p), table: table)
+                let text = Repetition(texts: try freeRun(prompts, tokens: options.checkTokens), reference: denseRuns)
+                let bad = text.degenerates(comparedTo: reference)
+                for k in uniform.indices where uniform[k] == p { uniform[k].text = text; uniform[k].degenerates = bad }
+                for k in allocated.indices where allocated[k] == p { allocated[k].text = text; allocated[k].degenerates = bad }
+                for k in allocatedMLP.indices where allocatedMLP[k] == p { allocatedMLP[k].text = text; allocatedMLP[k].degenerates = bad }
+                check.advance(1)
+                if !bad { break }
+                skipped += 1
+                check.total += 1
+            }
+            check.finish()
+        }
+        table.heldOut = .init(tokens: heldTokens, denseNLL: zip(dense, scored).reduce(0) { $0 + $1.0 * Double($1.1) } / total,
+                              uniform: uniform, allocated: allocated, allocatedMLP: allocatedMLP,
+                              registers: held.count > 1 ? held.indices.map { .init(name: held[$0].name, tokens: scored[$0], denseNLL: dense[$0]) } : nil,
+                              denseText: denseText)
         if let budget {
             let plan = try table.plan(budget: budget)
             let p = ThresholdTable.best(paths: [uniform, allocated, allocatedMLP], within: budget)
             table.budget = .init(maxDeltaNLL: budget, byteSparsity: p?.byteSparsity ?? 0, deltaNLL: p?.cost ?? 0,
-                                 bytesSavedPerToken: table.bytesSaved(plan))
+                                 bytesSavedPerToken: table.bytesSaved(plan), degenerateSkipped: skipped)
         }
     }
+
+    /// Plans the free-running check tries at most before it settles on the best one it has not checked.
+    static let maxChecks = 6
 }

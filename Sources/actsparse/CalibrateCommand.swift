@@ -21,20 +21,26 @@ struct CalibrateCommand: ParsableCommand {
                linear input and over the MLP's two (refined around --max-delta-nll). The loss of a plan is the
                larger of its ΔNLL and its mean KL divergence from the dense predictions (ΔNLL on a few hundred
                tokens is noisy; KL is not). `generate --budget X` takes the highest byte sparsity within X.
-            Writes a JSON file that `generate` and `eval` read. Runs as one process.
+            4. With --max-delta-nll: greedy free-running text of the plan the budget picks against dense, from each
+               register's held-out opening; a plan that repeats itself where dense does not is out of budget.
+            The text is read by register (a directory of *.txt files: prose, dialogue, code, lists, a chat), and a
+            plan's loss is its worst register's. Prints a cost model (tokens and weight bytes, and a time bound once
+            the first chunk has run). Writes a JSON file that `generate` and `eval` read. Runs as one process.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Calibration text file.") var text: String
+    @Option(help: ArgumentHelp("Calibration text: a file (one register) or a directory of *.txt registers "
+        + "(NAME.chat.txt: conversations in the model's chat template)."))
+    var text: String
     @Option(help: "Output JSON (default: the cached thresholds file for the model).") var out: String?
     @Option(help: "Calibration tokens at most (held-out end included).") var tokens = 2048
     @Option(help: "Tokens per chunk (each chunk starts a new sequence).") var chunk = 128
     @Option(help: ArgumentHelp("Tokens of the calibration part whose output errors are measured (0: none; only "
         + "`eval --report`'s per-layer split uses them)."))
     var probeTokens = 128
-    @Option(help: ArgumentHelp("Tokens at the end of the text kept out of steps 1–2 and scored for ΔNLL (0: no "
-        + "budget points; default: 256, at most a quarter of the tokens)."))
+    @Option(help: ArgumentHelp("Tokens at the end of the registers kept out of steps 1–2 and scored for ΔNLL, "
+        + "split evenly among them (0: no budget points; default: 128 per register, at most a quarter of each)."))
     var heldOut: Int?
     @Option(help: "Quality budget in nats/token: refine the path around it and record the byte sparsity it allows.")
     var maxDeltaNll: Double?
@@ -57,7 +63,7 @@ struct CalibrateCommand: ParsableCommand {
                 if heldOut == 1 { return "--held-out must be 0 or ≥ 2" }
                 if let x = maxDeltaNll, !(x >= 0 && x.isFinite) { return "--max-delta-nll must be ≥ 0, found \(x)" }
                 if maxDeltaNll != nil && heldOut == 0 { return "--max-delta-nll needs --held-out > 0" }
-                guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text" }
+                guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text or directory" }
                 return modelOptions.problem()
             }
             // The activations decode uses (int8 by default): statistics and held-out scores from the integer GEMM,
@@ -75,8 +81,10 @@ struct CalibrateCommand: ParsableCommand {
         let t0 = Timing.now()
         let options = Calibration.Options(tokens: tokens, chunk: chunk, probeTokens: probeTokens, heldOut: heldOut,
                                           maxDeltaNLL: maxDeltaNll)
-        let table = try Calibration(llm, options: options, progress: TerminalProgress.handler).run(text: try readText(text),
-                                                                                                 name: text)
+        let texts = try CalibrationText.load(text, read: readText)
+        var calibration = try Calibration(llm, options: options, progress: TerminalProgress.handler)
+        calibration.onEstimate = { cost in StandardError.write(cost.description + "\n") }
+        let table = try calibration.run(texts: texts)
         let path = out ?? ModelCache.defaultThresholds(for: modelOptions.model)
         try FileManager.default.createDirectory(
             atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
@@ -92,6 +100,27 @@ struct CalibrateCommand: ParsableCommand {
                     print("    \(pctString(p.byteSparsity)) of FC bytes  ΔNLL \(signed(p.deltaNLL))  KL "
                         + (p.kl.map { f($0, 3) } ?? "-") + "   " + p.levels.map { f($0, 2) }.joined(separator: "/"))
                 }
+            }
+        }
+        if let h = table.heldOut, let regs = h.registers, let b = table.budget,
+           let p = ThresholdTable.best(paths: h.paths, within: b.maxDeltaNLL), let losses = p.registers {
+            print("budget's plan per register (loss, the larger of ΔNLL and KL; dense NLL):")
+            for (r, loss) in zip(regs, losses) {
+                print("    \(r.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(signed(loss))  (\(r.tokens) tokens, dense \(f(r.denseNLL, 3)))")
+            }
+        }
+        if let h = table.heldOut, let dense = h.denseText {
+            let d = dense.summary
+            print("free-running check (\(dense.distinct2.count) prompts): dense distinct-2 \(f(d.distinct2, 2)), distinct-3 "
+                + "\(f(d.distinct3, 2)), longest repeat \(d.longestRepeat) tokens")
+            var shown: [ThresholdTable.Point] = []
+            for p in h.paths.joined() where p.text != nil && !shown.contains(p) {
+                shown.append(p)
+                guard let t = p.text else { continue }
+                let s = t.summary
+                print("    \(pctString(p.byteSparsity)) of FC bytes: distinct-2 \(f(s.distinct2, 2)), distinct-3 \(f(s.distinct3, 2)), "
+                    + "longest repeat \(s.longestRepeat), first divergence at token \(f(s.firstDivergence ?? 0, 1)) on average"
+                    + (p.degenerates == true ? " — degenerates: out of budget" : " — fluent"))
             }
         }
         if let b = table.budget {

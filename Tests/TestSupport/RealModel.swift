@@ -21,5 +21,5 @@ public enum RealModel {
         let p = env["ACTSPARSE_GEMMA"] ?? base + "/actsparse/models/gemma-3-270m-q4_k_m.gguf"
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
-    public static let calibration = Repository.root.appendingPathComponent("launch/data/calibration.txt").path
+    public static let calibration = Repository.root.appendingPathComponent("launch/data/calibration/prose.txt").path
 }

@@ -52,6 +52,14 @@ public struct ChatTemplate: Sendable {
         return ids
     }
 
+    /// A whole conversation as token ids, closed after its last turn (no opener for a next reply): text the model
+    /// reads in chats, for calibration and scoring.
+    public func encodeTranscript(_ messages: [ChatMessage], tokenizer: Tokenizer) -> [Int32] {
+        var ids = tokenizer.bos.map { [$0] } ?? []
+        for s in segments(messages).dropLast() { ids += tokenizer.encodeText(s.text, specials: s.template) }
+        return ids
+    }
+
     /// The same prompt as token ids: the template's markers become control tokens, the user's and system's
     /// text never does (a user who types `<|im_start|>` gets those characters, not a new turn).
     public func encode(user: String, system: String? = nil, tokenizer: Tokenizer) -> [Int32] {

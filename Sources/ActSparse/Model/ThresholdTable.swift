@@ -41,12 +41,26 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         public var allocated: [Point]
         /// the same greedy over the MLP's two inputs only, ascending
         public var allocatedMLP: [Point]
-        public init(tokens: Int, denseNLL: Double, uniform: [Point], allocated: [Point], allocatedMLP: [Point]) {
+        /// The held-out text by register (prose, dialogue, code, …), in the order of `Point.registers`; nil: one
+        /// undivided slice (files calibrated before registers)
+        public var registers: [Register]?
+        /// Free-running text of the dense model on the check prompts (what a plan's repetition is compared with)
+        public var denseText: Repetition?
+        public init(tokens: Int, denseNLL: Double, uniform: [Point], allocated: [Point], allocatedMLP: [Point],
+                    registers: [Register]? = nil, denseText: Repetition? = nil) {
             self.tokens = tokens; self.denseNLL = denseNLL; self.uniform = uniform; self.allocated = allocated
-            self.allocatedMLP = allocatedMLP
+            self.allocatedMLP = allocatedMLP; self.registers = registers; self.denseText = denseText
         }
         /// The paths a budget picks from.
         public var paths: [[Point]] { [uniform, allocated, allocatedMLP] }
+    }
+
+    /// One register of the held-out text: its name, scored tokens and dense NLL.
+    public struct Register: Codable, Equatable, Sendable {
+        public var name: String
+        public var tokens: Int
+        public var denseNLL: Double
+        public init(name: String, tokens: Int, denseNLL: Double) { self.name = name; self.tokens = tokens; self.denseNLL = denseNLL }
     }
 
     /// One measured plan: each input kind at `levels[site]` in every layer.
@@ -59,13 +73,25 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         public var deltaNLL: Double
         /// mean KL(dense ‖ plan) of the predictions over the held-out positions
         public var kl: Double?
-        public init(levels: [Double], byteSparsity: Double, deltaNLL: Double, kl: Double? = nil) {
+        /// [register] the loss (the larger of ΔNLL and KL) on each register of the held-out text
+        public var registers: [Double]?
+        /// Free-running text under this plan on the check prompts, when it was checked
+        public var text: Repetition?
+        /// Whether that text degenerates where the dense model's does not (`Repetition.degenerates`)
+        public var degenerates: Bool?
+        public init(levels: [Double], byteSparsity: Double, deltaNLL: Double, kl: Double? = nil,
+                    registers: [Double]? = nil) {
             self.levels = levels; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL; self.kl = kl
+            self.registers = registers
         }
-        /// What a budget and the greedy compare: the larger of ΔNLL and KL. ΔNLL on a few hundred tokens is noisy
-        /// and can even fall when predictions move (Gemma-3 on the calibration text: −0.2 where the evaluation
-        /// text says +0.6); KL cannot.
-        public var cost: Double { max(deltaNLL, kl ?? deltaNLL) }
+        /// What a budget and the greedy compare: the larger of ΔNLL and KL, on the worst register. ΔNLL on a few
+        /// hundred tokens is noisy and can even fall when predictions move (Gemma-3 on the calibration text: −0.2
+        /// where the evaluation text says +0.6); KL cannot. One mean over all registers hid code and lists
+        /// behind prose. A plan whose free-running text degenerates costs +∞: out of every budget.
+        public var cost: Double {
+            if degenerates == true { return .infinity }
+            return max(deltaNLL, kl ?? deltaNLL, registers?.max() ?? -.infinity)
+        }
     }
 
     public struct Budget: Codable, Equatable, Sendable {
@@ -75,9 +101,12 @@ public struct ThresholdTable: Codable, Equatable, Sendable {
         public var deltaNLL: Double
         /// Weight bytes a decode token skips at this point (all sites; the LM head is dense)
         public var bytesSavedPerToken: Int
-        public init(maxDeltaNLL: Double, byteSparsity: Double, deltaNLL: Double, bytesSavedPerToken: Int) {
+        /// Plans within the loss budget left out because their free-running text degenerated
+        public var degenerateSkipped: Int?
+        public init(maxDeltaNLL: Double, byteSparsity: Double, deltaNLL: Double, bytesSavedPerToken: Int,
+                    degenerateSkipped: Int? = nil) {
             self.maxDeltaNLL = maxDeltaNLL; self.byteSparsity = byteSparsity; self.deltaNLL = deltaNLL
-            self.bytesSavedPerToken = bytesSavedPerToken
+            self.bytesSavedPerToken = bytesSavedPerToken; self.degenerateSkipped = degenerateSkipped
         }
     }
 
