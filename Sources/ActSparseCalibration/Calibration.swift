@@ -61,8 +61,15 @@ public struct Calibration {
     /// `llm` must be the driving rank of a 1-rank model (its context at least `options.chunk`).
     public init(_ llm: DistributedLlama, options: Options, progress: Progress.Handler? = nil) throws {
         if let p = options.problem { throw ActSparseError.invalidValue(what: "calibration options", expected: "valid", found: p) }
-        guard llm.comm.size == 1, llm.model != nil else {
-            throw ActSparseError.invalidValue(what: "calibration", expected: "one process", found: "\(llm.comm.size) ranks")
+        guard llm.comm.size == 1 || (llm.scope == .model && options.probeTokens == 0 && options.heldOut == 0
+                                      && options.maxDeltaNLL == nil) else {
+            throw ActSparseError.invalidValue(what: "calibration on \(llm.comm.size) ranks",
+                                              expected: "whole-model shards and quantiles only (no probe, held-out or budget)",
+                                              found: "shard \(llm.scope.rawValue), probe \(options.probeTokens), held-out "
+                                                  + "\(options.heldOut.map(String.init) ?? "default")")
+        }
+        guard llm.local != nil else {
+            throw ActSparseError.invalidValue(what: "calibration", expected: "a model on this rank", found: "none")
         }
         self.llm = llm
         self.options = options
@@ -93,7 +100,7 @@ public struct Calibration {
     }
 
     /// Shares of `total` for lists of `counts` tokens: equal, and what a short list leaves goes to the longer ones.
-    static func shares(_ counts: [Int], total: Int) -> [Int] {
+    public static func shares(_ counts: [Int], total: Int) -> [Int] {
         var left = total, out = counts.map { _ in 0 }
         var open = Array(counts.indices).sorted { counts[$0] < counts[$1] }
         while !open.isEmpty {
@@ -112,10 +119,10 @@ public struct Calibration {
         let c = llm.config
         let registers = try split(texts, model: model)
         // Chunks of every register, taken in turn (so a probe of a few chunks sees every register); a last partial
-        // chunk counts when it has a few positions beyond its first.
+        // chunk counts from `minChunk` tokens.
         var perRegister = registers.map { r in
             stride(from: 0, to: r.calibration.count, by: chunk).map { Array(r.calibration[$0..<min(r.calibration.count, $0 + chunk)]) }
-                .filter { $0.count >= 8 }
+                .filter { $0.count >= min(chunk, Calibration.minChunk) }
         }
         var chunks: [[Int32]] = []
         while perRegister.contains(where: { !$0.isEmpty }) {
@@ -123,7 +130,7 @@ public struct Calibration {
         }
         guard !chunks.isEmpty else {
             throw ActSparseError.invalidValue(what: "calibration text " + registers.map(\.name).joined(separator: ", "),
-                                              expected: "at least 8 tokens beyond the held-out ends",
+                                              expected: "at least \(min(chunk, Calibration.minChunk)) tokens beyond the held-out ends",
                                               found: "\(registers.map { $0.calibration.count }.reduce(0, +)) tokens")
         }
 
@@ -137,25 +144,26 @@ public struct Calibration {
             }
         }
         var table = calibrator.table(config: c, modelBytes: llm.gguf.size)
-        table.siteBytes = (0..<c.layers).map { l in
-            SparsitySite.allCases.map { s in (model.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)).reduce(0) { $0 + $1.weights.bytes } }
-        }
+        table.siteBytes = try siteBytes()
         let held = registers.filter { !$0.heldOut.isEmpty }
         let cost = Cost(table: table, chunks: chunks.map(\.count), probeTokens: probeTokens, chunk: chunk,
                         heldOut: held.map { $0.heldOut.count }, budget: maxDeltaNLL, checkTokens: options.checkTokens,
                         weightBytes: llm.gguf.size,
                         headShare: Double(c.vocab) / Double(max(1, c.layers * (2 * c.hidden * c.qDim + 2 * c.hidden * c.kvDim
                             + 3 * c.hidden * c.intermediate) / c.hidden)))
-        model.capture = { l, site, x, m in calibrator.add(layer: l, site: site, x: x, m: m, width: width(site), skip: 1) }
-        for (l, mlp) in llm.mlps.enumerated() {
-            mlp.capture = { x, a, m in
-                calibrator.add(layer: l, x: x, a: a, m: m, hidden: c.hidden, intermediate: c.intermediate, skip: 1)
-            }
-        }
+        capture(into: calibrator, model: model)
         try runChunks(model, chunks, label: "calibrating: quantiles", cost: cost)
         let sites = table.siteBytes
+        if llm.comm.size > 1 {
+            // Several ranks: the followers leave `follow()`, and every rank's sketches meet in one reduce.
+            model.capture = nil
+            for mlp in llm.mlps { mlp.capture = nil }
+            try llm.stop()
+            try calibrator.merge(llm.comm)
+        }
         table = calibrator.table(config: c, modelBytes: llm.gguf.size)
         table.siteBytes = sites
+        if llm.comm.size > 1 { return table }
 
         // 2. Output error of every input at every target.
         if probeTokens > 0 {
@@ -184,6 +192,57 @@ public struct Calibration {
         return table
     }
 
+    /// A rank other than 0 under mpirun: runs its share of rank 0's chunks, sketching its share of every input, until
+    /// rank 0 stops, then sends its sketches (and its weight bytes) to rank 0.
+    public func follow() throws {
+        guard let local = llm.local, !llm.comm.isRoot else {
+            throw ActSparseError.invalidValue(what: "calibration follower", expected: "a rank other than 0 with a shard",
+                                              found: "rank \(llm.comm.rank)")
+        }
+        let calibrator = ThresholdCalibrator(layers: llm.config.layers)
+        _ = try siteBytes()
+        capture(into: calibrator, model: local)
+        defer { local.capture = nil; for mlp in llm.mlps { mlp.capture = nil } }
+        try llm.follow()
+        try calibrator.merge(llm.comm)
+    }
+
+    /// [layer][site] weight bytes every rank's FCs read per dense token, summed over the ranks (every rank calls it).
+    func siteBytes() throws -> [[Int]] {
+        guard let local = llm.local else { return [] }
+        let L = llm.config.layers, k = SparsitySite.allCases.count
+        let mine = (0..<L).flatMap { l in
+            SparsitySite.allCases.map { s in UInt64((local.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)).reduce(0) { $0 + $1.weights.bytes }) }
+        }
+        let all = try ExactSum.reduce(mine, comm: llm.comm)
+        return (0..<L).map { l in (0..<k).map { Int(all[l * k + $0]) } }
+    }
+
+    /// Sets the quantile captures: an input every rank sees (the attention and MLP inputs, the gathered attention
+    /// output) is sketched on this rank's share of its columns, a rank's own slice (its heads' attention output,
+    /// its intermediate slice) whole, so the merged sketches hold every value once.
+    func capture(into calibrator: ThresholdCalibrator, model: LlamaModel) {
+        let c = llm.config, ranks = llm.comm.size, rank = llm.comm.rank
+        func share(_ width: Int) -> Range<Int> { Parallel.split(width, parts: ranks, align: 1)[min(rank, ranks - 1)] }
+        let (outputWidth, outputReplicated) = model.outputCaptureShape
+        model.capture = { l, site, x, m in
+            switch site {
+            case .output:
+                calibrator.add(layer: l, site: site, x: x, m: m, width: outputWidth, skip: 1,
+                               columns: outputReplicated ? share(outputWidth) : 0..<outputWidth)
+            default:
+                calibrator.add(layer: l, site: site, x: x, m: m, width: c.hidden, skip: 1, columns: share(c.hidden))
+            }
+        }
+        for (l, mlp) in llm.mlps.enumerated() {
+            let w = mlp.sliceWidth
+            mlp.capture = { x, a, m in
+                calibrator.add(layer: l, site: .gateUp, x: x, m: m, width: c.hidden, skip: 1, columns: share(c.hidden))
+                calibrator.add(layer: l, site: .down, x: a, m: m, width: w, skip: 1, columns: 0..<w)
+            }
+        }
+    }
+
     /// Prefills each chunk as a new sequence (the capture hooks see every layer's inputs). With `cost`, the first
     /// chunk's speed turns it into an estimate for the caller (`onEstimate`).
     func runChunks(_ model: LlamaModel, _ chunks: [[Int32]], label: String, cost: Cost? = nil) throws {
@@ -199,22 +258,6 @@ public struct Calibration {
             progress.advance(1)
         }
         progress.finish()
-    }
-
-    /// Greedy continuations of `prompts` under the current plan: `tokens` each, fewer when the model ends its text.
-    func freeRun(_ prompts: [[Int32]], tokens: Int) throws -> [[Int32]] {
-        guard let model = llm.model else { return [] }
-        let eos = model.tokenizer.eos
-        return try prompts.map { prompt in
-            model.reset()
-            var sampler = Sampler()
-            var next = try llm.prefill(prompt, sampler: &sampler), out: [Int32] = []
-            while out.count < tokens && next != eos {
-                out.append(next)
-                if out.count < tokens { next = try llm.decode(next, sampler: &sampler) }
-            }
-            return out
-        }
     }
 
     func measureHeldOut(_ table: inout ThresholdTable, _ held: [Split]) throws {
@@ -298,14 +341,14 @@ public struct Calibration {
                                  unit: .items("plans × \(prompts.count) prompts × \(options.checkTokens) tokens"),
                                  handler: self.progress)
             try llm.setPlan(.dense(layers: L), table: table)
-            let denseRuns = try freeRun(prompts, tokens: options.checkTokens)
+            let denseRuns = try llm.greedyContinuations(prompts, tokens: options.checkTokens)
             let reference = Repetition(texts: denseRuns)
             denseText = reference
             check.advance(1)
             for _ in 0..<Calibration.maxChecks {
                 guard let p = ThresholdTable.best(paths: [uniform, allocated, allocatedMLP], within: budget), p.text == nil else { break }
                 try llm.setPlan(table.plan(of: p), table: table)
-                let text = Repetition(texts: try freeRun(prompts, tokens: options.checkTokens), reference: denseRuns)
+                let text = Repetition(texts: try llm.greedyContinuations(prompts, tokens: options.checkTokens), reference: denseRuns)
                 let bad = text.degenerates(comparedTo: reference)
                 for k in uniform.indices where uniform[k] == p { uniform[k].text = text; uniform[k].degenerates = bad }
                 for k in allocated.indices where allocated[k] == p { allocated[k].text = text; allocated[k].degenerates = bad }
@@ -328,6 +371,9 @@ public struct Calibration {
                                  bytesSavedPerToken: table.bytesSaved(plan), degenerateSkipped: skipped)
         }
     }
+
+    /// Tokens a last partial chunk of a register needs to count.
+    static let minChunk = 16
 
     /// Plans the free-running check tries at most before it settles on the best one it has not checked.
     static let maxChecks = 6

@@ -19,6 +19,17 @@ public final class ThresholdCalibrator {
         if l == 0 && site == .gateUp { tokens += m - skip }
     }
 
+    /// Adds columns `columns` of rows [skip, m) of x [m, width]: this rank's share of an input every rank sees.
+    public func add(layer l: Int, site: SparsitySite, x: UnsafePointer<Float>, m: Int, width: Int, skip: Int,
+                    columns: Range<Int>) {
+        guard m > skip, l >= 0, l < sketches.count, columns.lowerBound >= 0, columns.upperBound <= width else { return }
+        if columns.count == width { return add(layer: l, site: site, x: x, m: m, width: width, skip: skip) }
+        for r in skip..<m where !columns.isEmpty {
+            sketches[l][site.rawValue].add(x + r * width + columns.lowerBound, count: columns.count)
+        }
+        if l == 0 && site == .gateUp { tokens += m - skip }
+    }
+
     /// The MLP's two inputs at once: x [m, H] and a [m, I].
     public func add(layer l: Int, x: UnsafePointer<Float>, a: UnsafePointer<Float>, m: Int, hidden: Int,
                     intermediate: Int, skip: Int) {

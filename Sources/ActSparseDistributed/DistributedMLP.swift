@@ -107,11 +107,15 @@ public final class DistributedMLP: FeedForward {
         aFull.deallocate(); part.deallocate(); wire.deallocate()
     }
 
-    /// Called in 1-rank prefill with (x [M, H], a [M, I], M): calibration reads the MLP inputs here.
+    /// Called in prefill with (x [M, H], a [M, sliceWidth], M) on one rank, or on every rank when `replicated`
+    /// (x the same everywhere, a this rank's intermediate slice): calibration reads the MLP inputs here.
     public var capture: ((UnsafePointer<Float>, UnsafePointer<Float>, Int) -> Void)? {
         get { local.capture }
-        set { local.capture = comm.size == 1 ? newValue : nil }
+        set { local.capture = comm.size == 1 || replicated ? newValue : nil }
     }
+
+    /// Columns of the intermediate activation this rank holds.
+    public var sliceWidth: Int { interPlan.slices[comm.rank].count }
 
     /// Bytes of weights this rank holds (codes + scales of its three slices).
     public var bytesHeld: Int { local.bytesHeld }

@@ -25,11 +25,14 @@ struct CalibrateCommand: ParsableCommand {
                register's held-out opening; a plan that repeats itself where dense does not is out of budget.
             The text is read by register (a directory of *.txt files: prose, dialogue, code, lists, a chat), and a
             plan's loss is its worst register's. Prints a cost model (tokens and weight bytes, and a time bound once
-            the first chunk has run). Writes a JSON file that `generate` and `eval` read. Runs as one process.
+            the first chunk has run). Writes a JSON file that `generate` and `eval` read.
+            Under mpirun (whole-model shards, --probe-tokens 0 --held-out 0): step 1 only, each rank sketching its
+            share of every input and one reduce merging them on rank 0 — for a model one process cannot hold.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var commOptions: CommOptions
     @Option(help: ArgumentHelp("Calibration text: a file (one register) or a directory of *.txt registers "
         + "(NAME.chat.txt: conversations in the model's chat template)."))
     var text: String
@@ -49,13 +52,18 @@ struct CalibrateCommand: ParsableCommand {
     var settings: JobSettings {
         var s = JobSettings(command: "calibrate")
         s.add(modelOptions)
+        s.add("--tokens", tokens); s.add("--chunk", chunk); s.add("--probe-tokens", probeTokens)
+        s.add("--held-out", heldOut); s.add("--max-delta-nll", maxDeltaNll)
         return s
     }
 
     func run() throws {
-        try withWorld(settings: settings) { comm in
+        try withWorld(commOptions, settings: settings) { comm in
             try agreeOnConfiguration(comm) {
-                if comm.size > 1 { return "calibrate runs as one process: start it without mpirun" }
+                if comm.size > 1 && (probeTokens != 0 || heldOut != 0 || maxDeltaNll != nil || modelOptions.shard != .model) {
+                    return "calibrate on several ranks collects quantiles only: give --probe-tokens 0 --held-out 0, no "
+                        + "--max-delta-nll, and the default --shard model (or run it as one process)"
+                }
                 if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--chunk", chunk, 2...tokens)
                     ?? outside("--probe-tokens", probeTokens, 0...tokens) ?? outside("--held-out", heldOut ?? 0, 0...tokens) {
                     return p
@@ -63,24 +71,33 @@ struct CalibrateCommand: ParsableCommand {
                 if heldOut == 1 { return "--held-out must be 0 or ≥ 2" }
                 if let x = maxDeltaNll, !(x >= 0 && x.isFinite) { return "--max-delta-nll must be ≥ 0, found \(x)" }
                 if maxDeltaNll != nil && heldOut == 0 { return "--max-delta-nll needs --held-out > 0" }
-                guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text or directory" }
-                return modelOptions.problem()
+                guard !comm.isRoot || FileManager.default.fileExists(atPath: text) else { return "\(text): no such calibration text or directory" }
+                return commOptions.problem() ?? modelOptions.problem()
             }
             // The activations decode uses (int8 by default): statistics and held-out scores from the integer GEMM,
             // the fast path on every instruction set, and the arithmetic the plans will run with.
+            // Several ranks: whole-model shards (each rank sketches its share of every input; one reduce merges).
             let llm = try DistributedLlama(comm: comm, path: modelOptions.model, mode: .gather,
+                                           scope: comm.size > 1 ? .model : .mlp,
                                            threads: threadOptions.resolved, context: max(chunk, 16),
-                                           activations: modelOptions.activations, progress: TerminalProgress.handler)
+                                           activations: modelOptions.activations, stepTimeout: commOptions.resolved,
+                                           progress: TerminalProgress.handler)
+            if !comm.isRoot {
+                try Calibration(llm, options: options).follow()
+                return
+            }
             try calibrate(llm)
-            try llm.stop()
+            if comm.size == 1 { try llm.stop() }  // several ranks: the calibration released them to merge
         }
+    }
+
+    var options: Calibration.Options {
+        Calibration.Options(tokens: tokens, chunk: chunk, probeTokens: probeTokens, heldOut: heldOut, maxDeltaNLL: maxDeltaNll)
     }
 
     func calibrate(_ llm: DistributedLlama) throws {
         let c = llm.config
         let t0 = Timing.now()
-        let options = Calibration.Options(tokens: tokens, chunk: chunk, probeTokens: probeTokens, heldOut: heldOut,
-                                          maxDeltaNLL: maxDeltaNll)
         let texts = try CalibrationText.load(text, read: readText)
         var calibration = try Calibration(llm, options: options, progress: TerminalProgress.handler)
         calibration.onEstimate = { cost in StandardError.write(cost.description + "\n") }

@@ -97,7 +97,7 @@ struct SparsityOptions: ParsableArguments {
         if denseIfUncalibrated && notCalibrated(model) {
             StandardError.write("actsparse: \(URL(fileURLWithPath: model).lastPathComponent) is not calibrated yet: decoding "
                 + "dense. For sparse decode calibrate it once (about a minute for SmolLM2): launch/run does, or `actsparse "
-                + "calibrate --model \(model) --text launch/data/calibration.txt`\n")
+                + "calibrate --model \(model) --text launch/data/calibration`\n")
             return nil
         }
         guard FileManager.default.fileExists(atPath: p) else {

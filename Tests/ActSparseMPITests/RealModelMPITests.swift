@@ -35,4 +35,30 @@ struct RealModelMPITests {
         #expect(bad.status != 0)
         #expect(bad.err.contains("thresholds are for another model"), "\(bad.err)")
     }
+
+    @Test("calibrate on 2 and 3 ranks (whole-model shards, each sketching its share, one reduce) gives one rank's thresholds bit for bit; a budget is refused on several ranks",
+          Requires.model, Requires.mpirun)
+    func calibrateOnRanks() throws {
+        let path = try #require(RealModel.path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cal-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let base = ["calibrate", "--model", path, "--text", RealModel.calibrationRegisters, "--tokens", "512",
+                    "--held-out", "0", "--probe-tokens", "0", "--threads", "1"]
+        let one = try MPILaunch.run(base + ["--out", dir + "/1.json"], timeout: 300)
+        #expect(one.status == 0, "\(one.err)")
+        let t1 = try ThresholdTable.load(dir + "/1.json")
+        for ranks in [2, 3] {
+            let r = try MPILaunch.run(base + ["--out", dir + "/\(ranks).json"], ranks: ranks, timeout: 300)
+            #expect(r.status == 0, "\(r.err)")
+            let t = try ThresholdTable.load(dir + "/\(ranks).json")
+            // gather mode is bit-identical to one rank, and the merged histograms hold every value once.
+            #expect(t.gateUp == t1.gateUp && t.down == t1.down && t.attention == t1.attention && t.output == t1.output,
+                    "\(ranks) ranks")
+            #expect(t.siteBytes == t1.siteBytes && t.calibrationTokens == t1.calibrationTokens, "\(ranks) ranks")
+        }
+        let budget = try MPILaunch.run(["calibrate", "--model", path, "--text", RealModel.calibration, "--max-delta-nll", "0.1",
+                                        "--out", dir + "/b.json"], ranks: 2, timeout: 120)
+        #expect(budget.status != 0 && budget.err.contains("quantiles only"), "\(budget.err)")
+    }
 }

@@ -35,7 +35,13 @@ struct CalibrationTests {
         // The run left no capture hook behind and reported each stage, ending each with a final update.
         #expect(llm.model?.capture == nil && llm.mlps.allSatisfy { $0.capture == nil })
         let labels = Set(updates.filter(\.finished).map(\.label))
-        #expect(labels == ["calibrating: quantiles", "calibrating: output errors", "calibrating: held-out ΔNLL"], "\(labels)")
+        #expect(labels == ["calibrating: quantiles", "calibrating: output errors", "calibrating: held-out ΔNLL",
+                           "calibrating: free-running check"], "\(labels)")
+        // The budget's plan was checked against dense free-running text, and the chosen point is not degenerate.
+        let dense = try #require(held.denseText)
+        #expect(dense.distinct2.count == 1 && dense.longestRepeat.count == 1)
+        let pick = try #require(ThresholdTable.best(paths: held.paths, within: 0.05))
+        #expect(pick.degenerates != true && pick.byteSparsity == budget.byteSparsity)
     }
 
     @Test("bad options and a text shorter than one chunk are typed errors; nothing runs")

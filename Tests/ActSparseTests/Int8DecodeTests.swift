@@ -93,7 +93,7 @@ struct Int8DecodeTests {
                     let f = try SparseFC(weights: w, threads: threads)
                     f.activations = .int8
                     f.isa = isa
-                    guard f.decodesInt8 else { continue }  // 8-bit codes: prefill keeps f32, the twin still ran
+                    guard f.prefillsInt8 else { continue }  // 8-bit codes too: prefill is compute-bound
                     var y = [Float](repeating: .nan, count: m * oc)
                     try f.prefill(x, m: m, into: &y)
                     let what = "\(format) \(ic)x\(oc) M=\(m) \(isa.name) threads=\(threads)"

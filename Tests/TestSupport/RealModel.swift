@@ -22,4 +22,6 @@ public enum RealModel {
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
     public static let calibration = Repository.root.appendingPathComponent("launch/data/calibration/prose.txt").path
+    /// Every register (a directory `calibrate --text` reads whole).
+    public static let calibrationRegisters = Repository.root.appendingPathComponent("launch/data/calibration").path
 }

@@ -121,6 +121,11 @@ public final class LlamaModel {
     /// Called in prefill with (layer, site, x [M, width], M) for the attention input and the attention output:
     /// calibration reads them here.
     public var capture: ((Int, SparsitySite, UnsafePointer<Float>, Int) -> Void)?
+    /// What `capture` sees at the output projection's input: its row width, and whether every rank sees the same
+    /// rows (`columns` split: the heads are gathered first) or this rank's heads only.
+    public var outputCaptureShape: (width: Int, replicated: Bool) {
+        shard.output == .columns && !shard.isWhole ? (config.qDim, true) : (lq, shard.isWhole)
+    }
 
     /// `makeMLP(layer)` builds layer l's MLP (it may shard it over ranks). `context` caps the KV cache.
     /// `shard` (nil: everything) says which heads and slices this rank loads; `exchange` joins the ranks.

@@ -8,10 +8,17 @@ public struct QuantileSketch: Sendable {
     public static let relativeTolerance: Float = 1.0 / 128
     static let bins = 1 << 15
     /// [bins] sample counts; NaN counts in the last bin (above +∞)
-    private var counts: [UInt64]
+    public private(set) var counts: [UInt64]
     public private(set) var samples: UInt64 = 0
 
     public init() { counts = [UInt64](repeating: 0, count: QuantileSketch.bins) }
+
+    /// A sketch from bin counts (several sketches' counts summed bin by bin are the sketch of all their samples).
+    public init?(counts: [UInt64]) {
+        guard counts.count == QuantileSketch.bins else { return nil }
+        self.counts = counts
+        samples = counts.reduce(0, &+)
+    }
 
     @inline(__always) static func bin(_ x: Float) -> Int { min(bins - 1, Int((x.bitPattern & 0x7FFF_FFFF) >> 16)) }
 
