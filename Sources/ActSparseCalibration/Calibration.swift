@@ -25,8 +25,11 @@ public struct Calibration {
         public var heldOut: Int?
         /// Free-running check of a budget's plan: tokens generated after each register's held-out opening.
         public var checkTokens = 48
-        /// Tokens of each held-out opening the check continues.
+        /// Tokens of each opening the check continues.
         public static let checkPrompt = 32
+        /// Openings per register the check continues: the held-out one and the rest spread over the calibration
+        /// part (one opening per register let plans through that looped on other text of the same kind).
+        public static let checkOpenings = 3
         /// Quality budget in nats/token: refine the path around it and record the byte sparsity it allows.
         public var maxDeltaNLL: Double?
 
@@ -336,7 +339,7 @@ public struct Calibration {
         var denseText: Repetition?, skipped = 0
         if let budget {
             // 4. Free-running text: the dense continuations, then the budget's pick until one does not degenerate.
-            let prompts = held.map { Array($0.heldOut.prefix(Options.checkPrompt)) }
+            let prompts = held.flatMap(Calibration.checkPrompts)
             let check = Progress("calibrating: free-running check", total: 2,
                                  unit: .items("plans × \(prompts.count) prompts × \(options.checkTokens) tokens"),
                                  handler: self.progress)
@@ -370,6 +373,18 @@ public struct Calibration {
             table.budget = .init(maxDeltaNLL: budget, byteSparsity: p?.byteSparsity ?? 0, deltaNLL: p?.cost ?? 0,
                                  bytesSavedPerToken: table.bytesSaved(plan), degenerateSkipped: skipped)
         }
+    }
+
+    /// A register's openings for the free-running check: its held-out opening, then openings evenly spread over its
+    /// calibration part (`Options.checkOpenings` in all, fewer when the register is short).
+    static func checkPrompts(_ r: Split) -> [[Int32]] {
+        let n = Options.checkPrompt, c = r.calibration
+        var prompts = r.heldOut.count >= 2 ? [Array(r.heldOut.prefix(n))] : []
+        let more = Options.checkOpenings - prompts.count
+        if more > 0 && c.count >= 2 * n {
+            for k in 0..<more { prompts.append(Array(c[(k * (c.count - n) / max(more - 1, 1))...].prefix(n))) }
+        }
+        return prompts
     }
 
     /// Tokens a last partial chunk of a register needs to count.

@@ -84,4 +84,16 @@ extension ThresholdTable {
         }
         return total
     }
+
+    /// Steps of a greedy path from `levels` to `maxByteSparsity` (or every kind at its top): what a lazy path
+    /// measures, about one kind per step.
+    public func greedySteps(kinds: [SparsitySite], from levels: [Double], step: Double = 0.1,
+                            maxByteSparsity: Double) -> Int {
+        let b = kindBytes, all = b.reduce(0, +)
+        let left = kinds.reduce(0) { n, site in
+            b[site.rawValue] > 0 ? n + max(0, Int(((ThresholdTable.maxSiteSparsity - levels[site.rawValue]) / step + 1e-9).rounded(.down))) : n
+        }
+        let share = all > 0 ? (kinds.map { b[$0.rawValue] / all * step }.filter { $0 > 0 }.min() ?? 1) : 1
+        return min(left, Int(((maxByteSparsity - byteSparsity(levels: levels)) / share).rounded(.up)))
+    }
 }

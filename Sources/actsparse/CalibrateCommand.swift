@@ -134,9 +134,10 @@ struct CalibrateCommand: ParsableCommand {
             for p in h.paths.joined() where p.text != nil && !shown.contains(p) {
                 shown.append(p)
                 guard let t = p.text else { continue }
-                let s = t.summary
+                let s = t.summary, c = t.compared(to: dense)
                 print("    \(pctString(p.byteSparsity)) of FC bytes: distinct-2 \(f(s.distinct2, 2)), distinct-3 \(f(s.distinct3, 2)), "
-                    + "longest repeat \(s.longestRepeat), first divergence at token \(f(s.firstDivergence ?? 0, 1)) on average"
+                    + "longest repeat \(s.longestRepeat), first divergence at token \(f(s.firstDivergence ?? 0, 1)) on average, "
+                    + "more repetitive than dense on \(c.worse) prompts, less on \(c.better)"
                     + (p.degenerates == true ? " — degenerates: out of budget" : " — fluent"))
             }
         }

@@ -15,7 +15,7 @@ struct EvalCommand: ParsableCommand {
             With --report DIR: at each byte-weighted sparsity of --points (over the bytes of every linear layer but
             the LM head), uniform vs allocated thresholds (the calibrated greedy path; model-wide also split per
             layer by output error), MLP-only vs model-wide, and the plans of the quality budgets in --budgets; ΔNLL and the measured decode speed-up against dense in the same run →
-            DIR/sparsity-report.csv, DIR/sparsity-report.svg and .png (a Pareto curve to pick a budget from). Speed is \
+            DIR/sparsity-report.csv and DIR/sparsity-report.svg (a Pareto curve to pick a budget from). Speed is \
             the median of --repeats interleaved runs, with its range.
             """)
 
@@ -33,12 +33,14 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Score each window with one prefill (the batched GEMM path, thresholded alike; one rank) "
         + "instead of token by token: the prompt path's accuracy, e.g. of --activations int8 there."))
     var prefill = false
-    @Option(help: "Write the accuracy/speed report (CSV, SVG and PNG) into this directory.") var report: String?
+    @Option(help: "Write the accuracy/speed report (CSV and SVG) into this directory.") var report: String?
     @Option(help: "Runs of every variant for the report's speed (median and range; the NLL is the same every run).")
     var repeats = 3
-    @Option(help: ArgumentHelp("Free-running check of the report: greedy tokens generated after each of 4 openings of "
-        + "the text, by every variant and dense (repetition, first divergence; 0: none)."))
+    @Option(help: ArgumentHelp("Free-running check of the report: greedy tokens generated after each of "
+        + "--free-run-prompts openings of the text, by every variant and dense (repetition, first divergence; 0: none)."))
     var freeRunTokens = 48
+    @Option(help: "Openings of the text (32 tokens each, evenly spread) the free-running check continues.")
+    var freeRunPrompts = 8
     @Option(help: "Byte-weighted sparsities of the report (comma list).") var points: CommaList<Double> = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     @Option(help: "Quality budgets of the report, nats (comma list; needs a calibrated held-out path).")
     var budgets: CommaList<Double> = [0.05, 0.1, 0.2, 0.5]
@@ -50,7 +52,7 @@ struct EvalCommand: ParsableCommand {
         s.add("--sparsity", sparsity.values.map { "\($0)" }.joined(separator: ","))
         s.add("--down-ratio", downRatio); s.add("--scope", scope.rawValue); s.add("--tokens", tokens)
         s.add("--window", window); s.add("--prefill", prefill); s.add("--report", report != nil)
-        s.add("--free-run-tokens", freeRunTokens)
+        s.add("--free-run-tokens", freeRunTokens); s.add("--free-run-prompts", freeRunPrompts)
         s.add("--points", points.values.map { "\($0)" }.joined(separator: ","))
         s.add("--budgets", budgets.values.map { "\($0)" }.joined(separator: ","))
         s.add("--repeats", repeats)
@@ -75,7 +77,8 @@ struct EvalCommand: ParsableCommand {
                 else { return "--budgets: comma list of values ≥ 0" }
                 budgetList = b
                 if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--window", window, 2...(1 << 20))
-                    ?? outside("--repeats", repeats, 1...100) ?? outside("--free-run-tokens", freeRunTokens, 0...4096) { return p }
+                    ?? outside("--repeats", repeats, 1...100) ?? outside("--free-run-tokens", freeRunTokens, 0...4096)
+                    ?? outside("--free-run-prompts", freeRunPrompts, 1...256) { return p }
                 if !(downRatio > 0 && downRatio.isFinite) { return "--down-ratio must be > 0, found \(downRatio)" }
                 guard FileManager.default.fileExists(atPath: text) else { return "\(text): no such evaluation text" }
                 return commOptions.problem() ?? modelOptions.problem()
@@ -164,7 +167,8 @@ struct EvalCommand: ParsableCommand {
         }
         progress.finish()
         // Free-running text: dense and every variant continue the same openings (spread over the text) greedily.
-        let openings = freeRunTokens > 0 ? (0..<4).map { k in Array(ids[(k * ids.count / 4)...].prefix(32)) }.filter { $0.count >= 2 } : []
+        let n = freeRunPrompts
+        let openings = freeRunTokens > 0 ? (0..<n).map { k in Array(ids[(k * ids.count / n)...].prefix(32)) }.filter { $0.count >= 2 } : []
         try llm.setPlan(.dense(layers: table.layers), table: table)
         let denseRuns0 = try llm.greedyContinuations(openings, tokens: freeRunTokens)
         let denseText = Repetition(texts: denseRuns0)
@@ -183,17 +187,17 @@ struct EvalCommand: ParsableCommand {
         var lines = [["variant", "goal_byte_sparsity", "byte_sparsity", "realized_byte_sparsity", "attention", "output",
                       "gate_up", "down", "realized_attention", "realized_output", "realized_gate_up", "realized_down",
                       "nll", "delta_nll", "tokens_per_s", "speedup", "speedup_min", "speedup_max", "repeats",
-                      "distinct2", "distinct3", "longest_repeat", "first_divergence", "degenerates"]]
+                      "distinct2", "distinct3", "longest_repeat", "first_divergence", "degenerates", "prompts_worse", "prompts_better"]]
         let ds = denseText.summary
         lines.append(["dense", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", f(dense.nll, 5), "0", f(denseTPS, 2),
-                      "1", "1", "1", "\(repeats)", f(ds.distinct2, 3), f(ds.distinct3, 3), "\(ds.longestRepeat)", "", "false"])
+                      "1", "1", "1", "\(repeats)", f(ds.distinct2, 3), f(ds.distinct3, 3), "\(ds.longestRepeat)", "", "false", "0", "0"])
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
         print(pad("variant", 33) + "goal  bytes    realized  ΔNLL      tok/s   speed-up (range)     mean level attn/o/gu/down"
-            + "   free-running: distinct-2, longest repeat, first divergence")
+            + "   free-running: distinct-2, longest repeat, first divergence, prompts worse/better than dense")
         print(pad("dense", 33) + pad("-", 6) + pad("0 %", 9) + pad("0 %", 10) + String(format: "%+7.4f  %7.1f   %5.2f×", 0.0, denseTPS, 1.0)
             + String(repeating: " ", count: 41) + String(format: "%4.2f  %3d", ds.distinct2, ds.longestRepeat))
         for (k, (name, goal, plan, r)) in rows.enumerated() {
-            let t = texts[k], ts = t.summary, bad = t.degenerates(comparedTo: denseText)
+            let t = texts[k], ts = t.summary, c = t.compared(to: denseText), bad = t.degenerates(comparedTo: denseText)
             let mean = plan.layerMeans
             let planned = plan.byteSparsity(bytes: bytes)
             // Realized byte sparsity: each site's realized fraction weighted by its bytes (layer means).
@@ -204,16 +208,16 @@ struct EvalCommand: ParsableCommand {
             let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), f(realized, 4)] + mean.map { f($0, 4) }
                 + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(s, 3), f(lo, 3),
                                                  f(hi, 3), "\(repeats)", f(ts.distinct2, 3), f(ts.distinct3, 3),
-                                                 "\(ts.longestRepeat)", f(ts.firstDivergence ?? 0, 1), "\(bad)"]
+                                                 "\(ts.longestRepeat)", f(ts.firstDivergence ?? 0, 1), "\(bad)", "\(c.worse)", "\(c.better)"]
             lines.append([name] + cells)  // names hold commas ("uniform, MLP only"): quoted by CSV
             print(pad(name, 33) + pad(goal.map { f($0, 2) } ?? "-", 6) + pad(pctString(planned), 9)
                 + pad(pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f× (%4.2f–%4.2f)  ", r.nll - dense.nll,
                                                        r.tps, s, lo, hi) + mean.map { f($0, 2) }.joined(separator: "/")
-                + String(format: "   %4.2f  %3d  %5.1f", ts.distinct2, ts.longestRepeat, ts.firstDivergence ?? 0)
+                + String(format: "   %4.2f  %3d  %5.1f  %d/%d", ts.distinct2, ts.longestRepeat, ts.firstDivergence ?? 0, c.worse, c.better)
                 + (bad ? "  degenerates" : ""))
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let csvPath = dir + "/sparsity-report.csv", png = dir + "/sparsity-report.png", svg = dir + "/sparsity-report.svg"
+        let csvPath = dir + "/sparsity-report.csv", svg = dir + "/sparsity-report.svg"
         try CSV.document(lines).write(toFile: csvPath, atomically: true, encoding: .utf8)
         let points = rows.map { r -> SparsityReportPlot.Point in
             let s = median(r.3.speedups)
@@ -222,11 +226,10 @@ struct EvalCommand: ParsableCommand {
         }
         let title = "\(llm.config.name): ΔNLL and decode speed-up vs byte sparsity (\(ids.count - 1) tokens, "
             + "speed: median of \(repeats))"
-        try SparsityReportPlot.write(points, title: title, to: png)
         try SparsityReportPlot.writeSVG(points, title: title, to: svg)
         let d = denseRuns.map(\.tps)
-        print("(free-running: \(openings.count) openings × \(freeRunTokens) greedy tokens; \"degenerates\": repeats where dense does not)")
+        print("(free-running: \(openings.count) openings × \(freeRunTokens) greedy tokens; \"degenerates\": more repetitive than dense on more prompts than the other way round, or mean distinct-2 > \(Repetition.meanDistinctSlack) below)")
         print("(\(ids.count - 1) tokens of \(text), windows of \(window); dense NLL \(f(dense.nll, 4)), dense "
-            + "\(f(d.min() ?? 0, 1))–\(f(d.max() ?? 0, 1)) tok/s over \(repeats) runs) → \(csvPath), \(svg), \(png)")
+            + "\(f(d.min() ?? 0, 1))–\(f(d.max() ?? 0, 1)) tok/s over \(repeats) runs) → \(csvPath), \(svg)")
     }
 }

@@ -71,7 +71,8 @@ struct SparsityOptions: ParsableArguments {
     @Option(help: "Uniform sparsity of the down input (default: --sparsity).") var sparsityDown: Double?
     @Option(help: SparsityScope.help) var scope: SparsityScope = .mlp
     @Option(help: ArgumentHelp("Quality budget in nats/token: the highest calibrated model-wide sparsity whose held-out "
-        + "ΔNLL stays within it (default \(SparsityOptions.defaultBudget) unless a --sparsity option is given)."))
+        + "ΔNLL stays within it (default: the thresholds file's calibrated budget, else \(SparsityOptions.defaultBudget), "
+        + "unless a --sparsity option is given)."))
     var budget: Double?
     @Option(help: "Thresholds file from `actsparse calibrate` (default: the cached one for the model).")
     var thresholds: String?
@@ -123,7 +124,8 @@ struct SparsityOptions: ParsableArguments {
                 : scope.plan(layers: layers, gateUp: gateUp, down: down, attention: sparsity ?? max(gateUp, down))
         }
         guard let table else { return .dense(layers: layers) }
-        let x = budget ?? SparsityOptions.defaultBudget
+        // Default: the budget the file was calibrated for, whose plan the free-running check passed.
+        let x = budget ?? table.budget?.maxDeltaNLL ?? SparsityOptions.defaultBudget
         guard table.heldOut != nil else {
             let s = SparsityOptions.fallbackSparsity
             return .uniform(layers: layers, gateUp: s, down: s, label: "uniform \(Int(s * 100)) % MLP (\(path) has no "

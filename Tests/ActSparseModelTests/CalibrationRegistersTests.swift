@@ -39,7 +39,7 @@ struct CalibrationRegistersTests {
         #expect(r.firstDivergence == [2, 2])
     }
 
-    @Test("degenerate: a loop where dense has none, or distinct-2 far below dense; dense's own repetition is allowed")
+    @Test("degenerate: loops where dense has none on more prompts than the reverse, or mean distinct-2 far below dense")
     func degeneration() {
         let fluent: [Int32] = Array(0..<48)
         let loop: [Int32] = (0..<48).map { Int32($0 % 12) }  // one 12-token sentence, four times
@@ -48,9 +48,26 @@ struct CalibrationRegistersTests {
         #expect(!Repetition(texts: [fluent]).degenerates(comparedTo: dense))
         // Dense loops too (a list, code): the same loop is no worse.
         #expect(!Repetition(texts: [loop]).degenerates(comparedTo: Repetition(texts: [loop])))
-        // A short repeat (under minRepeat) is not degeneration.
+        // A short repeat (under minRepeat) is not more repetitive on its prompt; on one prompt of four it is not
+        // degeneration, alone it is (its distinct-2 is 0.13 below: past the mean's slack).
         let short: [Int32] = Array(0..<40) + Array(0..<(Int32(Repetition.minRepeat) - 1))
-        #expect(!Repetition(texts: [short]).degenerates(comparedTo: dense))
+        #expect(Repetition(texts: [short]).compared(to: dense).worse == 0)
+        let fluent4 = Repetition(texts: [fluent, fluent, fluent, fluent])
+        #expect(!Repetition(texts: [short, fluent, fluent, fluent]).degenerates(comparedTo: fluent4))
+        #expect(Repetition(texts: [short]).degenerates(comparedTo: dense))
+        // Over several prompts a sign test: looping where dense does not on one prompt, while dense loops where the
+        // plan does not on another, is a tie (the loops moved) — unless the mean distinct-2 falls too far.
+        let swapped = Repetition(texts: [loop, fluent, fluent, fluent]), dense4 = Repetition(texts: [fluent, loop, fluent, fluent])
+        #expect(swapped.compared(to: dense4).worse == 1 && swapped.compared(to: dense4).better == 1)
+        #expect(!swapped.degenerates(comparedTo: dense4))
+        let twice = Repetition(texts: [loop, loop, fluent, fluent])
+        #expect(twice.compared(to: dense4).worse == 1 && twice.compared(to: dense4).better == 0)
+        #expect(twice.degenerates(comparedTo: dense4))
+        // No prompt far apart, but every prompt a little less diverse: the mean catches it.
+        let slack = Repetition.distinctSlack, mean = Repetition.meanDistinctSlack
+        var drift = dense4; drift.distinct2 = dense4.distinct2.map { $0 - (mean + slack) / 2 }
+        #expect(drift.compared(to: dense4).worse == 0 && drift.compared(to: dense4).better == 0)
+        #expect(drift.degenerates(comparedTo: dense4))  // a fall between the mean's slack and the per-prompt one
     }
 
     @Test("conversation files: turns, continuation lines, several chats; text before the first turn is refused naming the line")
