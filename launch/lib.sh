@@ -93,7 +93,7 @@ ensure_model() {
 ensure_thresholds() {
     THRESHOLDS="$CACHE_DIR/$(basename "$MODEL").thresholds.json"
     if [ ! -f "$THRESHOLDS" ] || ! grep -q '"registers"' "$THRESHOLDS"; then
-        say "calibrating once (quantiles, output errors, held-out ΔNLL of 5 registers, free-running check; about 1 min for SmolLM2, 1–2 min for Gemma-3 270M on 2 cores) → $THRESHOLDS"
+        say "calibrating once (quantiles, output errors, held-out ΔNLL of 5 registers, free-running check; about 1–1.5 min for SmolLM2, 1–2.5 min for Gemma-3 270M on 2 cores) → $THRESHOLDS"
         # Its report goes to stderr: a script's stdout is its own (launch/serve's first line is "listening on").
         "$BIN" calibrate --model "$MODEL" --text "$ROOT/launch/data/calibration" --max-delta-nll 0.1 \
             --out "$THRESHOLDS" >&2
