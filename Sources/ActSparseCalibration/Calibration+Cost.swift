@@ -1,7 +1,7 @@
 import ActSparse
 
 extension Calibration {
-    /// What a calibration will do, in tokens and weight bytes streamed, and, once its first chunk has run, about how
+    /// What a calibration will do, in tokens and weight bytes streamed, and, once its second chunk has run, about how
     /// long it will take: likely and at most. One measured prefill speed prices every stage: the probe runs one
     /// dense GEMM per target and FC over its tokens (≈ a prefill per target), a scoring is a prefill of the held-out
     /// tokens plus the LM head on every row, a generated token of the free-running check costs `decodeCost` prefill
@@ -25,7 +25,7 @@ extension Calibration {
         public var weightBytes: Int
         /// LM head FLOPs per token over the rest's (a scoring computes it on every row)
         public var headShare: Double
-        /// Set after the first chunk.
+        /// Set after the second chunk (the first if there is one).
         public var prefillTokensPerSecond: Double?
 
         init(table: ThresholdTable, chunks: [Int], probeTokens: Int, chunk: Int, heldOut: [Int], budget: Double?,
@@ -79,7 +79,7 @@ extension Calibration {
                 + (checkTokens > 0 ? "; free-running check ≈ \(likelyCheckTokens) (≤ \(checkTokens)) tokens" : "")
                 + String(format: " — ≈ %.0f prefill tokens × %.0f MB of weights", all, Double(weightBytes) / 1e6)
             if let likely = seconds(likely: true), let most = seconds(), let r = prefillTokensPerSecond {
-                d += String(format: "; at %.0f tokens/s (first chunk) about %.0f s, at most %.0f s", r, likely, most)
+                d += String(format: "; at %.0f tokens/s (a chunk's prefill) about %.0f s, at most %.0f s", r, likely, most)
             }
             return d
         }

@@ -53,7 +53,7 @@ public struct Calibration {
     public let llm: DistributedLlama
     public let options: Options
     let progress: Progress.Handler?
-    /// Told the cost model once the first chunk has run (its speed prices the rest).
+    /// Told the cost model once the second chunk has run (its speed prices the rest).
     public var onEstimate: ((Cost) -> Void)?
     var tokens: Int { options.tokens }
     var chunk: Int { options.chunk }
@@ -246,15 +246,16 @@ public struct Calibration {
         }
     }
 
-    /// Prefills each chunk as a new sequence (the capture hooks see every layer's inputs). With `cost`, the first
-    /// chunk's speed turns it into an estimate for the caller (`onEstimate`).
+    /// Prefills each chunk as a new sequence (the capture hooks see every layer's inputs). With `cost`, the second
+    /// chunk's speed turns it into an estimate for the caller (`onEstimate`): the first pays for touching the
+    /// mapped weights once (SmolLM2 just downloaded: 332 tokens/s, then 750), which priced a 54 s run at 180 s.
     func runChunks(_ model: LlamaModel, _ chunks: [[Int32]], label: String, cost: Cost? = nil) throws {
         let progress = Progress(label, total: chunks.count, unit: .items("chunks of ≤ \(chunk) tokens"), handler: self.progress)
         for (k, ids) in chunks.enumerated() {
             let t0 = Timing.now()
             model.reset()
             try llm.prefill(ids)
-            if k == 0, var cost, let onEstimate {
+            if k == min(1, chunks.count - 1), var cost, let onEstimate {
                 cost.prefillTokensPerSecond = Double(ids.count) / max(1e-9, Double(Timing.now() - t0) * 1e-9)
                 onEstimate(cost)
             }

@@ -24,8 +24,8 @@ struct CalibrateCommand: ParsableCommand {
             4. With --max-delta-nll: greedy free-running text of the plan the budget picks against dense, from each
                register's held-out opening; a plan that repeats itself where dense does not is out of budget.
             The text is read by register (a directory of *.txt files: prose, dialogue, code, lists, a chat), and a
-            plan's loss is its worst register's. Prints a cost model (tokens and weight bytes, and a time bound once
-            the first chunk has run). Writes a JSON file that `generate` and `eval` read.
+            plan's loss is its worst register's. Prints a cost model (tokens and weight bytes, and a likely time and a
+            bound once the second chunk has run). Writes a JSON file that `generate` and `eval` read.
             Under mpirun (whole-model shards, --probe-tokens 0 --held-out 0): step 1 only, each rank sketching its
             share of every input and one reduce merging them on rank 0 — for a model one process cannot hold.
             """)
