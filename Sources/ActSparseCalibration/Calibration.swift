@@ -9,8 +9,9 @@ import ActSparseDistributed
 /// 3. on the held-out ends: the dense NLL and predictions per register, uniform plans at byte sparsities 10 … 70 %,
 ///    the greedy paths over every linear input and over the MLP's two (a plan's loss: its worst register), and the
 ///    byte sparsity the budget `maxDeltaNLL` allows;
-/// 4. with a budget: free-running text of the plan it picks against the dense text on the held-out openings; a plan
-///    whose text degenerates where dense does not is out of budget, and the next one is checked.
+/// 4. with a budget: free-running text of the plan it picks against the dense text on 3 openings per register; a
+///    plan whose text repeats itself more than dense's (`Repetition.degenerates`) is out of budget, and the next
+///    one is checked.
 /// Runs on one process (`llm` on a 1-rank communicator); the model's capture hooks are set and cleared here.
 public struct Calibration {
     public struct Options: Sendable {
@@ -23,7 +24,7 @@ public struct Calibration {
         /// Tokens at the end of the registers kept out of steps 1–2 and scored for ΔNLL, split evenly among them
         /// (nil: 128 per register, at most a quarter of each; 0: none).
         public var heldOut: Int?
-        /// Free-running check of a budget's plan: tokens generated after each register's held-out opening.
+        /// Free-running check of a budget's plan: tokens generated after each opening (`checkPrompts`).
         public var checkTokens = 48
         /// Tokens of each opening the check continues.
         public static let checkPrompt = 32

@@ -21,8 +21,9 @@ struct CalibrateCommand: ParsableCommand {
                linear input and over the MLP's two (refined around --max-delta-nll). The loss of a plan is the
                larger of its ΔNLL and its mean KL divergence from the dense predictions (ΔNLL on a few hundred
                tokens is noisy; KL is not). `generate --budget X` takes the highest byte sparsity within X.
-            4. With --max-delta-nll: greedy free-running text of the plan the budget picks against dense, from each
-               register's held-out opening; a plan that repeats itself where dense does not is out of budget.
+            4. With --max-delta-nll: greedy free-running text of the plan the budget picks against dense, from 3
+               openings per register; a plan more repetitive than dense (on more prompts than the reverse, or in mean
+               distinct-2) is out of budget, and the next is checked.
             The text is read by register (a directory of *.txt files: prose, dialogue, code, lists, a chat), and a
             plan's loss is its worst register's. Prints a cost model (tokens and weight bytes, and a likely time and a
             bound once the second chunk has run). Writes a JSON file that `generate` and `eval` read.
