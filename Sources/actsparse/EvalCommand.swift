@@ -205,13 +205,14 @@ struct EvalCommand: ParsableCommand {
             for l in 0..<table.layers { for s in 0..<4 { realized += Double(bytes[l][s]) * r.realized[s] } }
             realized /= max(total, 1)
             let s = median(r.speedups), lo = r.speedups.min() ?? s, hi = r.speedups.max() ?? s
-            let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), f(realized, 4)] + mean.map { f($0, 4) }
-                + r.realized.map { f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(s, 3), f(lo, 3),
+            // Realized sparsity is counted by the decode path only: under --prefill there is none to report.
+            let cells = [goal.map { f($0, 2) } ?? "", f(planned, 4), prefill ? "" : f(realized, 4)] + mean.map { f($0, 4) }
+                + r.realized.map { prefill ? "" : f($0, 4) } + [f(r.nll, 5), f(r.nll - dense.nll, 5), f(r.tps, 2), f(s, 3), f(lo, 3),
                                                  f(hi, 3), "\(repeats)", f(ts.distinct2, 3), f(ts.distinct3, 3),
                                                  "\(ts.longestRepeat)", f(ts.firstDivergence ?? 0, 1), "\(bad)", "\(c.worse)", "\(c.better)"]
             lines.append([name] + cells)  // names hold commas ("uniform, MLP only"): quoted by CSV
             print(pad(name, 33) + pad(goal.map { f($0, 2) } ?? "-", 6) + pad(pctString(planned), 9)
-                + pad(pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f× (%4.2f–%4.2f)  ", r.nll - dense.nll,
+                + pad(prefill ? "n/a" : pctString(realized), 10) + String(format: "%+7.4f  %7.1f   %5.2f× (%4.2f–%4.2f)  ", r.nll - dense.nll,
                                                        r.tps, s, lo, hi) + mean.map { f($0, 2) }.joined(separator: "/")
                 + String(format: "   %4.2f  %3d  %5.1f  %d/%d", ts.distinct2, ts.longestRepeat, ts.firstDivergence ?? 0, c.worse, c.better)
                 + (bad ? "  degenerates" : ""))
