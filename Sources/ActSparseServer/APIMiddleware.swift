@@ -1,7 +1,8 @@
 import Hummingbird
+import Synchronization
 
-/// Around every route: the API key (on /v1), errors as OpenAI-shaped JSON (never Hummingbird's text), and the
-/// request counter by endpoint and status.
+/// Around every route: the API key (on /v1), errors as OpenAI-shaped JSON (never Hummingbird's text), the
+/// request counter by endpoint and status, and the in-flight count of /v1 requests.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let apiKey: String?
     let metrics: ServerMetrics
@@ -11,6 +12,13 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         let endpoint = request.uri.path
         let known = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"].contains(endpoint)
         let label = known ? endpoint : "other"
+        let token = endpoint.hasPrefix("/v1") ? InFlight(metrics) : nil
+        return InFlight.covering(try await answer(request, context: context, next: next, label: label), token)
+    }
+
+    func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response,
+                label: String) async throws -> Response {
+        let endpoint = request.uri.path
         do {
             if let apiKey, endpoint.hasPrefix("/v1"),
                request.headers[.authorization] != "Bearer \(apiKey)" {

@@ -87,9 +87,6 @@ extension OpenAIServer {
     }
 
     func complete(_ request: Request, chat: Bool) async throws -> Response {
-        metrics.started()
-        var handedOver = false  // a stream's writer ends the in-flight count
-        defer { if !handedOver { metrics.ended() } }
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: options.maxBodyBytes) } catch is NIOTooManyBytesError {
             throw APIError(status: .contentTooLarge, message: "the request body is larger than \(options.maxBodyBytes) bytes",
@@ -135,10 +132,8 @@ extension OpenAIServer {
         }
 
         let includeUsage = req.stream_options?.include_usage == true
-        handedOver = true
         let metrics = self.metrics
         let body = ResponseBody { writer in
-            defer { metrics.ended() }
             func send(_ a: some Encodable) async throws {
                 var b = ByteBuffer(string: "data: ")
                 b.writeBytes(try JSONEncoder.api.encode(a))

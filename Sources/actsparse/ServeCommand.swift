@@ -91,8 +91,8 @@ struct ServeCommand: ParsableCommand {
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler {
                     generator.fail("the job is ending (a rank was lost, or mpirun was signalled)")
-                    let deadline = Timing.now() + 1_000_000_000
-                    while server.inFlight > 0 && Timing.now() < deadline { usleep(5_000) }
+                    // mpirun's SIGKILL follows its SIGTERM after 1 s (odls_base_sigkill_timeout): be out before.
+                    ServeCommand.drain(server, seconds: 0.7)
                     StandardError.write("actsparse: rank 0/\(ranks): signal \(sig): the job is ending (a rank lost or "
                         + "mpirun signalled); requests in flight were answered 503\n")
                     _exit(5)
@@ -122,11 +122,18 @@ struct ServeCommand: ParsableCommand {
         } catch {
             // The model failed (a rank lost, a collective timed out): every request in flight has its 503; let
             // them go out, then end the job (withWorld aborts it: non-zero exit on every rank).
-            let deadline = Timing.now() + 2_000_000_000
-            while server.inFlight > 0 && Timing.now() < deadline { usleep(10_000) }
+            ServeCommand.drain(server, seconds: 2)
             throw error
         }
         ended.wait()
         if let message = failure.withLock({ $0 }) { throw ValidationError(message) }
+    }
+
+    /// Waits until every answer is handed to its socket (at most `seconds`), then a moment more for the event
+    /// loop to write it: the process exits right after.
+    static func drain(_ server: OpenAIServer, seconds: Double) {
+        let deadline = Timing.now() + UInt64(seconds * 1e9)
+        while server.inFlight > 0 && Timing.now() < deadline { usleep(5_000) }
+        usleep(50_000)
     }
 }
