@@ -12,7 +12,9 @@ import ActSparseDistributed
 /// 4. with a budget: free-running text of the plan it picks against the dense text on 3 openings per register; a
 ///    plan whose text repeats itself more than dense's (`Repetition.degenerates`) is out of budget, and the next
 ///    one is checked.
-/// Runs on one process (`llm` on a 1-rank communicator); the model's capture hooks are set and cleared here.
+/// Runs on one process, or under mpirun on whole-model shards: rank 0 drives (`run`), the others `follow()`; each
+/// rank sketches and probes its own slices, one reduce per step merges them, and the held-out scoring and the
+/// free-running check run on the distributed forward. The model's capture hooks are set and cleared here.
 public struct Calibration {
     public struct Options: Sendable {
         /// Calibration tokens at most (held-out end included).
@@ -62,15 +64,14 @@ public struct Calibration {
     var heldOut: Int? { options.heldOut }
     var maxDeltaNLL: Double? { options.maxDeltaNLL }
 
-    /// `llm` must be the driving rank of a 1-rank model (its context at least `options.chunk`).
+    /// `llm`: one rank, or whole-model shards (its context at least `options.chunk`). Every rank passes the same
+    /// options (they decide which steps the ranks run together).
     public init(_ llm: DistributedLlama, options: Options, progress: Progress.Handler? = nil) throws {
         if let p = options.problem { throw ActSparseError.invalidValue(what: "calibration options", expected: "valid", found: p) }
-        guard llm.comm.size == 1 || (llm.scope == .model && options.probeTokens == 0 && options.heldOut == 0
-                                      && options.maxDeltaNLL == nil) else {
+        guard llm.comm.size == 1 || (llm.scope == .model && llm.mlps.allSatisfy { $0.mode == .gather }) else {
             throw ActSparseError.invalidValue(what: "calibration on \(llm.comm.size) ranks",
-                                              expected: "whole-model shards and quantiles only (no probe, held-out or budget)",
-                                              found: "shard \(llm.scope.rawValue), probe \(options.probeTokens), held-out "
-                                                  + "\(options.heldOut.map(String.init) ?? "default")")
+                                              expected: "whole-model shards in gather mode (every FC an OC slice)",
+                                              found: "shard \(llm.scope.rawValue), mode \(llm.mlps.first?.mode.rawValue ?? "-")")
         }
         guard llm.local != nil else {
             throw ActSparseError.invalidValue(what: "calibration", expected: "a model on this rank", found: "none")
@@ -140,13 +141,6 @@ public struct Calibration {
 
         // 1. Quantiles of every input.
         let calibrator = ThresholdCalibrator(layers: c.layers)
-        func width(_ site: SparsitySite) -> Int {
-            switch site {
-            case .attention, .gateUp: c.hidden
-            case .output: c.qDim
-            case .down: c.intermediate
-            }
-        }
         var table = calibrator.table(config: c, modelBytes: llm.gguf.size)
         table.siteBytes = try siteBytes()
         let held = registers.filter { !$0.heldOut.isEmpty }
@@ -155,49 +149,119 @@ public struct Calibration {
                         weightBytes: llm.gguf.size,
                         headShare: Double(c.vocab) / Double(max(1, c.layers * (2 * c.hidden * c.qDim + 2 * c.hidden * c.kvDim
                             + 3 * c.hidden * c.intermediate) / c.hidden)))
+        let several = llm.comm.size > 1
         capture(into: calibrator, model: model)
         try runChunks(model, chunks, label: "calibrating: quantiles", cost: cost)
+        clearCaptures(model)
         let sites = table.siteBytes
-        if llm.comm.size > 1 {
-            // Several ranks: the followers leave `follow()`, and every rank's sketches meet in one reduce.
-            model.capture = nil
-            for mlp in llm.mlps { mlp.capture = nil }
+        if several {
+            // The followers leave `follow()`, and every rank's sketches meet in one reduce.
             try llm.stop()
             try calibrator.merge(llm.comm)
         }
         table = calibrator.table(config: c, modelBytes: llm.gguf.size)
         table.siteBytes = sites
-        if llm.comm.size > 1 { return table }
 
         // 2. Output error of every input at every target.
         if probeTokens > 0 {
-            let probe = OutputErrorProbe(layers: c.layers, targets: table.targets)
-            var failure: Error?
-            func measure(_ l: Int, _ site: SparsitySite, _ x: UnsafePointer<Float>, _ m: Int) {
-                guard failure == nil, let rows = table.rows(site) else { return }
-                do {
-                    try probe.add(layer: l, site: site, x: x, m: m, width: width(site), skip: 1,
-                                  fcs: model.fcs(layer: l, site: site) + llm.mlps[l].fcs(for: site), thresholds: rows[l])
-                } catch { failure = error }
+            let probe = try probe(model, try shareThresholds(table)) {
+                try runChunks(model, Array(chunks.prefix(cost.probeChunks)), label: "calibrating: output errors")
+                if several { try llm.stop() }
             }
-            model.capture = { l, site, x, m in measure(l, site, x, m) }
-            for (l, mlp) in llm.mlps.enumerated() {
-                mlp.capture = { x, a, m in measure(l, .gateUp, x, m); measure(l, .down, a, m) }
-            }
-            try runChunks(model, Array(chunks.prefix(cost.probeChunks)), label: "calibrating: output errors")
-            if let failure { throw failure }
             table.outputError = probe.relativeError
         }
-        model.capture = nil
-        for mlp in llm.mlps { mlp.capture = nil }
 
-        // 3–4. ΔNLL on the held-out ends, the free-running check.
-        if !held.isEmpty && table.canAllocate { try measureHeldOut(&table, held) }
+        // 3–4. ΔNLL on the held-out ends, the free-running check (the others follow until rank 0 stops them).
+        if scores {
+            if !held.isEmpty && table.canAllocate { try measureHeldOut(&table, held) }
+            if several { try llm.stop() }
+        }
         return table
     }
 
-    /// A rank other than 0 under mpirun: runs its share of rank 0's chunks, sketching its share of every input, until
-    /// rank 0 stops, then sends its sketches (and its weight bytes) to rank 0.
+    /// Whether steps 3–4 run (every rank knows from the options; rank 0 may still find nothing to score).
+    var scores: Bool { heldOut != 0 }
+
+    func clearCaptures(_ model: LlamaModel) {
+        model.capture = nil
+        for mlp in llm.mlps { mlp.capture = nil; mlp.downCapture = nil }
+    }
+
+    /// Rank 0's merged thresholds to every rank: (targets, [site][layer][target]). Rank 0 passes its table.
+    func shareThresholds(_ table: ThresholdTable?) throws -> (targets: [Double], rows: [[[Float]]]) {
+        let comm = llm.comm, L = llm.config.layers, S = SparsitySite.allCases
+        var count = Int32(table?.targets.count ?? 0)
+        if let table {
+            for site in S where table.rows(site).map({ $0.count != L || $0.contains { $0.count != table.targets.count } }) ?? true {
+                throw ActSparseError.shape(what: "\(site) thresholds", expected: "\(L) layers × \(table.targets.count) targets",
+                                           found: "another shape")
+            }
+        }
+        count = try comm.broadcast(value: count)
+        guard count > 0 && count <= 1024 else {
+            throw ActSparseError.invalidValue(what: "thresholds from rank 0", expected: "1...1024 targets", found: "\(count)")
+        }
+        let T = Int(count)
+        var targets = table?.targets ?? [Double](repeating: 0, count: T)
+        var flat = table.map { t in S.flatMap { t.rows($0)!.flatMap { $0 } } } ?? [Float](repeating: 0, count: S.count * L * T)
+        try comm.broadcast(&targets, count: T)
+        try comm.broadcast(&flat, count: flat.count)
+        let rows = S.indices.map { s in (0..<L).map { l in Array(flat[((s * L + l) * T)..<((s * L + l + 1) * T)]) } }
+        return (targets, rows)
+    }
+
+    /// Step 2 on this rank: the output-error probe's captures on `local` while `body` runs (rank 0: the probe
+    /// chunks; the others: `follow()`), then every rank's sums merged on rank 0. Gather mode: every FC is an OC
+    /// slice of an input each rank holds whole (the gathered attention output, all of a), so the ranks' squared
+    /// outputs add up; a KV head several ranks hold counts on one.
+    func probe(_ local: LlamaModel, _ thresholds: (targets: [Double], rows: [[[Float]]]),
+               _ body: () throws -> Void) throws -> OutputErrorProbe {
+        let c = llm.config, comm = llm.comm, sharded = comm.size > 1
+        let probe = OutputErrorProbe(layers: c.layers, targets: thresholds.targets)
+        let (outputWidth, outputReplicated) = local.outputCaptureShape
+        let kv = local.shard.countedKVHeads(group: c.heads / max(1, c.kvHeads))
+        let kvColumns = (kv.lowerBound * c.headDim)..<(kv.upperBound * c.headDim)
+        var failure: Error?
+        guard !sharded || outputReplicated else {
+            throw ActSparseError.invalidValue(what: "output-error probe on shards", expected: "the whole attention output on every rank",
+                                              found: "this rank's heads only")
+        }
+        func measure(_ l: Int, _ site: SparsitySite, _ x: UnsafePointer<Float>, _ m: Int, width: Int) {
+            guard failure == nil else { return }
+            do {
+                let fcs = local.fcs(layer: l, site: site) + llm.mlps[l].fcs(for: site)
+                var columns: [Range<Int>]?
+                if site == .attention && sharded {
+                    guard fcs.count == 3, fcs[1].oc == local.shard.kvHeads.count * c.headDim else {
+                        throw ActSparseError.shape(what: "layer \(l) q/k/v slices", expected: "3 FCs, k of \(local.shard.kvHeads.count) heads",
+                                                   found: "\(fcs.count) FCs")
+                    }
+                    columns = [0..<fcs[0].oc, kvColumns, kvColumns]
+                }
+                try probe.add(layer: l, site: site, x: x, m: m, width: width, skip: 1, fcs: fcs, columns: columns,
+                              thresholds: thresholds.rows[site.rawValue][l])
+            } catch { failure = error }
+        }
+        local.capture = { l, site, x, m in
+            measure(l, site, x, m, width: site == .output ? outputWidth : c.hidden)
+        }
+        for (l, mlp) in llm.mlps.enumerated() {
+            let w = mlp.downInputWidth
+            mlp.capture = { x, _, m in measure(l, .gateUp, x, m, width: c.hidden) }
+            mlp.downCapture = { a, m in measure(l, .down, a, m, width: w) }
+        }
+        do {
+            defer { clearCaptures(local) }
+            try body()
+        }
+        if let failure { throw failure }
+        try probe.merge(comm)
+        return probe
+    }
+
+    /// A rank other than 0 under mpirun, step by step with rank 0: runs its share of rank 0's chunks, sketching its
+    /// share of every input, until rank 0 stops, then sends its sketches (and its weight bytes) to rank 0; probes its
+    /// own FCs on rank 0's thresholds; follows the held-out scoring and the free-running check.
     public func follow() throws {
         guard let local = llm.local, !llm.comm.isRoot else {
             throw ActSparseError.invalidValue(what: "calibration follower", expected: "a rank other than 0 with a shard",
@@ -206,17 +270,30 @@ public struct Calibration {
         let calibrator = ThresholdCalibrator(layers: llm.config.layers)
         _ = try siteBytes()
         capture(into: calibrator, model: local)
-        defer { local.capture = nil; for mlp in llm.mlps { mlp.capture = nil } }
-        try llm.follow()
+        do {
+            defer { clearCaptures(local) }
+            try llm.follow()
+        }
         try calibrator.merge(llm.comm)
+        if probeTokens > 0 { _ = try probe(local, try shareThresholds(nil)) { try llm.follow() } }
+        if scores { try llm.follow() }
     }
 
-    /// [layer][site] weight bytes every rank's FCs read per dense token, summed over the ranks (every rank calls it).
+    /// [layer][site] weight bytes the model's FCs read per dense token, summed over the ranks' slices (every rank
+    /// calls it).
     func siteBytes() throws -> [[Int]] {
         guard let local = llm.local else { return [] }
-        let L = llm.config.layers, k = SparsitySite.allCases.count
+        let c = llm.config, L = c.layers, k = SparsitySite.allCases.count
+        // A KV head several ranks hold (more ranks than KV heads) counts on one: the file is one process's.
+        let held = local.shard.kvHeads.count, counted = local.shard.countedKVHeads(group: c.heads / max(1, c.kvHeads)).count
         let mine = (0..<L).flatMap { l in
-            SparsitySite.allCases.map { s in UInt64((local.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)).reduce(0) { $0 + $1.weights.bytes }) }
+            SparsitySite.allCases.map { s in
+                let fcs = local.fcs(layer: l, site: s) + llm.mlps[l].fcs(for: s)
+                return UInt64(fcs.enumerated().reduce(0) { sum, e in
+                    let kv = s == .attention && e.offset > 0 && held > 0
+                    return sum + (kv ? e.element.weights.bytes / held * counted : e.element.weights.bytes)
+                })
+            }
         }
         let all = try ExactSum.reduce(mine, comm: llm.comm)
         return (0..<L).map { l in (0..<k).map { Int(all[l * k + $0]) } }

@@ -1,4 +1,5 @@
 import ActSparse
+import ActSparseDistributed
 
 /// Measures how much each site's FC outputs change when the channels under each calibrated threshold are
 /// dropped: for every layer, site and target, Σ‖(x ⊙ dropped) W‖² / Σ‖x W‖² over calibration tokens, summed over
@@ -22,25 +23,32 @@ public final class OutputErrorProbe {
 
     /// Rows [skip, m) of x [m, width], the input `site` of layer l feeding `fcs` (each [width, oc]);
     /// `thresholds` [target] are the table's thresholds of this site and layer.
+    /// Under whole-model shards (gather mode: every FC an OC slice of an input every rank holds whole) each rank
+    /// adds its own FCs' output columns and `merge` sums them: `columns` [fc] (nil: all) are the columns that count
+    /// on this rank (a KV head several ranks hold counts on one).
     public func add(layer l: Int, site: SparsitySite, x: UnsafePointer<Float>, m: Int, width: Int, skip: Int,
-                    fcs: [SparseFC], thresholds: [Float]) throws {
+                    fcs: [SparseFC], columns: [Range<Int>]? = nil, thresholds: [Float]) throws {
         guard m > skip, l >= 0, l < dense.count, thresholds.count == targets.count else { return }
         let rows = m - skip, xs = x + skip * width, s = site.rawValue
         let maxOC = fcs.map(\.oc).max() ?? 0
         let out = try y.floats(rows * maxOC), part = try xd.floats(rows * width)
         func energy(_ input: UnsafePointer<Float>) throws -> Double {
             var e = 0.0
-            for fc in fcs {
+            for (k, fc) in fcs.enumerated() {
                 guard fc.weights.ic == width else {
                     throw ActSparseError.shape(what: "probed FC", expected: "IC \(width)", found: "\(fc.weights.ic)")
                 }
                 try fc.prefill(input, m: rows, into: out)
-                var acc: Float = 0, total = 0.0
-                for i in 0..<(rows * fc.oc) {
-                    acc += out[i] * out[i]
-                    if i & 1023 == 1023 { total += Double(acc); acc = 0 }
+                let cols = columns?[k] ?? 0..<fc.oc
+                guard cols.lowerBound >= 0, cols.upperBound <= fc.oc else {
+                    throw ActSparseError.shape(what: "probed columns", expected: "within 0..<\(fc.oc)", found: "\(cols)")
                 }
-                e += total + Double(acc)
+                var acc: Float = 0, total = 0.0
+                for r in 0..<rows {
+                    for j in cols { acc += out[r * fc.oc + j] * out[r * fc.oc + j] }
+                    total += Double(acc); acc = 0
+                }
+                e += total
             }
             return e
         }
@@ -66,5 +74,21 @@ public final class OutputErrorProbe {
         dropped.enumerated().map { l, sites in
             sites.enumerated().map { s, row in row.map { dense[l][s] > 0 ? $0 / dense[l][s] : 0 } }
         }
+    }
+
+    /// Rank 0 gets every rank's sums (one reduce each; floats carry ~7 digits, plenty for a relative error). The
+    /// others keep theirs.
+    public func merge(_ comm: Communicator) throws {
+        guard comm.size > 1 else { return }
+        let flat = dense.flatMap { $0 } + dropped.flatMap { $0.flatMap { $0 } }
+        let send = flat.map(Float.init)
+        var sum = [Float](repeating: 0, count: comm.isRoot ? send.count : 1)
+        try sum.withUnsafeMutableBufferPointer { out in
+            try comm.reduceSum(send, into: comm.isRoot ? out.baseAddress : nil, count: send.count, root: 0)
+        }
+        guard comm.isRoot else { return }
+        var k = 0
+        for l in dense.indices { for s in dense[l].indices { dense[l][s] = Double(sum[k]); k += 1 } }
+        for l in dropped.indices { for s in dropped[l].indices { for t in dropped[l][s].indices { dropped[l][s][t] = Double(sum[k]); k += 1 } } }
     }
 }

@@ -29,8 +29,9 @@ extension DistributedLlama {
         guard window >= 2 else {
             throw ActSparseError.invalidValue(what: "NLL window", expected: "≥ 2 tokens", found: "\(window)")
         }
-        guard !batched || comm.size == 1 else {
-            throw ActSparseError.invalidValue(what: "batched NLL", expected: "one rank", found: "\(comm.size) ranks")
+        guard !batched || comm.size == 1 || scope == .model else {
+            throw ActSparseError.invalidValue(what: "batched NLL", expected: "one rank or whole-model shards",
+                                              found: "\(comm.size) ranks sharding the \(scope.rawValue)")
         }
         let vocab = config.vocab
         let starts = Array(stride(from: 0, to: max(0, ids.count - 1), by: window)).filter { min(ids.count, $0 + window) - $0 >= 2 }
@@ -70,12 +71,6 @@ extension DistributedLlama {
             }
             scored += count
         }
-        model.thresholdPrefill = batched
-        for mlp in mlps { mlp.thresholdPrefill = batched }
-        defer {
-            model.thresholdPrefill = false
-            for mlp in mlps { mlp.thresholdPrefill = false }
-        }
         let t0 = Timing.now()
         for start in starts {
             let chunk = Array(ids[start..<min(ids.count, start + window)])
@@ -86,9 +81,7 @@ extension DistributedLlama {
                     throw ActSparseError.shape(what: "NLL window", expected: "≤ \(context) tokens (the context)",
                                                found: "\(inputs.count)")
                 }
-                try header(.prefill, inputs.count)
-                let logits = try withPrefillTimeout(inputs.count) { try model.prefill(inputs, allLogits: true) }
-                score(logits, count: inputs.count, next: chunk.dropFirst())
+                score(try scoringPrefill(inputs), count: inputs.count, next: chunk.dropFirst())
             } else {
                 for k in 0..<(chunk.count - 1) { score(try decode(chunk[k]), count: 1, next: chunk[(k + 1)...(k + 1)]) }
             }
@@ -96,5 +89,56 @@ extension DistributedLlama {
         record?.rows = scored
         let n = Double(max(1, scored))
         return (total / n, scored, Double(Timing.now() - t0) * 1e-9, ref == nil ? nil : divergence / n)
+    }
+
+    /// Rank 0: a thresholded prefill of `tokens` (a new sequence: the caller resets) on every rank; every row's
+    /// logits [m, vocab] on rank 0, gathered from the vocabulary slices in `model` scope.
+    func scoringPrefill(_ tokens: [Int32]) throws -> UnsafeMutablePointer<Float> {
+        let model = try requireRoot()
+        let m = tokens.count
+        guard m >= 1, m <= contextLeft else {
+            throw ActSparseError.shape(what: "scored window", expected: "1...\(contextLeft) tokens (the context)", found: "\(m)")
+        }
+        try header(.prefill, m, flags: [.thresholded, .allRows])
+        return try withPrefillTimeout(m) {
+            if scope == .model {
+                var ids = tokens
+                try comm.broadcast(&ids, count: m)
+            }
+            return try thresholdingPrefill(true) {
+                let rows = try model.prefill(tokens, allLogits: true)
+                return try gatherRows(rows, m: m) ?? rows
+            }
+        }
+    }
+
+    /// Runs `body` with every thresholded input of this rank's prefill dropped as decode drops it (`on`).
+    func thresholdingPrefill<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
+        guard on, let local else { return try body() }
+        local.thresholdPrefill = true
+        for mlp in mlps { mlp.thresholdPrefill = true }
+        defer {
+            local.thresholdPrefill = false
+            for mlp in mlps { mlp.thresholdPrefill = false }
+        }
+        return try body()
+    }
+
+    /// Every rank's rows of logits [m, vocab_r] to rank 0 as [m, vocab] (`model` scope; every rank calls it);
+    /// nil where this rank already holds the whole rows (one rank, `mlp` scope) or is not rank 0.
+    func gatherRows(_ rows: UnsafeMutablePointer<Float>, m: Int) throws -> UnsafeMutablePointer<Float>? {
+        guard scope == .model, let shard = local?.shard, !shard.isWhole else { return nil }
+        let t0 = Timing.now()
+        defer { headNanos &+= Timing.now() - t0 }
+        let (cells, overflow) = m.multipliedReportingOverflow(by: config.vocab)
+        guard !overflow, cells <= Int(Int32.max) else {
+            throw ActSparseError.shape(what: "gathered logits", expected: "< 2^31 values", found: "\(m) rows × \(config.vocab)")
+        }
+        let packed = comm.isRoot ? try packedRows.floats(cells) : nil
+        try comm.gatherv(rows, count: m * shard.vocab.count, into: packed, counts: shard.vocabCounts.map { $0 * m }, root: 0)
+        guard let packed else { return nil }
+        let out = try allRows.floats(cells)
+        RankBlocks.interleave(packed, rows: m, widths: shard.vocabCounts, into: out)  // the slices are in order
+        return out
     }
 }

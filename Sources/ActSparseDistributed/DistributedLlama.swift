@@ -44,10 +44,20 @@ public final class DistributedLlama {
     /// What follows a forward in `model` scope: rank 0 gets the whole logits, or every rank the argmax, or
     /// rank 0 the sampling candidates.
     enum Pick: Int32 { case logits = 0, greedy = 1, sample = 2 }
+    /// How a prefill runs (header word 7): thresholded as decode would drop channels (scoring a plan), and with
+    /// every row's logits gathered to rank 0 (scoring a text) instead of the last row's pick.
+    struct PrefillFlags: OptionSet {
+        let rawValue: Int32
+        static let thresholded = PrefillFlags(rawValue: 1), allRows = PrefillFlags(rawValue: 2)
+        static let known: PrefillFlags = [.thresholded, .allRows]
+    }
     /// [vocab] rank 0's whole logits, gathered from the vocabulary slices (`model` scope)
     let fullLogits: UnsafeMutablePointer<Float>
     /// Candidate wire buffer: [2 · vocab] (index, p) pairs from every rank (rank 0) or this rank's
     let candidates: UnsafeMutablePointer<Float>
+    /// Scoring a text in `model` scope (rank 0): [m · vocab] every rank's rows as gathered (rank r's [m, vocab_r]
+    /// block after rank r − 1's), and the same rows [m, vocab] in vocabulary order.
+    let packedRows = GrowableBuffer(), allRows = GrowableBuffer()
     /// Nanoseconds of the LM head's collectives since `resetStats`.
     var headNanos: UInt64 = 0
     /// This rank's MLP decode bytes at its previous report.
@@ -227,14 +237,16 @@ public final class DistributedLlama {
         var topP: Float { Float(bitPattern: UInt32(bitPattern: words[6])) }
         /// Rank 0's sampling settings (a follower needs them to pick its candidates; the seed stays on rank 0).
         var sampler: Sampler { Sampler(temperature: temperature, topP: topP) }
+        var flags: PrefillFlags { PrefillFlags(rawValue: words[7]) }
     }
 
-    func header(_ step: Step, _ m: Int = 0, token: Int32 = 0, pick: Pick = .logits, sampler: Sampler? = nil) throws {
+    func header(_ step: Step, _ m: Int = 0, token: Int32 = 0, pick: Pick = .logits, sampler: Sampler? = nil,
+                flags: PrefillFlags = []) throws {
         try FaultInjection.at(.header, rank: comm.rank)
         comm.timeout = stepTimeout  // from the first step on, per-token collectives are short
         var h = Header()
         h.words = [step.rawValue, Int32(m), Int32(local?.position ?? 0), token, pick.rawValue,
-                   Int32(bitPattern: (sampler?.temperature ?? 0).bitPattern), Int32(bitPattern: (sampler?.topP ?? 1).bitPattern), 0]
+                   Int32(bitPattern: (sampler?.temperature ?? 0).bitPattern), Int32(bitPattern: (sampler?.topP ?? 1).bitPattern), flags.rawValue]
         _ = try comm.broadcast(value: h.words)
     }
 
@@ -386,6 +398,11 @@ public final class DistributedLlama {
                     throw ProtocolError(layer: nil, step: "header", problem: "prefill of \(m) tokens from rank 0, " +
                                         "expected 1...\(context)")
                 }
+                let flags = h.flags
+                guard flags.isSubset(of: .known), flags.isEmpty || scope == .model else {
+                    throw ProtocolError(layer: nil, step: "header", problem: "prefill flags \(flags.rawValue) from rank 0 "
+                                        + "in \(scope.rawValue) scope")
+                }
                 try withPrefillTimeout(m) {
                     guard scope == .model, let local else {
                         for mlp in mlps { try mlp.prefill(nil, m: m, into: nil) }
@@ -394,7 +411,13 @@ public final class DistributedLlama {
                     try follow(h, local, count: m)
                     var ids = [Int32](repeating: 0, count: m)
                     try comm.broadcast(&ids, count: m)
-                    _ = try finish(try local.prefill(ids), pick: h.pick, sampler: h.sampler)
+                    try thresholdingPrefill(flags.contains(.thresholded)) {
+                        if flags.contains(.allRows) {
+                            _ = try gatherRows(try local.prefill(ids, allLogits: true), m: m)
+                        } else {
+                            _ = try finish(try local.prefill(ids), pick: h.pick, sampler: h.sampler)
+                        }
+                    }
                 }
             case .decode:
                 if scope == .model, let local {

@@ -117,6 +117,11 @@ public final class DistributedMLP: FeedForward {
     /// Columns of the intermediate activation this rank holds.
     public var sliceWidth: Int { interPlan.slices[comm.rank].count }
 
+    /// Called in prefill with (a, M) as this rank's down projection reads it, [M, downInputWidth]: all of a in
+    /// gather mode, this rank's slice in reduce mode. What an output-error probe squares.
+    public var downCapture: ((UnsafePointer<Float>, Int) -> Void)?
+    public var downInputWidth: Int { mode == .gather ? intermediate : sliceWidth }
+
     /// Bytes of weights this rank holds (codes + scales of its three slices).
     public var bytesHeld: Int { local.bytesHeld }
 
@@ -286,6 +291,7 @@ extension DistributedMLP {
             defer { a.deallocate() }
             let hr = hiddenPlan.slices[comm.rank].count
             let pm = try outScratch.floats(m * hr)
+            downCapture?(a, m)
             try local.down.prefill(a, m: m, into: pm)
             if replicated {
                 let full = try allGatherRows(pm, m: m, plan: hiddenPlan)
@@ -297,6 +303,7 @@ extension DistributedMLP {
             }
         case .reduce:
             let pm = try outScratch.floats(m * hidden)
+            downCapture?(gm, m)
             try local.down.prefill(gm, m: m, into: pm)
             if replicated {
                 let out = try everyRank(out, "MLP output")

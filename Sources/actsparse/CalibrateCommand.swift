@@ -27,8 +27,9 @@ struct CalibrateCommand: ParsableCommand {
             The text is read by register (a directory of *.txt files: prose, dialogue, code, lists, a chat), and a
             plan's loss is its worst register's. Prints a cost model (tokens and weight bytes, and a likely time and a
             bound once the second chunk has run). Writes a JSON file that `generate` and `eval` read.
-            Under mpirun (whole-model shards, --probe-tokens 0 --held-out 0): step 1 only, each rank sketching its
-            share of every input and one reduce merging them on rank 0 — for a model one process cannot hold.
+            Under mpirun (whole-model shards, for a model one process cannot hold): each rank sketches its share of
+            every input and probes its own slices, one reduce per step merges them on rank 0, and steps 3–4 run on
+            the distributed forward: the same file as one process, within the sketches' and the sums' rounding.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -49,7 +50,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Quality budget in nats/token: refine the path around it and record the byte sparsity it allows.")
     var maxDeltaNll: Double?
 
-    /// What every rank must share (calibrate refuses several ranks, after they agree on that).
+    /// What every rank must share (the options decide which steps the ranks run together).
     var settings: JobSettings {
         var s = JobSettings(command: "calibrate")
         s.add(modelOptions)
@@ -61,9 +62,8 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         try withWorld(commOptions, settings: settings) { comm in
             try agreeOnConfiguration(comm) {
-                if comm.size > 1 && (probeTokens != 0 || heldOut != 0 || maxDeltaNll != nil || modelOptions.shard != .model) {
-                    return "calibrate on several ranks collects quantiles only: give --probe-tokens 0 --held-out 0, no "
-                        + "--max-delta-nll, and the default --shard model (or run it as one process)"
+                if comm.size > 1 && modelOptions.shard != .model {
+                    return "calibrate on several ranks runs on whole-model shards: leave --shard at its default, model"
                 }
                 if let p = outside("--tokens", tokens, 2...(1 << 24)) ?? outside("--chunk", chunk, 2...tokens)
                     ?? outside("--probe-tokens", probeTokens, 0...tokens) ?? outside("--held-out", heldOut ?? 0, 0...tokens) {
@@ -88,7 +88,7 @@ struct CalibrateCommand: ParsableCommand {
                 return
             }
             try calibrate(llm)
-            if comm.size == 1 { try llm.stop() }  // several ranks: the calibration released them to merge
+            if comm.size == 1 { try llm.stop() }  // several ranks: the calibration stops them after each step
         }
     }
 

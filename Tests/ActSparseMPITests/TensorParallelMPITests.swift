@@ -62,6 +62,36 @@ struct TensorParallelMPITests {
         }
     }
 
+    @Test("calibrate with probe, budget and free-running check on 2 and 3 ranks (3: KV heads replicated) writes one rank's file; the probe to float precision",
+          arguments: ["llama", "gemma3"])
+    func calibrate(_ arch: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tpcal-\(arch)-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = dir + "/m.gguf"
+        let w = try MPILaunch.run(["synth", "--arch", arch, "--preset", "tiny", "--types", "q8_0", "--out", model])
+        #expect(w.status == 0, "\(w.err)")
+        let args = ["calibrate", "--model", model, "--text", RealModel.calibrationRegisters, "--tokens", "512", "--chunk", "64",
+                    "--probe-tokens", "64", "--held-out", "160", "--max-delta-nll", "0.1", "--threads", "1"]
+        let one = try MPILaunch.run(args + ["--out", dir + "/1.json"], timeout: 120)
+        #expect(one.status == 0, "\(one.err)")
+        var t1 = try ThresholdTable.load(dir + "/1.json")
+        #expect(t1.heldOut?.denseText != nil && t1.budget != nil)
+        let e1 = try #require(t1.outputError).flatMap { $0.flatMap { $0 } }
+        t1.outputError = nil
+        for ranks in [2, 3] {
+            let r = try MPILaunch.run(args + ["--out", dir + "/\(ranks).json"], ranks: ranks, timeout: 120)
+            #expect(r.status == 0, "\(ranks) ranks: \(r.err)")
+            var t = try ThresholdTable.load(dir + "/\(ranks).json")
+            let e = try #require(t.outputError).flatMap { $0.flatMap { $0 } }
+            t.outputError = nil
+            // Thresholds, per-site bytes (a replicated KV head counted once), held-out paths, texts, budget.
+            #expect(t == t1, "\(arch), \(ranks) ranks: \(String(describing: t.budget)) vs \(String(describing: t1.budget))")
+            let worst = zip(e, e1).map { abs($0 - $1) / max(abs($1), 1e-12) }.max() ?? .infinity
+            #expect(e.count == e1.count && e1.contains { $0 > 0 } && worst < 1e-5, "\(arch), \(ranks) ranks: probe differs by \(worst)")
+        }
+    }
+
     @Test("reduce mode: one all-reduce per block, the same greedy text as one rank on 2 and 3 ranks; more ranks than heads is refused by every rank together, in one line")
     func reduce() throws {
         let model = try #require(Self.model)

@@ -32,6 +32,13 @@ public struct ModelShard: Sendable, Equatable, CustomStringConvertible {
     public var hidden: Range<Int> { hiddenPlan[rank] }
     public var isWhole: Bool { ranks == 1 }
 
+    /// This rank's KV heads (indices into `kvHeads`) that it alone counts when every rank's are summed: a KV head
+    /// replicated on several ranks (more ranks than KV heads) belongs to the rank holding its group's first query head.
+    public func countedKVHeads(group: Int) -> Range<Int> {
+        let first = min(kvHeads.upperBound, max(kvHeads.lowerBound, (heads.lowerBound + group - 1) / max(1, group)))
+        return (first - kvHeads.lowerBound)..<kvHeads.count
+    }
+
     /// One rank holding everything.
     public static func whole(_ c: LlamaConfig) -> ModelShard {
         ModelShard(rank: 0, ranks: 1, headDim: c.headDim, headPlan: [0..<c.heads], kvHeads: 0..<c.kvHeads, vocabPlan: [0..<c.vocab],
