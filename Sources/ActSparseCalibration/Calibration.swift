@@ -203,7 +203,7 @@ public struct Calibration {
         }
         let T = Int(count)
         var targets = table?.targets ?? [Double](repeating: 0, count: T)
-        var flat = table.map { t in S.flatMap { t.rows($0)!.flatMap { $0 } } } ?? [Float](repeating: 0, count: S.count * L * T)
+        var flat = table.map { t in S.flatMap { (t.rows($0) ?? []).flatMap { $0 } } } ?? [Float](repeating: 0, count: S.count * L * T)
         try comm.broadcast(&targets, count: T)
         try comm.broadcast(&flat, count: flat.count)
         let rows = S.indices.map { s in (0..<L).map { l in Array(flat[((s * L + l) * T)..<((s * L + l + 1) * T)]) } }
@@ -221,11 +221,11 @@ public struct Calibration {
         let (outputWidth, outputReplicated) = local.outputCaptureShape
         let kv = local.shard.countedKVHeads(group: c.heads / max(1, c.kvHeads))
         let kvColumns = (kv.lowerBound * c.headDim)..<(kv.upperBound * c.headDim)
-        var failure: Error?
         guard !sharded || outputReplicated else {
             throw ActSparseError.invalidValue(what: "output-error probe on shards", expected: "the whole attention output on every rank",
                                               found: "this rank's heads only")
         }
+        var failure: Error?
         func measure(_ l: Int, _ site: SparsitySite, _ x: UnsafePointer<Float>, _ m: Int, width: Int) {
             guard failure == nil else { return }
             do {

@@ -76,8 +76,8 @@ public final class OutputErrorProbe {
         }
     }
 
-    /// Rank 0 gets every rank's sums (one reduce each; floats carry ~7 digits, plenty for a relative error). The
-    /// others keep theirs.
+    /// Rank 0 gets every rank's sums in one reduce (floats: ~7 digits, plenty for a relative error). The others
+    /// keep theirs.
     public func merge(_ comm: Communicator) throws {
         guard comm.size > 1 else { return }
         let flat = dense.flatMap { $0 } + dropped.flatMap { $0.flatMap { $0 } }

@@ -1,5 +1,4 @@
 import Hummingbird
-import Synchronization
 
 /// Around every route: the API key (on /v1), errors as OpenAI-shaped JSON (never Hummingbird's text), the
 /// request counter by endpoint and status, and the in-flight count of /v1 requests.
